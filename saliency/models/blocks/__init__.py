@@ -12,23 +12,33 @@ See docs/blocks.md for references, initialisation and cost of each mechanism.
 from __future__ import annotations
 
 from saliency.models.blocks._base import BLOCKS, TransformerBlock, attend, build_block, sincos_2d
+from saliency.models.blocks.axial import AxialAttention, AxialBlock
 from saliency.models.blocks.cbam import CBAM
 from saliency.models.blocks.eca import EfficientChannelAttention, eca_kernel_size
 from saliency.models.blocks.mhsa import GlobalAttention, MHSABlock
 from saliency.models.blocks.non_local import NonLocalBlock
+from saliency.models.blocks.residual_attention import ResidualAttention
 from saliency.models.blocks.sagan import SelfAttention2d
 from saliency.models.blocks.se import SqueezeExcitation
+from saliency.models.blocks.sk import SelectiveKernel
+from saliency.models.blocks.swin import SwinBlockPair, WindowAttention
 
 __all__ = [
     "BLOCKS",
     "CBAM",
+    "AxialAttention",
+    "AxialBlock",
     "EfficientChannelAttention",
     "GlobalAttention",
     "MHSABlock",
     "NonLocalBlock",
+    "ResidualAttention",
+    "SelectiveKernel",
     "SelfAttention2d",
     "SqueezeExcitation",
+    "SwinBlockPair",
     "TransformerBlock",
+    "WindowAttention",
     "attend",
     "build_block",
     "eca_kernel_size",
