@@ -83,7 +83,8 @@ class ShardFile:
         except KeyError as exc:
             raise SchemaError(f"{self.path}: no map with key {key!r}") from exc
         except Exception as exc:
-            raise ChecksumError(f"{self.path}: map {key!r} cannot be read ({type(exc).__name__}: {exc})") from exc
+            raise ChecksumError(f"{self.path}: map {key!r} cannot be read, the shard is corrupt "
+                                  f"({type(exc).__name__}: {exc})") from exc
 
     def close(self) -> None:
         if self.fmt == "npz":
