@@ -12,6 +12,7 @@ from saliency.maps.fusion import (
     leave_one_observer_out,
     normalize_map,
     pixel_indices,
+    single_threaded_blas,
 )
 from saliency.maps.kernels import MODES, gaussian_kernel1d, mit_fc_to_sigma, mit_fft_size, mit_sigma_to_fc
 from saliency.maps.options import MapOptions, fixation_weights, select_fixations, stimulus_map
@@ -19,5 +20,5 @@ from saliency.maps.options import MapOptions, fixation_weights, select_fixations
 __all__ = [
     "MODES", "NORMALIZATIONS", "MapOptions", "SeparableGaussian", "fixation_count_map", "fixation_weights",
     "fuse_fixations", "gaussian_kernel1d", "leave_one_observer_out", "mit_fc_to_sigma", "mit_fft_size",
-    "mit_sigma_to_fc", "normalize_map", "pixel_indices", "select_fixations", "stimulus_map",
+    "mit_sigma_to_fc", "normalize_map", "pixel_indices", "select_fixations", "single_threaded_blas", "stimulus_map",
 ]

@@ -9,7 +9,9 @@ same σ, mode and truncation (or MIT's ``antonioGaussian`` for ``mode="mit_fft"`
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import contextlib
+import functools
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +20,31 @@ from saliency.errors import ConfigError, SchemaError
 from saliency.maps.kernels import check_mode, mit_fft_size, mit_sigma_to_fc, response_matrices
 
 NORMALIZATIONS = ("sum", "max")
+
+
+@functools.cache
+def _blas_controller() -> object | None:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run the block with one BLAS thread (via threadpoolctl when installed).
+
+    The products here are small (H × N × W with N ≈ a few hundred): multi-threaded OpenBLAS gains
+    nothing on them and, on a loaded machine, its spinning threads stall each call by 100s of ms.
+    Parallelism comes from processes over stimuli instead.
+    """
+    ctl = _blas_controller()
+    if ctl is None:
+        yield
+        return
+    with ctl.limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
+        yield
 
 
 def pixel_indices(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +190,8 @@ def fuse_fixations(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int, 
     elif (blur.height, blur.width, blur.sigma_px, blur.mode, blur.truncate, blur.fc) != (
             height, width, sigma_px, mode, truncate, fc_cycles):
         raise ConfigError("the SeparableGaussian given does not match the requested size, σ, mode or truncation")
-    return normalize_map(blur.blur(x_px, y_px, weights), "sum", dtype)
+    with single_threaded_blas():
+        return normalize_map(blur.blur(x_px, y_px, weights), "sum", dtype)
 
 
 def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.ndarray, height: int, width: int,
@@ -183,7 +211,8 @@ def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.nda
     w = _weights(weights, rows.size)
     g = SeparableGaussian(height, width, sigma_px, mode, truncate, fc_cycles)
     out: dict[Hashable, np.ndarray] = {}
-    for name in sorted(set(obs.tolist())):
-        keep = obs != name
-        out[name] = normalize_map(g.blur_indices(rows[keep], cols[keep], w[keep]), "sum", dtype)
+    with single_threaded_blas():
+        for name in sorted(set(obs.tolist())):
+            keep = obs != name
+            out[name] = normalize_map(g.blur_indices(rows[keep], cols[keep], w[keep]), "sum", dtype)
     return out

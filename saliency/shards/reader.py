@@ -143,8 +143,9 @@ class ShardSet:
 
     def density(self, stimulus: str) -> np.ndarray:
         """(H, W) float32 probability map, sums to 1."""
-        m = self.stored_map(stimulus).astype(np.float64)
-        return (m / m.sum()).astype(np.float32)
+        m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
+        m *= np.float32(1.0 / m.sum(dtype=np.float64))
+        return m
 
     def fixations_of(self, stimulus: str) -> pd.DataFrame:
         """Canonical table rows of one stimulus (all of them, including any left out by drop_first)."""

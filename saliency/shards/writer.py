@@ -31,7 +31,7 @@ import saliency
 from saliency.errors import ConfigError, ReaderError, SchemaError
 from saliency.fixations.table import FixationTable
 from saliency.io import atomic_path, sha256_file, write_json
-from saliency.maps.fusion import SeparableGaussian, normalize_map
+from saliency.maps.fusion import SeparableGaussian, normalize_map, single_threaded_blas
 from saliency.maps.options import DTYPES, MapOptions, fixation_weights, resolved_fc, select_fixations
 from saliency.shards.codec import array_sha256, write_npz, write_parquet_maps
 from saliency.shards.schema import (
@@ -97,6 +97,11 @@ def _sidecar_ok(root: Path, name: str, fingerprint: str, fmt: str) -> dict | Non
 
 def _build_one(task: dict, progress_q: Any = None) -> dict:
     """Compute, write and describe one shard (runs in a worker process or inline)."""
+    with single_threaded_blas():
+        return _build_one_inner(task, progress_q)
+
+
+def _build_one_inner(task: dict, progress_q: Any) -> dict:
     from PIL import Image
 
     options = MapOptions.from_dict(task["options"])
