@@ -159,12 +159,15 @@ def _support(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return nz.argmax(axis=1), r.shape[1] - 1 - nz[:, ::-1].argmax(axis=1)
 
 
-def normalize_map(m: np.ndarray, how: str = "sum", dtype: np.dtype | type = np.float32) -> np.ndarray:
+def normalize_map(m: np.ndarray, how: str = "sum", dtype: np.dtype | type = np.float32, *,
+                  inplace: bool = False) -> np.ndarray:
     """Clip tiny negative rounding to 0 and scale to sum 1 (``"sum"``, a probability map) or peak 1
-    (``"max"``, for display). An all-zero map becomes uniform (``"sum"``) or stays 0 (``"max"``)."""
+    (``"max"``, for display). An all-zero map becomes uniform (``"sum"``) or stays 0 (``"max"``).
+    ``inplace``: reuse ``m``'s memory when it is float32 (for freshly computed maps)."""
     if how not in NORMALIZATIONS:
         raise ConfigError(f"normalisation must be one of {NORMALIZATIONS}, got {how!r}")
-    m = np.maximum(np.asarray(m, dtype=np.float32), 0.0)
+    m = np.asarray(m, dtype=np.float32)
+    m = np.maximum(m, 0.0, out=m if inplace else None)
     total = float(m.sum(dtype=np.float64)) if how == "sum" else float(m.max(initial=0.0))
     if total <= 0:
         return (np.full(m.shape, 1.0 / m.size) if how == "sum" else np.zeros(m.shape)).astype(dtype)
@@ -191,7 +194,7 @@ def fuse_fixations(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int, 
             height, width, sigma_px, mode, truncate, fc_cycles):
         raise ConfigError("the SeparableGaussian given does not match the requested size, σ, mode or truncation")
     with single_threaded_blas():
-        return normalize_map(blur.blur(x_px, y_px, weights), "sum", dtype)
+        return normalize_map(blur.blur(x_px, y_px, weights), "sum", dtype, inplace=True)
 
 
 def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.ndarray, height: int, width: int,
@@ -214,5 +217,5 @@ def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.nda
     with single_threaded_blas():
         for name in sorted(set(obs.tolist())):
             keep = obs != name
-            out[name] = normalize_map(g.blur_indices(rows[keep], cols[keep], w[keep]), "sum", dtype)
+            out[name] = normalize_map(g.blur_indices(rows[keep], cols[keep], w[keep]), "sum", dtype, inplace=True)
     return out

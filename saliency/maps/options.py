@@ -94,7 +94,7 @@ def stimulus_map(rows: pd.DataFrame, blur: SeparableGaussian, options: MapOption
     """The (H, W) map of one stimulus from its fixation-table rows (``x``, ``y`` in stimulus pixels)."""
     rows = select_fixations(rows, options)
     raw = blur.blur(rows["x"].to_numpy(), rows["y"].to_numpy(), fixation_weights(rows, options))
-    return normalize_map(raw, normalization, dtype)
+    return normalize_map(raw, normalization, dtype, inplace=True)
 
 
 def resolved_fc(options: MapOptions, sigma_px: float, height: int, width: int) -> float | None:

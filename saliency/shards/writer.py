@@ -32,6 +32,7 @@ from saliency.errors import ConfigError, ReaderError, SchemaError
 from saliency.fixations.table import FixationTable
 from saliency.io import atomic_path, sha256_file, write_json
 from saliency.maps.fusion import SeparableGaussian, normalize_map, single_threaded_blas
+from saliency.maps.kernels import mit_fc_to_sigma, mit_fft_size
 from saliency.maps.options import DTYPES, MapOptions, fixation_weights, resolved_fc, select_fixations
 from saliency.shards.codec import array_sha256, write_npz, write_parquet_maps
 from saliency.shards.schema import (
@@ -127,7 +128,7 @@ def _build_one_inner(task: dict, progress_q: Any) -> dict:
                                               resolved_fc(options, sigma_px, h, w))
         used = select_fixations(g, options)
         raw = blurs[(h, w)].blur(used["x"].to_numpy(), used["y"].to_numpy(), fixation_weights(used, options))
-        arr = normalize_map(raw, STORED_NORMALIZATION, dtype)
+        arr = normalize_map(raw, STORED_NORMALIZATION, dtype, inplace=True)
         key = f"{i:05d}"
         arrays.append((key, stim, arr))
         manifest.append({
@@ -300,6 +301,9 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
         "options": options.to_dict(),
         "mit_fc_cycles": sorted({resolved_fc(options, sigma_px, r["height"], r["width"]) for r in rows})
         if options.mode == "mit_fft" else None,
+        "mit_sigma_px_effective": sorted({round(mit_fc_to_sigma(resolved_fc(options, sigma_px, r["height"], r["width"]),
+                                                               mit_fft_size(r["height"], r["width"])), 6)
+                                          for r in rows}) if options.mode == "mit_fft" else None,
         "dtype": _base["dtype"],
         "format": fmt,
         "shard_size": _base["shard_size"],
@@ -316,11 +320,13 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
 
 
 def _remove_stale(root: Path, keep: set[str]) -> None:
-    """Delete shard files and sidecars of an earlier, different plan (only names this module writes)."""
+    """Delete shard files and sidecars of an earlier, different plan, and temporary files a killed run
+    left behind (only names this module writes; called once every shard of the plan verified)."""
     pattern = re.compile(r"^\d{5}\.(npz|parquet|json)$")
+    orphan = re.compile(r"^\.\d{5}\.(npz|parquet|json)\..*\.tmp$")
     for p in (root / MAPS_DIR).iterdir():
-        if pattern.match(p.name) and f"{MAPS_DIR}/{p.name}" not in keep:
-            p.unlink()
+        if (pattern.match(p.name) and f"{MAPS_DIR}/{p.name}" not in keep) or orphan.match(p.name):
+            p.unlink(missing_ok=True)
 
 
 def _plan_from_disk(root: Path) -> tuple[list[dict], dict, FixationTable, MapOptions]:

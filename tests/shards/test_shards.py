@@ -75,6 +75,7 @@ def test_resume_after_a_kill_rebuilds_only_the_broken_shard(osie_small, tmp_path
     shard.write_bytes(shard.read_bytes()[:1000])
     (root / "meta.json").unlink()
     (root / "maps/00002.npz").unlink()
+    (root / "maps/.00002.npz.k1lled.tmp").write_bytes(b"half a shard")  # what atomic_write leaves on SIGKILL
     result = build_shards(osie_small, root, OPTS, shard_size=3)
     assert result.built == ["00001", "00002"] and result.skipped == ["00000"]
     assert _tree(root) == before
