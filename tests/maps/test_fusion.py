@@ -242,3 +242,16 @@ def test_shifting_fixations_shifts_the_map(pts, dx, dy):
     a = fuse_fixations(x, y, 64, 64, 3.0, mode="constant")
     b = fuse_fixations(x + dx, y + dy, 64, 64, 3.0, mode="constant")
     np.testing.assert_allclose(np.roll(a, (dy, dx), axis=(0, 1)), b, atol=1e-6 * float(a.max()))
+
+
+def test_reflect_mode_matches_pysaliency_fixation_map():
+    """Golden values computed once with pysaliency 0.2.22 in .refvenv:
+    stimuli = pysaliency.Stimuli([np.zeros((12, 16, 3), np.uint8)]);
+    f = pysaliency.Fixations.create_without_history(xs, ys, np.zeros(5, int));
+    m = pysaliency.FixationMap(stimuli, f, kernel_size=2.0).saliency_map(stimuli[0]); m /= m.sum()
+    (FixationMap's default convolution_mode is 'reflect'; it bins fixations with int(x))."""
+    xs = np.array([0.4, 15.7, 7.2, 7.9, 3.5])
+    ys = np.array([0.2, 11.5, 6.0, 6.3, 10.9])
+    m = fuse_fixations(xs, ys, 12, 16, 2.0, mode="reflect")
+    golden = np.array([0.028202147, 0.028201907, 0.0160645803, 0.0108609044, 0.0002282583])
+    np.testing.assert_allclose(m[[0, 11, 6, 10, 3], [0, 15, 7, 3, 12]], golden, rtol=1e-6, atol=1e-9)
