@@ -142,11 +142,13 @@ def test_detected_fixations_from_samples_match_efix(eyelink, events):
     df = rec.fixations
     assert len(df) >= 1 and acc.dropped_by_reason() == {NOT_USED: 2}
     # I-VT: every EyeLink fixation has a detected one within 1° (≈ 38 px here), overlapping in time.
-    # I-DT (1°): the second EFIX drifts by ~3° over 326 ms and is (rightly) not one I-DT fixation.
-    for _, f in (efix if events == "ivt" else efix.iloc[:1]).iterrows():
-        near = np.hypot(df["x"] - f["x"], df["y"] - f["y"]) < geom.pixels_per_degree
-        overlap = (df["t_start_ms"] < f["t_start_ms"] + f["duration_ms"]) & (
-            df["t_start_ms"] + df["duration_ms"] > f["t_start_ms"])
+    # I-DT (1°, 100 ms): the first EFIX lasts 86 ms and the second drifts by ~3°, so I-DT finds only
+    # the steady end of the second; check the converse: each detected one lies on an EFIX.
+    a, b = (efix, df) if events == "ivt" else (df, efix)
+    for _, f in a.iterrows():
+        near = np.hypot(b["x"] - f["x"], b["y"] - f["y"]) < geom.pixels_per_degree
+        overlap = (b["t_start_ms"] < f["t_start_ms"] + f["duration_ms"]) & (
+            b["t_start_ms"] + b["duration_ms"] > f["t_start_ms"])
         assert (near & overlap).any()
     assert df["source"].str.match(rf"^{path}:\d+$").all()
 
