@@ -104,7 +104,7 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
         raise ConfigError(f"fixations must be 'authors', 'ivt' or 'idt', got {fixations!r}")
     try:
         m = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as exc:
+    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
         raise ReaderError(f"not a readable MATLAB file ({exc}): expected a DOVES imgNNN.mat", path=path) from exc
     picture = np.asarray(m.get("picture"))
     if picture.ndim != 2:
