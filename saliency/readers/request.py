@@ -41,6 +41,8 @@ class ReadRequest:
     time_unit: unit of time columns for the generic reader (``ms``, ``s``, ``us``).
     placement: where the stimulus lay on the screen, for formats that report screen pixels.
     encoding, delimiter: text decoding; delimiter None = sniffed from the header (tab, comma, semicolon).
+    extra: format-specific options given as text (``--option KEY=VALUE``), e.g. EyeLink's ``events``,
+        ``stimulus_pattern``, ``onset_pattern``; each reader documents and validates the keys it accepts.
     """
 
     dataset: str
@@ -60,6 +62,7 @@ class ReadRequest:
     delimiter: str | None = None
     workers: int = 1
     notes: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.dataset or not isinstance(self.dataset, str):
@@ -109,4 +112,15 @@ def parse_column_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:
         if field_name in out:
             raise ConfigError(f"column mapping names field {field_name!r} twice")
         out[field_name] = column
+    return out
+
+
+def parse_key_values(items: list[str] | tuple[str, ...], what: str = "option") -> dict[str, str]:
+    """``["events=ivt"]`` → ``{"events": "ivt"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip():
+            raise ConfigError(f"{what} {item!r}: expected KEY=VALUE")
+        out[k.strip()] = v.strip()
     return out
