@@ -67,7 +67,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 
 
 def _norm(name: str) -> str:
-    name = re.sub(r"\[(px|ms)\]|\((px|ms)\)", "", name.lower())
+    name = re.sub(r"\[[^\]]*\]|\((px|ms|us|μs)\)", "", name.lower())  # Pro Lab units: [ms], [px], [μs]
     return re.sub(r"[^a-z0-9]", "", name)
 
 
