@@ -52,7 +52,6 @@ def observer_nss(x_px: np.ndarray, y_px: np.ndarray, observer: np.ndarray, heigh
     from Gram matrices of the 1-D kernels. ``binary``: duplicates within a scored set merged (``mit``).
     Returns (per-fixation NSS values pooled over observers, NSS per observer (mean of its values)).
     """
-    n = x_px.size
     xi = np.asarray(x_px, dtype=np.float64).astype(np.int64)
     yi = np.asarray(y_px, dtype=np.float64).astype(np.int64)
     k = kernel_1d(sigma_px)

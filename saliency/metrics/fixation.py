@@ -46,13 +46,15 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _as_map(a: np.ndarray, what: str = "saliency map") -> np.ndarray:
+def _as_map(a: np.ndarray, what: str = "saliency map", *, native: bool = False) -> np.ndarray:
+    """Validate a (H, W) map; float64 unless ``native`` (rank metrics: float32 ranks are exact as is)."""
     m = np.asarray(a)
     if m.ndim == 3 and m.shape[0] == 1:
         m = m[0]
     if m.ndim != 2:
         raise SchemaError(f"{what} must be a 2-D (H, W) array, got shape {m.shape}")
-    m = m.astype(np.float64, copy=False)
+    if not (native and m.dtype in (np.float32, np.float64)):
+        m = m.astype(np.float64, copy=False)
     if not np.isfinite(m).all():
         raise SchemaError(f"{what} contains NaN or infinite values")
     return m
@@ -126,8 +128,10 @@ def rank_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     (pysaliency ``general_rocs_per_positive``). One ``searchsorted`` of the negatives into the (few) distinct
     positive values, then counts with ``bincount``: O(M log N) without sorting the M negatives.
     """
-    pos = np.asarray(positives, dtype=np.float64).ravel()
-    neg = np.asarray(negatives, dtype=np.float64).ravel()
+    pos = np.asarray(positives).ravel()
+    neg = np.asarray(negatives).ravel()
+    if pos.dtype != neg.dtype or pos.dtype not in (np.float32, np.float64):
+        pos, neg = pos.astype(np.float64), neg.astype(np.float64)
     if neg.size == 0:
         raise SchemaError("AUC needs at least one negative")
     u, inverse = np.unique(pos, return_inverse=True)
@@ -151,7 +155,7 @@ def auc_per_fixation(saliency_map: np.ndarray, x_px, y_px, *, shape: tuple[int, 
     AUC_i = (#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W), s_i the map value at fixation i. Returns (N,).
     """
     conv = get_convention("pysaliency")
-    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    m = _fit(_as_map(saliency_map, native=True), shape, conv, resize)
     idx = fixation_indices(x_px, y_px, m.shape)
     flat = m.ravel()
     return rank_auc(flat[idx], flat)
@@ -248,7 +252,7 @@ def sauc_per_fixation(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, 
     map values at the negatives (other images' fixations already in this image's pixels, e.g. from
     :func:`shuffled_negatives`). Returns (N,)."""
     conv = get_convention("pysaliency")
-    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    m = _fit(_as_map(saliency_map, native=True), shape, conv, resize)
     flat = m.ravel()
     pos = flat[fixation_indices(x_px, y_px, m.shape)]
     neg = flat[fixation_indices(neg_x_px, neg_y_px, m.shape)]
@@ -324,10 +328,10 @@ def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Conve
     conv = get_convention(convention)
     g = _as_map(density, "ground-truth map")
     p = _fit(_as_map(saliency_map), g.shape, conv, resize)
-    a = p - p.mean()
-    b = g - g.mean()
-    den = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / den) if den else 0.0
+    a = (p - p.mean()).ravel()
+    b = (g - g.mean()).ravel()
+    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    return float(np.dot(a, b) / den) if den else 0.0
 
 
 def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
@@ -376,11 +380,18 @@ def sim(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Conv
 
 
 # -------------------------------------------------------------------------------------- information gain
-def _log_density(m: np.ndarray, log_density: bool) -> np.ndarray:
+def _log_density_at(m: np.ndarray, idx: np.ndarray, log_density: bool) -> np.ndarray:
+    """log of :func:`to_density` (m) at flat indices ``idx``, without forming the whole density."""
+    flat = m.ravel()
     if log_density:
-        return m
+        return flat[idx]
+    mn = flat.min()
+    shift = mn if mn < 0 else 0.0
+    total = flat.sum() - shift * flat.size
     with np.errstate(divide="ignore"):
-        return np.log(to_density(m))
+        if not total:
+            return np.full(idx.size, -np.log(flat.size))
+        return np.log((flat[idx] - shift) / total)
 
 
 def information_gain_per_fixation(saliency_map: np.ndarray, x_px, y_px, baseline: np.ndarray, *,
@@ -396,8 +407,8 @@ def information_gain_per_fixation(saliency_map: np.ndarray, x_px, y_px, baseline
     m = _fit(_as_map(saliency_map), shape, conv, resize)
     b = _fit(_as_map(baseline, "baseline map"), m.shape, conv, resize, "baseline map")
     idx = fixation_indices(x_px, y_px, m.shape)
-    lp = _log_density(m, log_density).ravel()[idx]
-    lb = _log_density(b, baseline_log_density).ravel()[idx]
+    lp = _log_density_at(m, idx, log_density)
+    lb = _log_density_at(b, idx, baseline_log_density)
     return (lp - lb) / np.log(2.0)
 
 
