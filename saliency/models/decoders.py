@@ -67,7 +67,8 @@ class UNetDecoder(nn.Module):
         if fusion:
             from saliency.models.blocks import MultiScaleAttentionFusion
 
-            self.fusion = MultiScaleAttentionFusion(list(decoder_channels), decoder_channels[-1])
+            # fusion convention: finest level first
+            self.fusion = MultiScaleAttentionFusion(list(decoder_channels)[::-1], decoder_channels[-1])
         self.out_channels = int(decoder_channels[-1])
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -80,5 +81,5 @@ class UNetDecoder(nn.Module):
             x = block(x, skip)
             outs.append(x)
         if self.fusion is not None:
-            x = self.fusion([o.contiguous() for o in outs])
+            x = self.fusion([o.contiguous() for o in outs[::-1]])
         return x

@@ -160,9 +160,9 @@ class SaliencyNet(nn.Module):
         h, w = x.shape[-2], x.shape[-1]
         ph = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
         pw = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
-        canvas = F.pad(x, (0, pw, 0, ph))
         if self.stn is not None:
-            canvas = self.stn(canvas)
+            x = self.stn(x)
+        canvas = F.pad(x, (0, pw, 0, ph))
         if self._channels_last:
             canvas = canvas.contiguous(memory_format=torch.channels_last)
         feats = self.encoder(canvas)
