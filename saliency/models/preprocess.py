@@ -23,7 +23,7 @@ def normalize_image(img_uint8_hwc: np.ndarray) -> torch.Tensor:
         raise ConfigError(f"normalize_image: expected an (H, W, 3) RGB image, got shape {img.shape}")
     if img.dtype != np.uint8:
         raise ConfigError(f"normalize_image: expected uint8 pixels, got {img.dtype}")
-    x = torch.from_numpy(np.ascontiguousarray(img[:, :, :3])).permute(2, 0, 1).float().div_(255.0)
+    x = torch.from_numpy(np.array(img[:, :, :3], copy=True)).permute(2, 0, 1).float().div_(255.0)
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     return (x - mean) / std
