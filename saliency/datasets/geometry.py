@@ -4,9 +4,12 @@ A stimulus of ``height × width`` pixels is scaled by ``s = min(H / height, W / 
 ``H × W`` canvas (letterbox). The affine map of continuous pixel coordinates (pixel j covers x ∈ [j, j+1))
 is ``x' = s·x + left``, ``y' = s·y + top``; its inverse is exact (up to float rounding).
 
-Maps go back to the original resolution as *probability maps*: the valid (non-padded) region is cut out,
-resampled by area (cv2.INTER_AREA when shrinking, bilinear of the per-pixel density when enlarging) and
-renormalised to sum to 1, so probability mass per unit of stimulus area is preserved.
+Densities are resampled as *probability maps*, exactly area-preserving in both directions: the density
+is taken as piecewise constant over pixels and integrated over each output pixel (separable overlap
+matrices ``W[i, j]`` = fraction of source pixel j lying in output pixel i; every source pixel's mass is
+distributed, so total and regional masses are kept to rounding). Going back to the stimulus, the padded
+margin is cut away first (mass the model put there is dropped) and the result renormalised to sum 1.
+Shrinking this way equals OpenCV's INTER_AREA; enlarging it gives blocks of the source pixels.
 """
 
 from __future__ import annotations
@@ -78,7 +81,9 @@ class Letterbox:
 
     def density_to_canvas(self, density: np.ndarray) -> np.ndarray:
         """(h, w) probability map → (H, W) probability map (padding gets 0 mass; sums to 1)."""
-        out = self.image_to_canvas(np.asarray(density, np.float32), fill=0.0)
+        content = resample_mass(np.asarray(density, np.float64), self.content_height, self.content_width)
+        out = np.zeros((self.out_height, self.out_width), np.float64)
+        out[self.top:self.top + self.content_height, self.left:self.left + self.content_width] = content
         return _normalise(out)
 
     def density_to_stimulus(self, density: np.ndarray) -> np.ndarray:
@@ -89,12 +94,8 @@ class Letterbox:
         """
         content = np.asarray(density, np.float32)[self.top:self.top + self.content_height,
                                                   self.left:self.left + self.content_width]
-        if (self.content_height, self.content_width) == (self.height, self.width):
-            return _normalise(content.copy())
-        shrinking = self.content_height > self.height
-        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        out = cv2.resize(content, (self.width, self.height), interpolation=interp)
-        return _normalise(np.maximum(out, 0))
+        out = resample_mass(np.maximum(content.astype(np.float64), 0), self.height, self.width)
+        return _normalise(out)
 
     def log_density_to_stimulus(self, log_density: np.ndarray) -> np.ndarray:
         """(H, W) canvas log-density → (h, w) stimulus log-density (via :meth:`density_to_stimulus`)."""
@@ -113,6 +114,26 @@ class Letterbox:
         content = np.asarray(m, np.float32)[self.top:self.top + self.content_height,
                                             self.left:self.left + self.content_width]
         return cv2.resize(content, (self.width, self.height), interpolation=interpolation)
+
+
+def overlap_matrix(n_src: int, n_dst: int) -> np.ndarray:
+    """(n_dst, n_src) W: W[i, j] = fraction of source pixel j inside destination pixel i (columns sum to 1).
+
+    Both axes span [0, 1): source pixel j covers [j/n_src, (j+1)/n_src), destination pixel i likewise.
+    """
+    src = np.arange(n_src + 1) / n_src
+    dst = np.arange(n_dst + 1) / n_dst
+    lo = np.maximum(dst[:-1, None], src[None, :-1])
+    hi = np.minimum(dst[1:, None], src[None, 1:])
+    return np.clip(hi - lo, 0, None) * n_src
+
+
+def resample_mass(mass: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(h, w) per-pixel masses → (height, width) masses with the same total and regional sums."""
+    h, w = mass.shape
+    if (h, w) == (height, width):
+        return mass.copy()
+    return overlap_matrix(h, height) @ mass @ overlap_matrix(w, width).T
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:

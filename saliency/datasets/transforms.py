@@ -20,6 +20,7 @@ augmentations are identical whatever the number of DataLoader workers and after 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import albumentations as A
@@ -67,8 +68,10 @@ def build_augmentation(cfg: AugmentConfig) -> A.Compose | None:
                                              p=0.5))
         ts.append(A.HueSaturationValue(hue_shift_limit=cfg.hue_shift, sat_shift_limit=cfg.saturation,
                                        val_shift_limit=0, p=0.3))
-    return A.Compose(ts, additional_targets={"density": "mask"}, mask_interpolation=cv2.INTER_LINEAR,
-                     keypoint_params=A.KeypointParams(format="xy", remove_invisible=False), seed=0)
+    with warnings.catch_warnings():  # "processor for keypoints, but no transform": photometric only
+        warnings.simplefilter("ignore", UserWarning)
+        return A.Compose(ts, additional_targets={"density": "mask"}, mask_interpolation=cv2.INTER_LINEAR,
+                         keypoint_params=A.KeypointParams(format="xy", remove_invisible=False), seed=0)
 
 
 def apply_augmentation(aug: A.Compose | None, seed: int, image: np.ndarray, density: np.ndarray,

@@ -98,7 +98,7 @@ def _local_fixation_metrics(density: np.ndarray, gt_density: np.ndarray, x_px: n
     cc = float(np.corrcoef(s.ravel(), g.ravel())[0, 1])
     kl = float(np.sum(gn * np.log(L.EPS_MIT + gn / (L.EPS_MIT + sn))))
     sim = float(np.minimum(sn, gn).sum())
-    z = (s - s.mean()) / s.std(ddof=1)
+    z = (s - s.mean()) / s.std()
     j = np.clip(np.floor(x_px).astype(int), 0, s.shape[1] - 1)
     i = np.clip(np.floor(y_px).astype(int), 0, s.shape[0] - 1)
     nss = float(z[i, j].mean()) if len(i) else float("nan")

@@ -50,6 +50,7 @@ class RunResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     evaluation: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    model: nn.Module | None = field(default=None, repr=False)  # the trained network (last epoch)
 
 
 def seed_everything(seed: int) -> None:
@@ -341,7 +342,8 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
     epochs_done = len(history) if info.is_main else 0
     return RunResult(run_dir=run_dir, last_checkpoint=last_path, best_checkpoint=best_path,
                      epochs_completed=epochs_done, best_value=best, stopped_early=stopped_early,
-                     history=history, evaluation=evaluation, seconds=time.perf_counter() - t_start)
+                     history=history, evaluation=evaluation, seconds=time.perf_counter() - t_start,
+                     model=unwrap(model))
 
 
 def final_evaluation(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path,

@@ -7,7 +7,7 @@ target: (B, 1, H, W) probability map summing to 1; fixation_map: (B, 1, H, W) fi
   al., "What do different evaluation metrics tell us about saliency models?", TPAMI 2019).
 - ``cc``:  Pearson correlation of p and g over pixels (MIT ``CC``).
 - ``nss``: mean of the standardised saliency (p − mean p) / std p at the fixated pixels, weighted by
-  fixation counts (Peters et al. 2005; MIT ``NSS``; std with N − 1 as MATLAB's ``std``).
+  fixation counts (Peters et al. 2005; population std as pysaliency.metrics.NSS).
 - ``sim``: Σ min(p̂, ĝ) of both maps normalised to sum 1 (Judd et al.; MIT ``similarity``).
 
 Each term returns the per-image *metric* averaged over the batch (lower is better only for ``kl``).
@@ -75,7 +75,7 @@ def nss(pred: torch.Tensor, target: torch.Tensor | None = None,
         raise ConfigError("loss term 'nss' needs fixation maps (the batch has no 'fixation_map')")
     p = _flat(pred).exp()
     f = _flat(fixation_map)
-    z = (p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True) + 1e-12)
+    z = (p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True, correction=0) + 1e-12)
     n = f.sum(1)
     per = (z * f).sum(1) / n.clamp_min(1)
     ok = n > 0
