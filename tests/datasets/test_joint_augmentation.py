@@ -59,7 +59,7 @@ def test_photometric_changes_never_move_anything():
     x, y = rng.uniform(0, 10, 5), rng.uniform(0, 8, 5)
     changed = 0
     for s in range(10):
-        i2, d2, x2, y2 = apply_augmentation(aug, s, img, dens, x, y)
+        i2, d2, x2, _ = apply_augmentation(aug, s, img, dens, x, y)
         np.testing.assert_array_equal(d2, dens)
         np.testing.assert_allclose(x2, x, atol=1e-5)
         changed += not np.array_equal(i2, img)

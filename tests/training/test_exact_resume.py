@@ -64,7 +64,7 @@ def test_checkpoint_loads_with_weights_only_and_rebuilds_the_model(tmp_path):
 def test_resume_refuses_a_different_config(tmp_path):
     src = synthetic_source(6, 24, 32)
     train(_cfg(**{"train.epochs": 1}), run_dir=tmp_path / "r", source=src)
-    with pytest.raises(ConfigError, match="optim.lr"):
+    with pytest.raises(ConfigError, match=r"optim\.lr"):
         train(_cfg(**{"train.epochs": 1, "optim.lr": 0.5}), run_dir=tmp_path / "r", source=src, resume=True)
 
 

@@ -51,7 +51,7 @@ def test_terms_average_per_image_and_are_differentiable(name):
 
 
 def test_perfect_prediction_optimises_every_term():
-    _, g, fmap = _case()
+    _, g, _ = _case()
     pred = torch.log(g)
     assert float(LOSSES.get("kl")(pred, g)) == pytest.approx(0, abs=1e-9)
     assert float(LOSSES.get("cc")(pred, g)) == pytest.approx(1)
