@@ -116,13 +116,14 @@ def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], can
         img = getattr(gt, "image", None)
         img = read_rgb(gt.image_path) if img is None else np.asarray(img)
         preds[name] = predict_array(model, img, canvas, device, "fixation", amp_dtype, channels_last)
-    try:
-        from saliency.metrics import evaluate  # contract 3
-    except ImportError:
-        evaluate = None
-    if evaluate is not None and hasattr(source, "iter_ground_truth"):
-        res = _call_evaluate(evaluate, preds, source, stimuli)
-        return res.per_image, dict(res.summary)
+    if hasattr(source, "manifest") and hasattr(source, "fixations"):  # a real ShardSet
+        try:
+            from saliency.metrics import evaluate  # contract 3
+        except ImportError:
+            evaluate = None
+        if evaluate is not None:
+            res = evaluate(preds, source, stimuli=list(stimuli), log_density=False)
+            return res.per_image, dict(res.summary)
     rows = []
     for name in stimuli:
         gt = source.load(name)
@@ -134,35 +135,6 @@ def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], can
     summary.update(n_images=len(per), implementation="saliency.training (local fallback)",
                    convention="mit-definitions")
     return per, summary
-
-
-def _call_evaluate(evaluate: Any, preds: dict[str, np.ndarray], source: Any, stimuli: Sequence[str]) -> Any:
-    """Call contract 3's ``evaluate`` on a subset of the shard set's stimuli."""
-    import inspect
-
-    params = inspect.signature(evaluate).parameters
-    if "stimuli" in params:
-        return evaluate(preds, source, stimuli=list(stimuli))
-    wanted = set(stimuli)
-
-    def predict(gt: Any) -> np.ndarray:
-        return preds[gt.stimulus]
-
-    class _Subset:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
-
-        def __getattr__(self, k: str) -> Any:
-            return getattr(self._inner, k)
-
-        @property
-        def stimuli(self) -> list[str]:
-            return [s for s in self._inner.stimuli if s in wanted]
-
-        def iter_ground_truth(self, stimuli: Any = None) -> Any:
-            return self._inner.iter_ground_truth(stimuli if stimuli is not None else self.stimuli)
-
-    return evaluate(predict, _Subset(source))
 
 
 def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: tuple[int, int],
@@ -180,8 +152,12 @@ def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: 
         prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod")
         preds[name], gts[name] = prob, folder.mask(name)
     if sod_metrics is not None and hasattr(sod_metrics, "evaluate_sod"):
-        res = sod_metrics.evaluate_sod(preds, gts)
-        return res.per_image, dict(res.summary)
+        pairs = [((preds[n] * 255).round().astype(np.uint8), gts[n].astype(np.uint8) * 255) for n in stimuli]
+        summary = dict(sod_metrics.evaluate_sod(pairs))
+        summary["implementation"] = "saliency.metrics.sod (PySODMetrics conventions)"
+        per = pd.DataFrame({"stimulus": list(stimuli),
+                            "mae": [float(np.abs(preds[n].astype(np.float64) - gts[n]).mean()) for n in stimuli]})
+        return per, summary
     # Local fallback: MAE per image; max-F over 256 thresholds of the dataset-mean P/R curve (PySODMetrics).
     thresholds = np.linspace(0, 1, 256)
     prec = np.zeros_like(thresholds)

@@ -78,7 +78,11 @@ def rebuild_network(spec: Mapping[str, Any]) -> nn.Module:
     if spec.get("config"):
         from saliency import models
 
-        return models.build_model(models.ModelConfig.from_dict(spec["config"]))
+        cfg = dict(spec["config"])
+        if "pretrained" in cfg:  # the checkpoint holds every weight: never read the ImageNet file again
+            cfg["pretrained"] = False
+        cfg.pop("weights_path", None)
+        return models.build_model(models.ModelConfig.from_dict(cfg))
     return build_network(spec["name"], spec.get("options", {}), spec.get("task", "fixation"))
 
 
