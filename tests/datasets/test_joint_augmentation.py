@@ -118,3 +118,19 @@ def test_sod_folder_dataset_reads_real_pairs(datasets_dir):
     m = folder.mask(names[0])
     assert s["orig_size"] == m.shape
     assert 0 < float(s["mask"].mean()) < 1
+
+
+def test_rotated_sod_masks_are_turned_to_the_image_orientation(datasets_dir):
+    """104022's mask is stored 321×481 for a 481×321 image; the clockwise turn aligns its boundary
+    with image edges (mean gradient on the boundary well above the image's mean gradient)."""
+    from scipy import ndimage as ndi
+
+    from saliency.datasets import read_rgb
+
+    folder = SODFolder(datasets_dir / "sod")
+    img = read_rgb(folder.image_path("104022")).mean(2)
+    m = folder.mask("104022")
+    assert m.shape == img.shape
+    grad = np.hypot(ndi.sobel(img, 0), ndi.sobel(img, 1))
+    edge = m ^ ndi.binary_erosion(m)
+    assert grad[edge].mean() > 1.5 * grad.mean()
