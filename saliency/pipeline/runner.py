@@ -133,6 +133,10 @@ def _now() -> str:
 def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
     """The stages named by ``spec.stages`` in that order; every ``needs`` must come earlier."""
     by_name = {s.name: s for s in stages}
+    where = str(spec.source) if spec.source is not None else f"pipeline {spec.name!r}"
+    for table in spec.settings:
+        if table not in by_name:
+            raise ConfigError(f"{where}: table [{table}] is not a known stage; known: {sorted(by_name)}")
     ordered = []
     for name in spec.stages:
         if name not in by_name:

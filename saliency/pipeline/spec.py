@@ -173,8 +173,6 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     for name, table in doc.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: top-level key {name!r} must be a stage table, got {type(table).__name__}")
-        if name not in stages:
-            raise ConfigError(f"{where}: table [{name}] is not a stage of this pipeline; stages: {list(stages)}")
 
     project = project_root(source) if source is not None else Path.cwd().resolve()
     if data_root is not None:
