@@ -141,12 +141,16 @@ def _train_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
     if s.get("recipe"):
         out.append(spec.resolve_file(s["recipe"]))
     if spec.task == "sod":
-        out.append(spec.resolve_data(s.get("data", {}).get("sod_root", spec.dataset)))
+        out.append(spec.resolve_data(s.get("path", spec.dataset)))
     return out
 
 
 def train_config_dict(ctx: StageContext) -> dict[str, Any]:
-    """The training recipe: ``recipe`` file (if any) ← the stage table's recipe tables ← pipeline data."""
+    """The training recipe: ``recipe`` file (if any) ← the stage table's recipe tables ← pipeline data.
+
+    The pipeline owns the data location (shards of the maps stage; for SOD ``path``, relative to
+    data_root), the run name/folder and the seed default; any recipe value for those is replaced.
+    """
     import tomllib
 
     from saliency.pipeline.spec import deep_merge
@@ -154,6 +158,7 @@ def train_config_dict(ctx: StageContext) -> dict[str, Any]:
     s = dict(ctx.settings)
     base: dict[str, Any] = {}
     recipe = s.pop("recipe", None)
+    data_path = s.pop("path", ctx.spec.dataset)
     if recipe:
         path = ctx.spec.resolve_file(recipe)
         try:
@@ -170,7 +175,7 @@ def train_config_dict(ctx: StageContext) -> dict[str, Any]:
     if ctx.spec.task == "fixation":
         data["shards"] = str(ctx.upstream["maps"] / "shards")
     else:
-        data["sod_root"] = str(ctx.spec.resolve_data(data.get("sod_root", ctx.spec.dataset)))
+        data["sod_root"] = str(ctx.spec.resolve_data(data_path))
     d.setdefault("seed", ctx.spec.seed)
     d["name"] = ctx.out_dir.name
     d["runs_dir"] = str(ctx.out_dir.parent)
