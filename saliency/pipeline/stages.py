@@ -40,88 +40,84 @@ def _no_extra(settings: Mapping[str, Any], stage: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ ingest
-_READERS = {"nus": "saliency.readers.nus:read_nus", "fixatons": "saliency.readers.fixatons:read_fixatons"}
-
-
 def _ingest_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
     return [spec.resolve_data(s.get("path", spec.dataset))]
 
 
 def run_ingest(ctx: StageContext) -> None:
-    """Read the dataset's recordings into the canonical fixation table.
+    """Read the dataset's recordings into the canonical fixation table (``saliency.ingest.ingest``).
 
-    Settings: ``reader`` (``nus`` | ``fixatons``), ``path`` (dataset folder, relative to data_root),
-    ``on_error``, ``out_of_stimulus``, ``pixels_per_degree``, ``max_stimuli`` (0 = all; else the first
-    n stimuli by name: quick runs), ``options`` (extra keyword arguments of the reader).
+    Settings: ``reader`` (a ``saliency.readers.READERS`` format, e.g. ``nus``, ``fixatons``), ``path``
+    (dataset folder or files, relative to data_root), ``card`` (``"auto"``: ``data/<dataset>.toml``),
+    ``on_error``, ``out_of_stimulus``, ``pixels_per_degree``, ``drop_first``, ``min_duration_ms``,
+    ``max_duration_ms``, ``max_stimuli`` (0 = all; else the first n stimuli by name, for quick runs:
+    recorded in the report's ``subset``).
     """
-    import importlib
-
     from saliency.fixations.table import FixationTable
-    from saliency.readers.base import Accounting, ReadOptions
+    from saliency.ingest import ingest
+    from saliency.readers.base import ReadOptions
+    from saliency.readers.request import ReadRequest
 
     s = dict(ctx.settings)
     reader = s.pop("reader", "nus")
-    if reader not in _READERS:
-        raise ConfigError(f"[ingest].reader: unknown reader {reader!r}; known: {sorted(_READERS)}")
     root = ctx.spec.resolve_data(s.pop("path", ctx.spec.dataset))
     options = ReadOptions(on_error=s.pop("on_error", "raise"), out_of_stimulus=s.pop("out_of_stimulus", "drop"))
-    max_stimuli = int(s.pop("max_stimuli", 0))
-    kwargs = dict(s.pop("options", {}))
+    request = ReadRequest(ctx.spec.dataset, options=options)
     ppd = s.pop("pixels_per_degree", None)
     if ppd is not None:
-        kwargs["pixels_per_degree"] = float(ppd)
+        request = dataclasses.replace(request, pixels_per_degree=float(ppd))
+    max_stimuli = int(s.pop("max_stimuli", 0))
+    kwargs = {k: s.pop(k) for k in ("card", "drop_first", "min_duration_ms", "max_duration_ms") if k in s}
     _no_extra(s, "ingest")
-    mod, fn = _READERS[reader].split(":")
-    read = getattr(importlib.import_module(mod), fn)
-    accounting = Accounting()
-    table = read(root, options, accounting, dataset=ctx.spec.dataset, **kwargs)
-    report: dict[str, Any] = {"dataset": ctx.spec.dataset, "reader": reader, "root": str(root),
-                              "stimuli": len(table.meta.stimuli), "observers": len(table.observers())}
+    res = ingest(reader, [root], dataset=ctx.spec.dataset, out=ctx.out_dir, request=request, workers=1, **kwargs)
+    table, report = res.table, dict(res.report)
     if max_stimuli > 0:
         keep = sorted(table.meta.stimuli)[:max_stimuli]
         meta = dataclasses.replace(table.meta, stimuli={k: table.meta.stimuli[k] for k in keep})
         frame = table.data[table.data["stimulus"].isin(keep)]
-        report["subset"] = {"max_stimuli": max_stimuli, "fixations_before": len(table), "fixations_after": len(frame)}
+        report["subset"] = {"max_stimuli": max_stimuli, "fixations_before": len(table), "fixations_after": len(frame),
+                            "rule": "the first max_stimuli stimuli by name"}
         table = FixationTable.from_frame(frame, meta)
-        report["stimuli"] = len(keep)
-    table.write_parquet(ctx.out_dir / "fixations.parquet")
-    report["accounting"] = accounting.to_dict()
-    report["fixations"] = len(table)
-    write_json(ctx.out_dir / "ingest_report.json", report)
-    ctx.summary.update(fixations=len(table), stimuli=report["stimuli"], dropped=accounting.total_dropped)
+        table.write_parquet(ctx.out_dir / "fixations.parquet")
+        write_json(ctx.out_dir / "ingest_report.json", report)
+    ctx.summary.update(fixations=len(table), stimuli=len(table.meta.stimuli), dropped=res.accounting.total_dropped)
 
 
 # -------------------------------------------------------------------------------------------- maps
 def run_maps(ctx: StageContext) -> None:
-    """Gaussian ground-truth maps in checksummed shards (``saliency.shards.write_shards``).
+    """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus shard options passed
-    through ``shards`` (e.g. ``{dtype = "float16"}``).
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
+    of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
     """
     from saliency.fixations.table import FixationTable
     from saliency.maps import MapOptions
-    from saliency.shards import write_shards
+    from saliency.shards import build_shards
 
     s = dict(ctx.settings)
     shard_kw = dict(s.pop("shards", {}))
     options = MapOptions(**s)
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
-    write_shards(table, ctx.out_dir / "shards", options=options, **shard_kw)
-    ctx.summary.update(stimuli=len(table.stimuli()))
+    build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
+    ctx.summary.update(stimuli=len(table.meta.stimuli))
 
 
 # --------------------------------------------------------------------------------------- baselines
 def run_baselines(ctx: StageContext) -> None:
     """Baseline rows (centre bias, gold standard LOO, one human, chance) on the same metrics.
 
-    Settings: ``names`` (default: all that ``saliency.baselines`` offers), ``metrics``, ``convention``.
+    Settings: ``names`` (default: all of ``saliency.baselines.BASELINES``), ``metrics``, ``convention``,
+    ``sigma_px``, ``seed`` (default the pipeline seed).
     """
     import saliency.baselines as B
     from saliency.shards import open_shards
 
     s = dict(ctx.settings)
     shards = open_shards(ctx.upstream["maps"] / "shards")
+    if "names" in s:
+        s["which"] = tuple(s.pop("names"))
+    s.setdefault("seed", ctx.spec.seed)
     results = B.compute_baselines(shards, **s)
     rows = {}
     for name, res in results.items():
