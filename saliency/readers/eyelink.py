@@ -127,10 +127,12 @@ SAMPLES_MISSING = "raw samples missing (blink or track loss)"
 SAMPLES_IN_BLINK = "raw samples inside blinks"
 
 CHUNK_BYTES = 8 << 20
-_NONSAMPLE = re.compile(rb"^(?![0-9])[^\n]*", re.M)
+# a newline followed by a line that does not start with a digit (literal prefix: fast C scan)
+_NONSAMPLE = re.compile(rb"\n(?![0-9])[^\n]*")
 _OFFSET = re.compile(r"^(-?\d+)\s+(.*)$", re.S)
 _KNOWN = {b"MSG", b"EFIX", b"SFIX", b"SSACC", b"ESACC", b"SBLINK", b"EBLINK", b"START", b"END",
           b"SAMPLES", b"EVENTS", b"PRESCALER", b"VPRESCALER", b"PUPIL", b"INPUT", b"BUTTON", b"PARSEDBY"}
+_MSG_KEYS = re.compile(rb"TRIALID|TRIAL_RESULT|DISPLAY_COORDS|GAZE_COORDS|IMGLOAD")
 _EYE_CODE = {b"L": 0, b"R": 1}
 _EYE_NAME = ("left", "right")
 _NULLS = [" " * k + "." for k in range(12)]
@@ -241,6 +243,7 @@ class _Parser:
         self.path, self.options, self.acc, self.encoding = path, options, accounting, encoding
         self.stimulus_pattern, self.onset_pattern = stimulus_pattern, onset_pattern
         self.want_samples = want_samples
+        self.patterns = stimulus_pattern is not None or onset_pattern is not None
         # EFIX: line, eye, start, end, dur, x, y, trial_seq, block_seq
         self.fx_line = array("q")
         self.fx_eye = array("b")
@@ -310,7 +313,9 @@ class _Parser:
         want = self.want_samples and self.in_block
         count = buf.count
         size = len(buf)
-        for m in _NONSAMPLE.finditer(buf):
+        # prefix a newline so that the chunk's first line is found like the others; positions of
+        # matches in the prefixed buffer are the line starts in ``buf``
+        for m in _NONSAMPLE.finditer(b"\n" + buf):
             s = m.start()
             if s >= size:  # the empty match after the final newline is not a line
                 break
@@ -320,14 +325,14 @@ class _Parser:
                     self._add_samples(buf[pos:s], lineno, n)
                 self.n_nonempty += n
                 lineno += n
-            line = m.group()
+            line = m.group()[1:]
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line.strip():
                 self.n_nonempty += 1
                 self._line(line, lineno)
                 want = self.want_samples and self.in_block
-            e = m.end()
+            e = m.end() - 1
             lineno += 1
             pos = e + 1
         if pos < len(buf):
@@ -347,7 +352,10 @@ class _Parser:
         parts = line.split(None, 1)
         kw = parts[0]
         if kw == b"MSG":
-            self._msg(line, no)
+            # fast path: a message the reader cannot use (no user pattern, no keyword) is only checked
+            # for its encoding (ASCII is valid in every supported encoding)
+            if self.patterns or not line.isascii() or _MSG_KEYS.search(line):
+                self._msg(line, no)
         elif kw == b"EFIX":
             self._efix(line, no)
         elif kw == b"EBLINK":
@@ -764,16 +772,6 @@ def _size_of(sizes, name: str) -> tuple[int, int] | None:
     return (int(v[0]), int(v[1])) if v is not None else None
 
 
-def _to_stimulus(tr: AscTrial, x: np.ndarray, y: np.ndarray, placement: Any) -> tuple[np.ndarray, np.ndarray]:
-    if tr.imgload is not None and tr.placement is not None:
-        pl = tr.placement
-        return (x - pl["offset_x_px"]) / pl["scale_x"], (y - pl["offset_y_px"]) / pl["scale_y"]
-    if placement is not None:
-        xs, ys = placement.screen_to_stimulus(x, y)
-        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-    return x, y
-
-
 def _efix_frame(p: _Parser, trials: list[AscTrial], use_trialid: bool, eye: Eye, acc: Accounting, path: Path,
                 dataset: str, observer: str, placement: Any) -> pd.DataFrame:
     n = len(p.fx_line)
@@ -846,27 +844,43 @@ def _efix_frame(p: _Parser, trials: list[AscTrial], use_trialid: bool, eye: Eye,
             drop(mask, UNPAIRED)
 
     idx = np.flatnonzero(keep)
-    rows = []
-    for tr_i in np.unique(trial[idx]):
-        sel = idx[trial[idx] == tr_i]
-        sel = sel[np.lexsort((line[sel], start[sel]))]
-        tr = trials[int(tr_i)]
-        xs, ys = _to_stimulus(tr, x[sel], y[sel], placement)
-        rows.append(pd.DataFrame({
-            "dataset": dataset, "stimulus": tr.stimulus, "observer": observer,
-            "trial": np.full(sel.size, tr.index, np.int32), "index": np.arange(sel.size, dtype=np.int32),
-            "x": xs, "y": ys, "t_start_ms": start[sel] - tr.onset_ms, "duration_ms": dur[sel],
-            "eye": out_eye[sel], "source": [f"{path}:{int(v)}" for v in line[sel]],
-        }))
-    return _frame(rows)
+    return _assemble(trials, trial[idx], x[idx], y[idx], start[idx], dur[idx], out_eye[idx], line[idx],
+                     dataset, observer, path, placement)
 
 
-def _frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+def _assemble(trials: list[AscTrial], trial: np.ndarray, x: np.ndarray, y: np.ndarray, start: np.ndarray,
+              dur: np.ndarray, eye: np.ndarray, line: np.ndarray, dataset: str, observer: str, path: Path,
+              placement: Any) -> pd.DataFrame:
+    """Canonical frame from per-fixation arrays (screen px, tracker ms), vectorised over all trials.
+
+    Rows are ordered by trial, then EFIX start (then line); ``index`` counts 0, 1, … within a trial.
+    """
     from saliency.fixations.table import coerce_frame, empty_frame
 
-    if not rows:
+    if trial.size == 0:
         return empty_frame()
-    return coerce_frame(pd.concat(rows, ignore_index=True))[list(COLUMNS)]
+    trial = trial.astype(np.int64)
+    order = np.lexsort((line, start, trial))
+    trial, x, y, start, dur, eye, line = (a[order] for a in (trial, x, y, start, dur, eye, line))
+    new = np.concatenate(([True], trial[1:] != trial[:-1]))
+    pos = np.arange(trial.size)
+    index = pos - np.maximum.accumulate(np.where(new, pos, 0))
+    keys = ("offset_x_px", "offset_y_px", "scale_x", "scale_y")
+    from_img = np.array([t.imgload is not None and t.placement is not None for t in trials])[trial]
+    pl = np.array([[t.placement[k] for k in keys] if t.imgload is not None and t.placement is not None
+                   else [0.0, 0.0, 1.0, 1.0] for t in trials], dtype=np.float64)[trial]
+    xs, ys = (x - pl[:, 0]) / pl[:, 2], (y - pl[:, 1]) / pl[:, 3]
+    if placement is not None and (~from_img).any():
+        px, py = placement.screen_to_stimulus(x[~from_img], y[~from_img])
+        xs[~from_img], ys[~from_img] = np.asarray(px, np.float64), np.asarray(py, np.float64)
+    onset = np.array([t.onset_ms for t in trials], dtype=np.float64)[trial]
+    frame = pd.DataFrame({
+        "dataset": dataset, "stimulus": np.array([t.stimulus for t in trials], dtype=object)[trial],
+        "observer": observer, "trial": np.array([t.index for t in trials], dtype=np.int32)[trial],
+        "index": index.astype(np.int32), "x": xs, "y": ys, "t_start_ms": start - onset, "duration_ms": dur,
+        "eye": eye, "source": [f"{path}:{v}" for v in line.astype(np.int64).tolist()],
+    })
+    return coerce_frame(frame)[list(COLUMNS)]
 
 
 def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
@@ -935,32 +949,26 @@ def _detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], even
 
     assert geometry is not None
     detect = DETECTORS[events]
-    rows = []
-    for tr_i, s in sorted(samples.items()):
+    parts: list[tuple[np.ndarray, ...]] = []
+    for tr_i, smp in sorted(samples.items()):
         tr = trials[tr_i]
         try:
-            det = detect(s.t_ms, s.x_px.astype(np.float64), s.y_px.astype(np.float64), geometry, **detection)
+            det = detect(smp.t_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
+                         **detection)
         except TypeError as exc:
-            raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: {exc}") from exc
+            raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: "
+                              f"{exc}") from exc
         if len(det) == 0:
             continue
-        src = s.line[det.first_sample]
-        keep = np.ones(len(det), bool)
+        src = smp.line[det.first_sample].astype(np.int64)
         if tr.stimulus is None:
             acc.dropped(path, NO_STIMULUS, len(det), example=f"{path}:{int(src[0])}")
             continue
-        end = det.t_start_ms + det.duration_ms
-        before = end < tr.onset_ms
-        if before.any():
-            acc.dropped(path, BEFORE_ONSET, int(before.sum()))
-            keep &= ~before
-        xs, ys = _to_stimulus(tr, det.x_px[keep], det.y_px[keep], placement)
+        keep = ~(det.t_start_ms + det.duration_ms < tr.onset_ms)
+        if (~keep).any():
+            acc.dropped(path, BEFORE_ONSET, int((~keep).sum()))
         k = int(keep.sum())
-        rows.append(pd.DataFrame({
-            "dataset": dataset, "stimulus": tr.stimulus, "observer": observer,
-            "trial": np.full(k, tr.index, np.int32), "index": np.arange(k, dtype=np.int32),
-            "x": xs, "y": ys, "t_start_ms": det.t_start_ms[keep] - tr.onset_ms,
-            "duration_ms": det.duration_ms[keep], "eye": s.eye,
-            "source": [f"{path}:{int(v)}" for v in src[keep]],
-        }))
-    return _frame(rows)
+        parts.append((np.full(k, tr_i, np.int64), det.x_px[keep], det.y_px[keep], det.t_start_ms[keep],
+                      det.duration_ms[keep], np.full(k, smp.eye, dtype=object), src[keep]))
+    cols = [np.concatenate([q[k] for q in parts]) if parts else np.zeros(0) for k in range(7)]
+    return _assemble(trials, *cols, dataset, observer, path, placement)
