@@ -267,6 +267,8 @@ class _Parser:
         self.sample_segs: list[tuple[int, int, int, int]] = []  # first line, n lines, trial_seq, block_seq
         self.sample_buf_bytes = 0
         self.sample_parts: list[tuple[np.ndarray, ...]] = []
+        self.samples_fmt: tuple[bytes, ...] = ()
+        self.buf_layout: tuple | None = None  # (eyes, SAMPLES line) of the buffered sample lines
 
     # -- errors ------------------------------------------------------------------------------
     def bad(self, line: int, what: str, *, efix: bool = False, reason: str = MALFORMED) -> None:
@@ -370,10 +372,10 @@ class _Parser:
             f = line.split()
             if len(f) < 2 or not _is_number(f[1]):
                 self.bad(no, f"malformed END line {_show(line)}: expected 'END <time> ...'")
-            self._flush_samples()
             self.in_block = False
         elif kw == b"SAMPLES":
             f = line.split()
+            self.samples_fmt = tuple(f)
             if b"RATE" in f:
                 i = f.index(b"RATE")
                 if i + 1 < len(f) and _is_number(f[i + 1]):
@@ -389,7 +391,6 @@ class _Parser:
         if len(f) < 2 or not _is_number(f[1]):
             self.bad(no, f"malformed START line {_show(line)}: expected 'START <time> LEFT|RIGHT ...'")
             return
-        self._flush_samples()
         eyes = tuple(n for tok, n in ((b"LEFT", "left"), (b"RIGHT", "right")) if tok in f[2:])
         self.eyes = tuple(sorted(set(self.eyes) | set(eyes)))
         self.block_eyes.append(eyes)
@@ -505,6 +506,11 @@ class _Parser:
             return
         if not data.endswith(b"\n"):
             data += b"\n"
+        # sample lines of consecutive blocks with the same layout are parsed together
+        layout = (self.block_eyes[-1] if self.block_eyes else ("left",), self.samples_fmt)
+        if self.sample_buf and layout != self.buf_layout:
+            self._flush_samples()
+        self.buf_layout = layout
         self.sample_buf.append(data)
         self.sample_segs.append((first_line, n_lines, self.trial_seq, self.block_seq))
         self.sample_buf_bytes += len(data)
@@ -517,9 +523,11 @@ class _Parser:
         data = b"".join(self.sample_buf)
         segs = np.asarray(self.sample_segs, dtype=np.int64)
         self.sample_buf, self.sample_segs, self.sample_buf_bytes = [], [], 0
-        eyes = self.block_eyes[-1] if self.block_eyes else ("left",)
+        eyes = self.buf_layout[0] if self.buf_layout else ("left",)
         binocular = len(eyes) == 2
-        lines = np.concatenate([np.arange(a, a + n) for a, n in segs[:, :2]])
+        # file line of every sample: segment starts repeated + offsets within each segment
+        starts = np.repeat(segs[:, 0] - np.concatenate(([0], np.cumsum(segs[:-1, 1]))), segs[:, 1])
+        lines = starts + np.arange(int(segs[:, 1].sum()))
         tseq = np.repeat(segs[:, 2], segs[:, 1])
         bseq = np.repeat(segs[:, 3], segs[:, 1])
         cols = _parse_samples_fast(data, binocular)
@@ -931,14 +939,16 @@ def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int,
     stats = {"samples": int(t.size), "samples_missing": int((~np.isfinite(x) | ~np.isfinite(y)).sum()),
              "samples_in_blink": int(in_blink.sum())}
     out: dict[int, AscSamples] = {}
-    ok = trial >= 0
-    for tr in np.unique(trial[ok]):
-        sel = np.flatnonzero(trial == tr)
-        sel = sel[np.argsort(t[sel], kind="stable")]
-        ts = t[sel]
-        dup = np.concatenate(([False], np.diff(ts) <= 0))  # repeated time stamps: keep the first
+    ok = np.flatnonzero(trial >= 0)
+    order = ok[np.lexsort((t[ok], trial[ok]))]  # by trial, then time (stable: file order on ties)
+    tr_sorted = trial[order]
+    bounds = np.flatnonzero(np.diff(tr_sorted)) + 1
+    for sel in np.split(order, bounds):
+        if sel.size == 0:
+            continue
+        dup = np.concatenate(([False], np.diff(t[sel]) <= 0))  # repeated time stamps: keep the first
         sel = sel[~dup]
-        out[int(tr)] = AscSamples(t[sel], x[sel], y[sel], lines[sel], name)
+        out[int(trial[sel[0]])] = AscSamples(t[sel], x[sel], y[sel], lines[sel], name)
     return out, stats
 
 
