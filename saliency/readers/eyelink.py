@@ -528,8 +528,8 @@ class _Parser:
         # file line of every sample: segment starts repeated + offsets within each segment
         starts = np.repeat(segs[:, 0] - np.concatenate(([0], np.cumsum(segs[:-1, 1]))), segs[:, 1])
         lines = starts + np.arange(int(segs[:, 1].sum()))
-        tseq = np.repeat(segs[:, 2], segs[:, 1])
-        bseq = np.repeat(segs[:, 3], segs[:, 1])
+        tseq = np.repeat(segs[:, 2].astype(np.int32), segs[:, 1])
+        bseq = np.repeat(segs[:, 3].astype(np.int32), segs[:, 1])
         cols = _parse_samples_fast(data, binocular)
         if cols is None or cols[0].shape[0] != lines.shape[0]:
             cols, keep = self._parse_samples_slow(data, lines, binocular)
@@ -598,8 +598,8 @@ def _parse_samples_fast(data: bytes, binocular: bool):
 
     if binocular:
         return t, col(1), col(2), col(4), col(5)
-    nan = np.full(t.shape, np.nan, np.float32)
-    return t, col(1), col(2), nan, nan.copy()
+    nan = np.broadcast_to(np.float32(np.nan), t.shape)  # the absent eye: a zero-memory view
+    return t, col(1), col(2), nan, nan
 
 
 def _is_number(tok: bytes) -> bool:
