@@ -129,3 +129,81 @@ def test_idt_agrees_with_pymovements_within_one_sample_on_doves(fixtures_dir, ob
     assert np.all(np.abs(ours_on - onsets) <= 10.0)
     assert np.all((offsets - ours_off >= 0) & (offsets - ours_off <= 10.0))
     assert np.mean(offsets - ours_off == 5.0) > 0.5
+
+
+def _naive_idt(t, x, y, thr_dva, min_ms, ppd):
+    """Literal Salvucci & Goldberg I-DT loop (regular sampling, no gaps), our window conventions."""
+    dt = float(np.median(np.diff(t)))
+    ax, ay = x / ppd, y / ppd
+    out, i, n = [], 0, t.size
+
+    def disp(a, b):
+        return (ax[a:b + 1].max() - ax[a:b + 1].min()) + (ay[a:b + 1].max() - ay[a:b + 1].min())
+
+    while i < n:
+        e = i
+        while e < n and t[e] - t[i] + dt < min_ms - 1e-9:
+            e += 1
+        if e >= n:
+            break
+        if disp(i, e) <= thr_dva:
+            j = e
+            while j + 1 < n and disp(i, j + 1) <= thr_dva:
+                j += 1
+            out.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _naive_ivt(t, x, y, thr, min_ms, ppd):
+    ax, ay = x / ppd, y / ppd
+    n, dt = t.size, float(np.median(np.diff(t)))
+    slow = []
+    for i in range(n):
+        lo, hi = max(i - 1, 0), min(i + 1, n - 1)
+        v = np.hypot(ax[hi] - ax[lo], ay[hi] - ay[lo]) / ((t[hi] - t[lo]) / 1000.0)
+        slow.append(v < thr)
+    runs, i = [], 0
+    while i < n:
+        if slow[i]:
+            j = i
+            while j + 1 < n and slow[j + 1]:
+                j += 1
+            if t[j] - t[i] + dt >= min_ms - 1e-9:
+                runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return runs
+
+
+walk = st.tuples(st.integers(0, 2**16), st.integers(20, 400), st.sampled_from([1.0, 2.0, 4.0]))
+
+
+@given(walk)
+@settings(max_examples=40, deadline=None)
+def test_vectorised_idt_equals_the_literal_loop(params):
+    seed, n, step = params
+    rng = np.random.default_rng(seed)
+    # random walk with occasional jumps: fixations, drifts and saccades
+    d = rng.normal(0, step, size=(n, 2)) + (rng.random((n, 1)) < 0.03) * rng.normal(0, 80, size=(n, 2))
+    x, y = 500 + np.cumsum(d[:, 0]), 400 + np.cumsum(d[:, 1])
+    t = np.arange(n) * 4.0
+    det = detect_fixations_idt(t, x, y, GEOM, dispersion_threshold_dva=1.0, min_duration_ms=60)
+    assert list(zip(det.first_sample.tolist(), det.last_sample.tolist(), strict=True)) == _naive_idt(
+        t, x, y, 1.0, 60, 60.0)
+
+
+@given(walk)
+@settings(max_examples=40, deadline=None)
+def test_vectorised_ivt_equals_the_literal_loop(params):
+    seed, n, step = params
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0, step, size=(n, 2)) + (rng.random((n, 1)) < 0.03) * rng.normal(0, 80, size=(n, 2))
+    x, y = 500 + np.cumsum(d[:, 0]), 400 + np.cumsum(d[:, 1])
+    t = np.arange(n) * 2.0
+    det = detect_fixations_ivt(t, x, y, GEOM, merge_max_gap_ms=None, merge_max_distance_dva=None)
+    assert list(zip(det.first_sample.tolist(), det.last_sample.tolist(), strict=True)) == _naive_ivt(
+        t, x, y, 30.0, 60, 60.0)
