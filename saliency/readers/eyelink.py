@@ -17,8 +17,9 @@ Public API (used by :mod:`saliency.ingest`)::
 Streaming: the file is read in binary chunks (8 MiB); a single C-level regex scan per chunk finds the
 lines that do not start with a digit (events, messages); sample lines are never split in Python: with
 ``events="efix"`` they are skipped, otherwise they are handed in bulk to pyarrow's CSV parser
-(tab-separated, ``.`` = missing) and kept only as compact float arrays (time float64, x/y float32,
-line int32) for the chosen eye(s). Memory is O(fixations + kept samples), not O(file).
+(tab-separated, ``.`` = missing) and kept only as compact arrays of the chosen eye (or the binocular
+mean): time float64, x/y float32, line and trial int32, 28 bytes per sample. Memory is
+O(fixations + kept samples), never O(file) Python objects.
 
 Conventions
 -----------
@@ -239,10 +240,11 @@ class _Parser:
 
     def __init__(self, path: Path, options: ReadOptions, accounting: Accounting, encoding: str,
                  stimulus_pattern: re.Pattern[str] | None, onset_pattern: re.Pattern[str] | None,
-                 want_samples: bool) -> None:
+                 want_samples: bool, eye: str = "mean") -> None:
         self.path, self.options, self.acc, self.encoding = path, options, accounting, encoding
         self.stimulus_pattern, self.onset_pattern = stimulus_pattern, onset_pattern
         self.want_samples = want_samples
+        self.eye = eye
         self.patterns = stimulus_pattern is not None or onset_pattern is not None
         # EFIX: line, eye, start, end, dur, x, y, trial_seq, block_seq
         self.fx_line = array("q")
@@ -535,9 +537,22 @@ class _Parser:
             cols, keep = self._parse_samples_slow(data, lines, binocular)
             lines, tseq, bseq = lines[keep], tseq[keep], bseq[keep]
         t, xl, yl, xr, yr = cols
-        if not binocular and eyes == ("right",):
-            xl, yl, xr, yr = xr, yr, xl, yl
-        self.sample_parts.append((t, xl, yl, xr, yr, lines.astype(np.int32), tseq, bseq))
+        # keep only the chosen eye (or the binocular mean): label 0 left, 1 right, 2 mean
+        if binocular:
+            if self.eye == "mean":
+                x, y, label = (xl + xr) / 2, (yl + yr) / 2, 2
+            else:
+                label = 0 if self.eye == "left" else 1
+                x, y = (xl, yl) if label == 0 else (xr, yr)
+        else:
+            recorded = 1 if eyes == ("right",) else 0
+            label = recorded if self.eye == "mean" else (0 if self.eye == "left" else 1)
+            if label == recorded:
+                x, y = xl, yl  # a monocular block's only eye is parsed into the first columns
+            else:  # the other eye was asked for: every sample is missing
+                x = y = np.broadcast_to(np.float32(np.nan), t.shape)
+        self.sample_parts.append((t, np.asarray(x, np.float32), np.asarray(y, np.float32), label,
+                                  lines.astype(np.int32), tseq, bseq))
 
     def _parse_samples_slow(self, data: bytes, lines: np.ndarray, binocular: bool):
         """Line-by-line parse to find (and name) the bad line; under skip drops it."""
@@ -712,7 +727,8 @@ def read_asc(
     if not path.is_file():
         raise ReaderError("no such file: expected an EyeLink ASC export", path=path)
 
-    p = _Parser(path, options, accounting, encoding, spat, opat, want_samples=events != "efix" or keep_samples)
+    p = _Parser(path, options, accounting, encoding, spat, opat, want_samples=events != "efix" or keep_samples,
+                eye=eye)
     p.run(chunk_bytes)
 
     use_trialid = bool(p.by_trialid)
@@ -912,32 +928,28 @@ def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
 def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int, AscSamples], dict[str, int]]:
     parts = p.sample_parts
     t = np.concatenate([q[0] for q in parts])
-    xl, yl, xr, yr = (np.concatenate([q[k] for q in parts]) for k in (1, 2, 3, 4))
-    lines = np.concatenate([q[5] for q in parts])
-    trial = np.concatenate([q[6] if use_trialid else q[7] for q in parts])
-    # blinks → missing
+    x = np.concatenate([q[1] for q in parts])
+    y = np.concatenate([q[2] for q in parts])
+    label = np.concatenate([np.full(q[0].shape, q[3], np.int8) for q in parts])
+    lines = np.concatenate([q[4] for q in parts])
+    trial = np.concatenate([q[5] if use_trialid else q[6] for q in parts])
+    # blinks of the kept eye (either eye for the binocular mean) → missing
     in_blink = np.zeros(t.size, bool)
     if len(p.blinks):
         b = np.frombuffer(p.blinks, dtype=np.float64).reshape(-1, 3)
-        for code, xx, yy in ((0, xl, yl), (1, xr, yr)):
+        for code in (0, 1):
             bb = b[b[:, 0] == code]
             if bb.size:
                 order = np.argsort(bb[:, 1])
                 s0, e0 = bb[order, 1], bb[order, 2]
                 k = np.searchsorted(s0, t, side="right") - 1
-                inside = (k >= 0) & (t <= e0[np.maximum(k, 0)])
+                inside = (k >= 0) & (t <= e0[np.maximum(k, 0)]) & ((label == code) | (label == 2))
                 in_blink |= inside
-                xx[inside] = np.nan
-                yy[inside] = np.nan
-    binocular = bool(np.isfinite(xr).any()) and bool(np.isfinite(xl).any())
-    if eye == "mean" and binocular:
-        x, y, name = (xl + xr) / 2, (yl + yr) / 2, "mean"
-    elif eye == "right" or (eye == "mean" and not np.isfinite(xl).any() and np.isfinite(xr).any()):
-        x, y, name = xr, yr, "right"
-    else:
-        x, y, name = xl, yl, "left"
+                x[inside] = np.nan
+                y[inside] = np.nan
     stats = {"samples": int(t.size), "samples_missing": int((~np.isfinite(x) | ~np.isfinite(y)).sum()),
              "samples_in_blink": int(in_blink.sum())}
+    names = ("left", "right", "mean")
     out: dict[int, AscSamples] = {}
     ok = np.flatnonzero(trial >= 0)
     order = ok[np.lexsort((t[ok], trial[ok]))]  # by trial, then time (stable: file order on ties)
@@ -948,6 +960,7 @@ def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int,
             continue
         dup = np.concatenate(([False], np.diff(t[sel]) <= 0))  # repeated time stamps: keep the first
         sel = sel[~dup]
+        name = names[int(np.bincount(label[sel], minlength=3).argmax())]
         out[int(trial[sel[0]])] = AscSamples(t[sel], x[sel], y[sel], lines[sel], name)
     return out, stats
 
