@@ -561,9 +561,9 @@ class _Parser:
         for k, raw in enumerate(data.split(b"\n")[: lines.shape[0]]):
             f = raw.split()
             vals = None
-            if len(f) >= need + (1 if not binocular else 0):
+            if len(f) >= need:  # time x y | time xl yl pl xr yr (the columns the fast path needs)
                 try:
-                    vals = [float(v) if v != b"." else math.nan for v in f[:need + 1]]
+                    vals = [float(v) if v != b"." else math.nan for v in f[:need]]
                 except ValueError:
                     vals = None
             if vals is None or not math.isfinite(vals[0]):

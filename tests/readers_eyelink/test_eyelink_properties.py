@@ -66,10 +66,10 @@ def _write(text: str | bytes, name: str = "rec.asc") -> Path:
 
 
 @SETTINGS
-@given(recording)
-def test_round_trip_synthetic_asc(trials):
+@given(recording, st.sampled_from(["\n", "\r\n"]))
+def test_round_trip_synthetic_asc(trials, newline):
     text, expected = write_asc(trials)
-    rec = read_asc(_write(text), keep_samples=True)
+    rec = read_asc(_write(text.replace("\n", newline)), keep_samples=True)
     df = rec.fixations
     assert len(df) == len(expected)
     for row, exp in zip(df.to_dict("records"), expected, strict=True):
