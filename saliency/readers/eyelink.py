@@ -926,6 +926,7 @@ def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int, AscSamples], dict[str, int]]:
+    """Concatenate the parsed parts, mask blinks, split by trial (views into one sorted copy)."""
     parts = p.sample_parts
     t = np.concatenate([q[0] for q in parts])
     x = np.concatenate([q[1] for q in parts])
@@ -933,6 +934,8 @@ def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int,
     label = np.concatenate([np.full(q[0].shape, q[3], np.int8) for q in parts])
     lines = np.concatenate([q[4] for q in parts])
     trial = np.concatenate([q[5] if use_trialid else q[6] for q in parts])
+    p.sample_parts = []  # free the parts: from here on one copy of each column
+    del parts
     # blinks of the kept eye (either eye for the binocular mean) → missing
     in_blink = np.zeros(t.size, bool)
     if len(p.blinks):
@@ -949,19 +952,27 @@ def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int,
                 y[inside] = np.nan
     stats = {"samples": int(t.size), "samples_missing": int((~np.isfinite(x) | ~np.isfinite(y)).sum()),
              "samples_in_blink": int(in_blink.sum())}
+    del in_blink
+    # one sorted copy (by trial, then time; stable: file order on ties), samples outside trials dropped
+    order = np.flatnonzero(trial >= 0)
+    order = order[np.lexsort((t[order], trial[order]))]
+    t = t[order]  # column by column, so that each unsorted column is freed at once
+    x = x[order]
+    y = y[order]
+    label = label[order]
+    lines = lines[order]
+    trial = trial[order]
+    del order
+    dup = np.concatenate(([False], (np.diff(t) <= 0) & (trial[1:] == trial[:-1])))
+    if dup.any():  # repeated time stamps within a trial: keep the first
+        t, x, y, label, lines, trial = (a[~dup] for a in (t, x, y, label, lines, trial))
     names = ("left", "right", "mean")
     out: dict[int, AscSamples] = {}
-    ok = np.flatnonzero(trial >= 0)
-    order = ok[np.lexsort((t[ok], trial[ok]))]  # by trial, then time (stable: file order on ties)
-    tr_sorted = trial[order]
-    bounds = np.flatnonzero(np.diff(tr_sorted)) + 1
-    for sel in np.split(order, bounds):
-        if sel.size == 0:
-            continue
-        dup = np.concatenate(([False], np.diff(t[sel]) <= 0))  # repeated time stamps: keep the first
-        sel = sel[~dup]
-        name = names[int(np.bincount(label[sel], minlength=3).argmax())]
-        out[int(trial[sel[0]])] = AscSamples(t[sel], x[sel], y[sel], lines[sel], name)
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(trial)) + 1, [t.size]))
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi > lo:
+            name = names[int(np.bincount(label[lo:hi], minlength=3).argmax())]
+            out[int(trial[lo])] = AscSamples(t[lo:hi], x[lo:hi], y[lo:hi], lines[lo:hi], name)
     return out, stats
 
 
