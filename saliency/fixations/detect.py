@@ -40,8 +40,11 @@ I-DT (dispersion threshold)
     Defaults: 1.0°, 100 ms (Salvucci & Goldberg 2000; the defaults of pymovements' ``idt``),
     no merging (the original algorithm has none).
 
-Agreement with pymovements 0.28 (``pymovements.events.idt`` / ``ivt``) on the DOVES raw traces and
-the sample fixtures is checked in ``tests/readers_eyelink/test_detect.py``.
+Agreement with pymovements 0.28 (``pymovements.events.idt`` / ``ivt``) on DOVES raw traces is checked
+in ``tests/readers_eyelink/test_detect.py``: I-VT boundaries are identical (with merging off and
+``min_duration_ms`` + one sample, since pymovements measures offset − onset); I-DT finds the same
+fixations, boundaries within two samples, because pymovements keeps the sample that first exceeds
+the dispersion threshold inside the fixation and ours does not.
 
 Reference: D. D. Salvucci and J. H. Goldberg, "Identifying fixations and saccades in eye-tracking
 protocols", Proc. ETRA 2000, pp. 71–78.

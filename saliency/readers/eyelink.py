@@ -17,8 +17,9 @@ Public API (used by :mod:`saliency.ingest`)::
 Streaming: the file is read in binary chunks (8 MiB); a single C-level regex scan per chunk finds the
 lines that do not start with a digit (events, messages); sample lines are never split in Python: with
 ``events="efix"`` they are skipped, otherwise they are handed in bulk to pyarrow's CSV parser
-(tab-separated, ``.`` = missing) and kept only as compact float arrays (time float64, x/y float32,
-line int32) for the chosen eye(s). Memory is O(fixations + kept samples), not O(file).
+(tab-separated, ``.`` = missing) and kept only as compact arrays of the chosen eye (or the binocular
+mean): time float64, x/y float32, line and trial int32, 28 bytes per sample. Memory is
+O(fixations + kept samples), never O(file) Python objects.
 
 Conventions
 -----------
@@ -127,10 +128,12 @@ SAMPLES_MISSING = "raw samples missing (blink or track loss)"
 SAMPLES_IN_BLINK = "raw samples inside blinks"
 
 CHUNK_BYTES = 8 << 20
-_NONSAMPLE = re.compile(rb"^(?![0-9])[^\n]*", re.M)
+# a newline followed by a line that does not start with a digit (literal prefix: fast C scan)
+_NONSAMPLE = re.compile(rb"\n(?![0-9])[^\n]*")
 _OFFSET = re.compile(r"^(-?\d+)\s+(.*)$", re.S)
 _KNOWN = {b"MSG", b"EFIX", b"SFIX", b"SSACC", b"ESACC", b"SBLINK", b"EBLINK", b"START", b"END",
           b"SAMPLES", b"EVENTS", b"PRESCALER", b"VPRESCALER", b"PUPIL", b"INPUT", b"BUTTON", b"PARSEDBY"}
+_MSG_KEYS = re.compile(rb"TRIALID|TRIAL_RESULT|DISPLAY_COORDS|GAZE_COORDS|IMGLOAD")
 _EYE_CODE = {b"L": 0, b"R": 1}
 _EYE_NAME = ("left", "right")
 _NULLS = [" " * k + "." for k in range(12)]
@@ -237,10 +240,12 @@ class _Parser:
 
     def __init__(self, path: Path, options: ReadOptions, accounting: Accounting, encoding: str,
                  stimulus_pattern: re.Pattern[str] | None, onset_pattern: re.Pattern[str] | None,
-                 want_samples: bool) -> None:
+                 want_samples: bool, eye: str = "mean") -> None:
         self.path, self.options, self.acc, self.encoding = path, options, accounting, encoding
         self.stimulus_pattern, self.onset_pattern = stimulus_pattern, onset_pattern
         self.want_samples = want_samples
+        self.eye = eye
+        self.patterns = stimulus_pattern is not None or onset_pattern is not None
         # EFIX: line, eye, start, end, dur, x, y, trial_seq, block_seq
         self.fx_line = array("q")
         self.fx_eye = array("b")
@@ -264,6 +269,8 @@ class _Parser:
         self.sample_segs: list[tuple[int, int, int, int]] = []  # first line, n lines, trial_seq, block_seq
         self.sample_buf_bytes = 0
         self.sample_parts: list[tuple[np.ndarray, ...]] = []
+        self.samples_fmt: tuple[bytes, ...] = ()
+        self.buf_layout: tuple | None = None  # (eyes, SAMPLES line) of the buffered sample lines
 
     # -- errors ------------------------------------------------------------------------------
     def bad(self, line: int, what: str, *, efix: bool = False, reason: str = MALFORMED) -> None:
@@ -310,7 +317,9 @@ class _Parser:
         want = self.want_samples and self.in_block
         count = buf.count
         size = len(buf)
-        for m in _NONSAMPLE.finditer(buf):
+        # prefix a newline so that the chunk's first line is found like the others; positions of
+        # matches in the prefixed buffer are the line starts in ``buf``
+        for m in _NONSAMPLE.finditer(b"\n" + buf):
             s = m.start()
             if s >= size:  # the empty match after the final newline is not a line
                 break
@@ -320,14 +329,14 @@ class _Parser:
                     self._add_samples(buf[pos:s], lineno, n)
                 self.n_nonempty += n
                 lineno += n
-            line = m.group()
+            line = m.group()[1:]
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line.strip():
                 self.n_nonempty += 1
                 self._line(line, lineno)
                 want = self.want_samples and self.in_block
-            e = m.end()
+            e = m.end() - 1
             lineno += 1
             pos = e + 1
         if pos < len(buf):
@@ -347,7 +356,10 @@ class _Parser:
         parts = line.split(None, 1)
         kw = parts[0]
         if kw == b"MSG":
-            self._msg(line, no)
+            # fast path: a message the reader cannot use (no user pattern, no keyword) is only checked
+            # for its encoding (ASCII is valid in every supported encoding)
+            if self.patterns or not line.isascii() or _MSG_KEYS.search(line):
+                self._msg(line, no)
         elif kw == b"EFIX":
             self._efix(line, no)
         elif kw == b"EBLINK":
@@ -362,10 +374,10 @@ class _Parser:
             f = line.split()
             if len(f) < 2 or not _is_number(f[1]):
                 self.bad(no, f"malformed END line {_show(line)}: expected 'END <time> ...'")
-            self._flush_samples()
             self.in_block = False
         elif kw == b"SAMPLES":
             f = line.split()
+            self.samples_fmt = tuple(f)
             if b"RATE" in f:
                 i = f.index(b"RATE")
                 if i + 1 < len(f) and _is_number(f[i + 1]):
@@ -381,7 +393,6 @@ class _Parser:
         if len(f) < 2 or not _is_number(f[1]):
             self.bad(no, f"malformed START line {_show(line)}: expected 'START <time> LEFT|RIGHT ...'")
             return
-        self._flush_samples()
         eyes = tuple(n for tok, n in ((b"LEFT", "left"), (b"RIGHT", "right")) if tok in f[2:])
         self.eyes = tuple(sorted(set(self.eyes) | set(eyes)))
         self.block_eyes.append(eyes)
@@ -497,6 +508,11 @@ class _Parser:
             return
         if not data.endswith(b"\n"):
             data += b"\n"
+        # sample lines of consecutive blocks with the same layout are parsed together
+        layout = (self.block_eyes[-1] if self.block_eyes else ("left",), self.samples_fmt)
+        if self.sample_buf and layout != self.buf_layout:
+            self._flush_samples()
+        self.buf_layout = layout
         self.sample_buf.append(data)
         self.sample_segs.append((first_line, n_lines, self.trial_seq, self.block_seq))
         self.sample_buf_bytes += len(data)
@@ -509,19 +525,34 @@ class _Parser:
         data = b"".join(self.sample_buf)
         segs = np.asarray(self.sample_segs, dtype=np.int64)
         self.sample_buf, self.sample_segs, self.sample_buf_bytes = [], [], 0
-        eyes = self.block_eyes[-1] if self.block_eyes else ("left",)
+        eyes = self.buf_layout[0] if self.buf_layout else ("left",)
         binocular = len(eyes) == 2
-        lines = np.concatenate([np.arange(a, a + n) for a, n in segs[:, :2]])
-        tseq = np.repeat(segs[:, 2], segs[:, 1])
-        bseq = np.repeat(segs[:, 3], segs[:, 1])
+        # file line of every sample: segment starts repeated + offsets within each segment
+        starts = np.repeat(segs[:, 0] - np.concatenate(([0], np.cumsum(segs[:-1, 1]))), segs[:, 1])
+        lines = starts + np.arange(int(segs[:, 1].sum()))
+        tseq = np.repeat(segs[:, 2].astype(np.int32), segs[:, 1])
+        bseq = np.repeat(segs[:, 3].astype(np.int32), segs[:, 1])
         cols = _parse_samples_fast(data, binocular)
         if cols is None or cols[0].shape[0] != lines.shape[0]:
             cols, keep = self._parse_samples_slow(data, lines, binocular)
             lines, tseq, bseq = lines[keep], tseq[keep], bseq[keep]
         t, xl, yl, xr, yr = cols
-        if not binocular and eyes == ("right",):
-            xl, yl, xr, yr = xr, yr, xl, yl
-        self.sample_parts.append((t, xl, yl, xr, yr, lines.astype(np.int32), tseq, bseq))
+        # keep only the chosen eye (or the binocular mean): label 0 left, 1 right, 2 mean
+        if binocular:
+            if self.eye == "mean":
+                x, y, label = (xl + xr) / 2, (yl + yr) / 2, 2
+            else:
+                label = 0 if self.eye == "left" else 1
+                x, y = (xl, yl) if label == 0 else (xr, yr)
+        else:
+            recorded = 1 if eyes == ("right",) else 0
+            label = recorded if self.eye == "mean" else (0 if self.eye == "left" else 1)
+            if label == recorded:
+                x, y = xl, yl  # a monocular block's only eye is parsed into the first columns
+            else:  # the other eye was asked for: every sample is missing
+                x = y = np.broadcast_to(np.float32(np.nan), t.shape)
+        self.sample_parts.append((t, np.asarray(x, np.float32), np.asarray(y, np.float32), label,
+                                  lines.astype(np.int32), tseq, bseq))
 
     def _parse_samples_slow(self, data: bytes, lines: np.ndarray, binocular: bool):
         """Line-by-line parse to find (and name) the bad line; under skip drops it."""
@@ -530,9 +561,9 @@ class _Parser:
         for k, raw in enumerate(data.split(b"\n")[: lines.shape[0]]):
             f = raw.split()
             vals = None
-            if len(f) >= need + (1 if not binocular else 0):
+            if len(f) >= need:  # time x y | time xl yl pl xr yr (the columns the fast path needs)
                 try:
-                    vals = [float(v) if v != b"." else math.nan for v in f[:need + 1]]
+                    vals = [float(v) if v != b"." else math.nan for v in f[:need]]
                 except ValueError:
                     vals = None
             if vals is None or not math.isfinite(vals[0]):
@@ -582,8 +613,8 @@ def _parse_samples_fast(data: bytes, binocular: bool):
 
     if binocular:
         return t, col(1), col(2), col(4), col(5)
-    nan = np.full(t.shape, np.nan, np.float32)
-    return t, col(1), col(2), nan, nan.copy()
+    nan = np.broadcast_to(np.float32(np.nan), t.shape)  # the absent eye: a zero-memory view
+    return t, col(1), col(2), nan, nan
 
 
 def _is_number(tok: bytes) -> bool:
@@ -696,7 +727,8 @@ def read_asc(
     if not path.is_file():
         raise ReaderError("no such file: expected an EyeLink ASC export", path=path)
 
-    p = _Parser(path, options, accounting, encoding, spat, opat, want_samples=events != "efix" or keep_samples)
+    p = _Parser(path, options, accounting, encoding, spat, opat, want_samples=events != "efix" or keep_samples,
+                eye=eye)
     p.run(chunk_bytes)
 
     use_trialid = bool(p.by_trialid)
@@ -762,16 +794,6 @@ def _size_of(sizes, name: str) -> tuple[int, int] | None:
         return sizes(name)
     v = sizes.get(name)
     return (int(v[0]), int(v[1])) if v is not None else None
-
-
-def _to_stimulus(tr: AscTrial, x: np.ndarray, y: np.ndarray, placement: Any) -> tuple[np.ndarray, np.ndarray]:
-    if tr.imgload is not None and tr.placement is not None:
-        pl = tr.placement
-        return (x - pl["offset_x_px"]) / pl["scale_x"], (y - pl["offset_y_px"]) / pl["scale_y"]
-    if placement is not None:
-        xs, ys = placement.screen_to_stimulus(x, y)
-        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-    return x, y
 
 
 def _efix_frame(p: _Parser, trials: list[AscTrial], use_trialid: bool, eye: Eye, acc: Accounting, path: Path,
@@ -846,27 +868,43 @@ def _efix_frame(p: _Parser, trials: list[AscTrial], use_trialid: bool, eye: Eye,
             drop(mask, UNPAIRED)
 
     idx = np.flatnonzero(keep)
-    rows = []
-    for tr_i in np.unique(trial[idx]):
-        sel = idx[trial[idx] == tr_i]
-        sel = sel[np.lexsort((line[sel], start[sel]))]
-        tr = trials[int(tr_i)]
-        xs, ys = _to_stimulus(tr, x[sel], y[sel], placement)
-        rows.append(pd.DataFrame({
-            "dataset": dataset, "stimulus": tr.stimulus, "observer": observer,
-            "trial": np.full(sel.size, tr.index, np.int32), "index": np.arange(sel.size, dtype=np.int32),
-            "x": xs, "y": ys, "t_start_ms": start[sel] - tr.onset_ms, "duration_ms": dur[sel],
-            "eye": out_eye[sel], "source": [f"{path}:{int(v)}" for v in line[sel]],
-        }))
-    return _frame(rows)
+    return _assemble(trials, trial[idx], x[idx], y[idx], start[idx], dur[idx], out_eye[idx], line[idx],
+                     dataset, observer, path, placement)
 
 
-def _frame(rows: list[pd.DataFrame]) -> pd.DataFrame:
+def _assemble(trials: list[AscTrial], trial: np.ndarray, x: np.ndarray, y: np.ndarray, start: np.ndarray,
+              dur: np.ndarray, eye: np.ndarray, line: np.ndarray, dataset: str, observer: str, path: Path,
+              placement: Any) -> pd.DataFrame:
+    """Canonical frame from per-fixation arrays (screen px, tracker ms), vectorised over all trials.
+
+    Rows are ordered by trial, then EFIX start (then line); ``index`` counts 0, 1, … within a trial.
+    """
     from saliency.fixations.table import coerce_frame, empty_frame
 
-    if not rows:
+    if trial.size == 0:
         return empty_frame()
-    return coerce_frame(pd.concat(rows, ignore_index=True))[list(COLUMNS)]
+    trial = trial.astype(np.int64)
+    order = np.lexsort((line, start, trial))
+    trial, x, y, start, dur, eye, line = (a[order] for a in (trial, x, y, start, dur, eye, line))
+    new = np.concatenate(([True], trial[1:] != trial[:-1]))
+    pos = np.arange(trial.size)
+    index = pos - np.maximum.accumulate(np.where(new, pos, 0))
+    keys = ("offset_x_px", "offset_y_px", "scale_x", "scale_y")
+    from_img = np.array([t.imgload is not None and t.placement is not None for t in trials])[trial]
+    pl = np.array([[t.placement[k] for k in keys] if t.imgload is not None and t.placement is not None
+                   else [0.0, 0.0, 1.0, 1.0] for t in trials], dtype=np.float64)[trial]
+    xs, ys = (x - pl[:, 0]) / pl[:, 2], (y - pl[:, 1]) / pl[:, 3]
+    if placement is not None and (~from_img).any():
+        px, py = placement.screen_to_stimulus(x[~from_img], y[~from_img])
+        xs[~from_img], ys[~from_img] = np.asarray(px, np.float64), np.asarray(py, np.float64)
+    onset = np.array([t.onset_ms for t in trials], dtype=np.float64)[trial]
+    frame = pd.DataFrame({
+        "dataset": dataset, "stimulus": np.array([t.stimulus for t in trials], dtype=object)[trial],
+        "observer": observer, "trial": np.array([t.index for t in trials], dtype=np.int32)[trial],
+        "index": index.astype(np.int32), "x": xs, "y": ys, "t_start_ms": start - onset, "duration_ms": dur,
+        "eye": eye, "source": [f"{path}:{v}" for v in line.astype(np.int64).tolist()],
+    })
+    return coerce_frame(frame)[list(COLUMNS)]
 
 
 def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
@@ -888,43 +926,53 @@ def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int, AscSamples], dict[str, int]]:
+    """Concatenate the parsed parts, mask blinks, split by trial (views into one sorted copy)."""
     parts = p.sample_parts
     t = np.concatenate([q[0] for q in parts])
-    xl, yl, xr, yr = (np.concatenate([q[k] for q in parts]) for k in (1, 2, 3, 4))
-    lines = np.concatenate([q[5] for q in parts])
-    trial = np.concatenate([q[6] if use_trialid else q[7] for q in parts])
-    # blinks → missing
+    x = np.concatenate([q[1] for q in parts])
+    y = np.concatenate([q[2] for q in parts])
+    label = np.concatenate([np.full(q[0].shape, q[3], np.int8) for q in parts])
+    lines = np.concatenate([q[4] for q in parts])
+    trial = np.concatenate([q[5] if use_trialid else q[6] for q in parts])
+    p.sample_parts = []  # free the parts: from here on one copy of each column
+    del parts
+    # blinks of the kept eye (either eye for the binocular mean) → missing
     in_blink = np.zeros(t.size, bool)
     if len(p.blinks):
         b = np.frombuffer(p.blinks, dtype=np.float64).reshape(-1, 3)
-        for code, xx, yy in ((0, xl, yl), (1, xr, yr)):
+        for code in (0, 1):
             bb = b[b[:, 0] == code]
             if bb.size:
                 order = np.argsort(bb[:, 1])
                 s0, e0 = bb[order, 1], bb[order, 2]
                 k = np.searchsorted(s0, t, side="right") - 1
-                inside = (k >= 0) & (t <= e0[np.maximum(k, 0)])
+                inside = (k >= 0) & (t <= e0[np.maximum(k, 0)]) & ((label == code) | (label == 2))
                 in_blink |= inside
-                xx[inside] = np.nan
-                yy[inside] = np.nan
-    binocular = bool(np.isfinite(xr).any()) and bool(np.isfinite(xl).any())
-    if eye == "mean" and binocular:
-        x, y, name = (xl + xr) / 2, (yl + yr) / 2, "mean"
-    elif eye == "right" or (eye == "mean" and not np.isfinite(xl).any() and np.isfinite(xr).any()):
-        x, y, name = xr, yr, "right"
-    else:
-        x, y, name = xl, yl, "left"
+                x[inside] = np.nan
+                y[inside] = np.nan
     stats = {"samples": int(t.size), "samples_missing": int((~np.isfinite(x) | ~np.isfinite(y)).sum()),
              "samples_in_blink": int(in_blink.sum())}
+    del in_blink
+    # one sorted copy (by trial, then time; stable: file order on ties), samples outside trials dropped
+    order = np.flatnonzero(trial >= 0)
+    order = order[np.lexsort((t[order], trial[order]))]
+    t = t[order]  # column by column, so that each unsorted column is freed at once
+    x = x[order]
+    y = y[order]
+    label = label[order]
+    lines = lines[order]
+    trial = trial[order]
+    del order
+    dup = np.concatenate(([False], (np.diff(t) <= 0) & (trial[1:] == trial[:-1])))
+    if dup.any():  # repeated time stamps within a trial: keep the first
+        t, x, y, label, lines, trial = (a[~dup] for a in (t, x, y, label, lines, trial))
+    names = ("left", "right", "mean")
     out: dict[int, AscSamples] = {}
-    ok = trial >= 0
-    for tr in np.unique(trial[ok]):
-        sel = np.flatnonzero(trial == tr)
-        sel = sel[np.argsort(t[sel], kind="stable")]
-        ts = t[sel]
-        dup = np.concatenate(([False], np.diff(ts) <= 0))  # repeated time stamps: keep the first
-        sel = sel[~dup]
-        out[int(tr)] = AscSamples(t[sel], x[sel], y[sel], lines[sel], name)
+    bounds = np.concatenate(([0], np.flatnonzero(np.diff(trial)) + 1, [t.size]))
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if hi > lo:
+            name = names[int(np.bincount(label[lo:hi], minlength=3).argmax())]
+            out[int(trial[lo])] = AscSamples(t[lo:hi], x[lo:hi], y[lo:hi], lines[lo:hi], name)
     return out, stats
 
 
@@ -935,32 +983,26 @@ def _detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], even
 
     assert geometry is not None
     detect = DETECTORS[events]
-    rows = []
-    for tr_i, s in sorted(samples.items()):
+    parts: list[tuple[np.ndarray, ...]] = []
+    for tr_i, smp in sorted(samples.items()):
         tr = trials[tr_i]
         try:
-            det = detect(s.t_ms, s.x_px.astype(np.float64), s.y_px.astype(np.float64), geometry, **detection)
+            det = detect(smp.t_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
+                         **detection)
         except TypeError as exc:
-            raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: {exc}") from exc
+            raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: "
+                              f"{exc}") from exc
         if len(det) == 0:
             continue
-        src = s.line[det.first_sample]
-        keep = np.ones(len(det), bool)
+        src = smp.line[det.first_sample].astype(np.int64)
         if tr.stimulus is None:
             acc.dropped(path, NO_STIMULUS, len(det), example=f"{path}:{int(src[0])}")
             continue
-        end = det.t_start_ms + det.duration_ms
-        before = end < tr.onset_ms
-        if before.any():
-            acc.dropped(path, BEFORE_ONSET, int(before.sum()))
-            keep &= ~before
-        xs, ys = _to_stimulus(tr, det.x_px[keep], det.y_px[keep], placement)
+        keep = ~(det.t_start_ms + det.duration_ms < tr.onset_ms)
+        if (~keep).any():
+            acc.dropped(path, BEFORE_ONSET, int((~keep).sum()))
         k = int(keep.sum())
-        rows.append(pd.DataFrame({
-            "dataset": dataset, "stimulus": tr.stimulus, "observer": observer,
-            "trial": np.full(k, tr.index, np.int32), "index": np.arange(k, dtype=np.int32),
-            "x": xs, "y": ys, "t_start_ms": det.t_start_ms[keep] - tr.onset_ms,
-            "duration_ms": det.duration_ms[keep], "eye": s.eye,
-            "source": [f"{path}:{int(v)}" for v in src[keep]],
-        }))
-    return _frame(rows)
+        parts.append((np.full(k, tr_i, np.int64), det.x_px[keep], det.y_px[keep], det.t_start_ms[keep],
+                      det.duration_ms[keep], np.full(k, smp.eye, dtype=object), src[keep]))
+    cols = [np.concatenate([q[k] for q in parts]) if parts else np.zeros(0) for k in range(7)]
+    return _assemble(trials, *cols, dataset, observer, path, placement)

@@ -18,7 +18,8 @@ GEOM = ViewingGeometry(1024, 768, ppd_override=60.0)
 # (eye_data − 1, t = 5 ms · k, positions in degrees = (px − centre) / 60), computed once with:
 #   /work/main/.refvenv/bin/python: pm.events.idt(deg, timesteps=t, minimum_duration=100,
 #   dispersion_threshold=1.0); pm.events.ivt(np.gradient-velocities in °/s, timesteps=t,
-#   minimum_duration=60, velocity_threshold=30.0)   (script: docs/readers-eyelink.md, "pymovements")
+#   minimum_duration=60, velocity_threshold=30.0)   (full script: docs/readers-eyelink.md, "Agreement
+#   with pymovements")
 PYMOVEMENTS = {0: {'idt': [[0, 585, 815, 1020, 1225, 1590, 1710, 1985, 2315, 2610, 3100, 3340, 3610, 3815, 3965, 4220, 4425, 4670, 4970], [570, 795, 1015, 1215, 1585, 1690, 1970, 2260, 2605, 3090, 3335, 3600, 3795, 3960, 4205, 4405, 4660, 4940, 5195]], 'ivt': [[0, 590, 825, 1030, 1235, 1600, 1720, 1995, 2325, 2620, 3110, 3340, 3620, 3825, 3975, 4225, 4440, 4680, 4975], [555, 785, 1005, 1205, 1575, 1675, 1965, 2245, 2600, 3080, 3320, 3585, 3780, 3945, 4195, 4395, 4650, 4930, 5195]]}, 1: {'idt': [[0, 855, 1340, 1570, 1955, 2320, 2620, 2865, 3145, 3505, 3890, 4145, 4290, 5020], [850, 1325, 1565, 1950, 2315, 2615, 2855, 3140, 3500, 3870, 4140, 4275, 5000, 5195]], 'ivt': [[0, 585, 1350, 1570, 1955, 2325, 2625, 2875, 3155, 3515, 3900, 4305, 5030], [575, 1315, 1555, 1935, 2300, 2605, 2845, 3130, 3490, 3865, 4260, 4985, 5195]]}, 2: {'idt': [[0, 605, 1210, 1320, 1490, 1925, 2265, 2620, 2845, 3275, 3575, 3955, 4280, 4570, 4910], [600, 1180, 1315, 1470, 1915, 2220, 2615, 2820, 3265, 3540, 3920, 4270, 4525, 4900, 5195]], 'ivt': [[0, 615, 1220, 1500, 1935, 2270, 2630, 2850, 3285, 3590, 3965, 4290, 4580, 4925], [585, 1175, 1460, 1905, 2210, 2600, 2810, 3255, 3530, 3915, 4255, 4515, 4885, 5195]]}}
 
 
@@ -128,3 +129,81 @@ def test_idt_agrees_with_pymovements_within_one_sample_on_doves(fixtures_dir, ob
     assert np.all(np.abs(ours_on - onsets) <= 10.0)
     assert np.all((offsets - ours_off >= 0) & (offsets - ours_off <= 10.0))
     assert np.mean(offsets - ours_off == 5.0) > 0.5
+
+
+def _naive_idt(t, x, y, thr_dva, min_ms, ppd):
+    """Literal Salvucci & Goldberg I-DT loop (regular sampling, no gaps), our window conventions."""
+    dt = float(np.median(np.diff(t)))
+    ax, ay = x / ppd, y / ppd
+    out, i, n = [], 0, t.size
+
+    def disp(a, b):
+        return (ax[a:b + 1].max() - ax[a:b + 1].min()) + (ay[a:b + 1].max() - ay[a:b + 1].min())
+
+    while i < n:
+        e = i
+        while e < n and t[e] - t[i] + dt < min_ms - 1e-9:
+            e += 1
+        if e >= n:
+            break
+        if disp(i, e) <= thr_dva:
+            j = e
+            while j + 1 < n and disp(i, j + 1) <= thr_dva:
+                j += 1
+            out.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
+def _naive_ivt(t, x, y, thr, min_ms, ppd):
+    ax, ay = x / ppd, y / ppd
+    n, dt = t.size, float(np.median(np.diff(t)))
+    slow = []
+    for i in range(n):
+        lo, hi = max(i - 1, 0), min(i + 1, n - 1)
+        v = np.hypot(ax[hi] - ax[lo], ay[hi] - ay[lo]) / ((t[hi] - t[lo]) / 1000.0)
+        slow.append(v < thr)
+    runs, i = [], 0
+    while i < n:
+        if slow[i]:
+            j = i
+            while j + 1 < n and slow[j + 1]:
+                j += 1
+            if t[j] - t[i] + dt >= min_ms - 1e-9:
+                runs.append((i, j))
+            i = j + 1
+        else:
+            i += 1
+    return runs
+
+
+walk = st.tuples(st.integers(0, 2**16), st.integers(20, 400), st.sampled_from([1.0, 2.0, 4.0]))
+
+
+@given(walk)
+@settings(max_examples=40, deadline=None)
+def test_vectorised_idt_equals_the_literal_loop(params):
+    seed, n, step = params
+    rng = np.random.default_rng(seed)
+    # random walk with occasional jumps: fixations, drifts and saccades
+    d = rng.normal(0, step, size=(n, 2)) + (rng.random((n, 1)) < 0.03) * rng.normal(0, 80, size=(n, 2))
+    x, y = 500 + np.cumsum(d[:, 0]), 400 + np.cumsum(d[:, 1])
+    t = np.arange(n) * 4.0
+    det = detect_fixations_idt(t, x, y, GEOM, dispersion_threshold_dva=1.0, min_duration_ms=60)
+    assert list(zip(det.first_sample.tolist(), det.last_sample.tolist(), strict=True)) == _naive_idt(
+        t, x, y, 1.0, 60, 60.0)
+
+
+@given(walk)
+@settings(max_examples=40, deadline=None)
+def test_vectorised_ivt_equals_the_literal_loop(params):
+    seed, n, step = params
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0, step, size=(n, 2)) + (rng.random((n, 1)) < 0.03) * rng.normal(0, 80, size=(n, 2))
+    x, y = 500 + np.cumsum(d[:, 0]), 400 + np.cumsum(d[:, 1])
+    t = np.arange(n) * 2.0
+    det = detect_fixations_ivt(t, x, y, GEOM, merge_max_gap_ms=None, merge_max_distance_dva=None)
+    assert list(zip(det.first_sample.tolist(), det.last_sample.tolist(), strict=True)) == _naive_ivt(
+        t, x, y, 30.0, 60, 60.0)

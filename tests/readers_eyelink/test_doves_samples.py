@@ -107,3 +107,38 @@ def test_sample_tables_missing_values_and_bad_rows(fixtures_dir):
     (d / "empty.tsv").write_text("")
     with pytest.raises(ReaderError, match="empty"):
         read_samples(d / "empty.tsv")
+
+
+def _fake_doves(fix: np.ndarray) -> Path:
+    import scipy.io
+
+    p = Path(tempfile.mkdtemp()) / "img999.mat"
+    cell = np.empty((1, 2), dtype=object)
+    eye = np.empty((1, 2), dtype=object)
+    names = np.empty((1, 2), dtype=object)
+    for k in range(2):
+        cell[0, k] = fix
+        eye[0, k] = np.array([[101.0, 102.0, 103.0], [51.0, 52.0, 53.0]])
+        names[0, k] = np.array([f"OB{k}.eye"])
+    scipy.io.savemat(p, {"picture": np.zeros((30, 40)), "eye_data": eye, "fix_data": cell, "subj_names_list": names})
+    return p
+
+
+def test_doves_bad_values_raise_or_are_counted():
+    good = np.array([[11.0, 21.0], [6.0, 16.0], [20.0, 30.0]])
+    img = read_doves(_fake_doves(good))
+    assert img.fixations["x"].tolist() == [10.0, 20.0, 10.0, 20.0]  # 1-based → 0-based
+    assert img.fixations["duration_ms"].tolist() == [100.0, 150.0, 100.0, 150.0]
+    assert set(img.fixations["observer"]) == {"OB0", "OB1"}
+    np.testing.assert_array_equal(img.traces["OB0"][0], [100.0, 101.0, 102.0])
+    bad = good.copy()
+    bad[0, 1] = np.nan
+    bad[2, 0] = -3
+    path = _fake_doves(bad)
+    with pytest.raises(ReaderError, match="finite") as err:
+        read_doves(path)
+    assert "observer=OB0,fixation=1" in str(err.value)
+    acc = Accounting()
+    img = read_doves(path, options=ReadOptions(on_error="skip"), accounting=acc)
+    assert len(img.fixations) == 0
+    assert acc.dropped_by_reason() == {"non-finite coordinate": 2, "negative duration": 2}

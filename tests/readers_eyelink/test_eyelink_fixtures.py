@@ -180,3 +180,18 @@ def test_every_efix_is_accounted_and_chunking_does_not_matter(eyelink, name, chu
     rec.to_table(_meta(rec), ReadOptions(out_of_stimulus="clip"), acc)
     n_efix = sum(1 for line in path.read_bytes().splitlines() if line.startswith(b"EFIX"))
     assert acc.total_kept + acc.total_dropped == n_efix
+
+
+def test_binocular_mean_samples_and_missing_other_eye(eyelink):
+    path = eyelink / "eyelink_binocular_example.asc"
+    left = read_asc(path, eye="left", stimulus_pattern=TRIALID, keep_samples=True).samples[0]
+    right = read_asc(path, eye="right", stimulus_pattern=TRIALID, keep_samples=True).samples[0]
+    mean = read_asc(path, eye="mean", stimulus_pattern=TRIALID, keep_samples=True).samples[0]
+    assert (left.eye, right.eye, mean.eye) == ("left", "right", "mean")
+    np.testing.assert_allclose(mean.x_px, (left.x_px + right.x_px) / 2, rtol=1e-6)
+    # the mean is missing wherever either eye is (each eye's blink)
+    np.testing.assert_array_equal(np.isnan(mean.x_px), np.isnan(left.x_px) | np.isnan(right.x_px))
+    mono = read_asc(eyelink / "eyelink_monocular_no_dummy_example.asc", eye="right", keep_samples=True,
+                    stimulus_sizes={"text.png": (1920, 1080)})
+    assert np.isnan(mono.samples[0].x_px).all() and mono.samples[0].eye == "right"
+    assert mono.stats["samples_missing"] == mono.stats["samples"]

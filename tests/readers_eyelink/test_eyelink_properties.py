@@ -66,10 +66,10 @@ def _write(text: str | bytes, name: str = "rec.asc") -> Path:
 
 
 @SETTINGS
-@given(recording)
-def test_round_trip_synthetic_asc(trials):
+@given(recording, st.sampled_from(["\n", "\r\n"]))
+def test_round_trip_synthetic_asc(trials, newline):
     text, expected = write_asc(trials)
-    rec = read_asc(_write(text), keep_samples=True)
+    rec = read_asc(_write(text.replace("\n", newline)), keep_samples=True)
     df = rec.fixations
     assert len(df) == len(expected)
     for row, exp in zip(df.to_dict("records"), expected, strict=True):
@@ -172,3 +172,61 @@ def test_round_trip_other_rates(trials, rate):
     rec = read_asc(_write(text), keep_samples=True)
     assert rec.sample_rate_hz == rate
     np.testing.assert_allclose(rec.fixations["t_start_ms"], [e["t_start_ms"] for e in expected])
+
+
+@SETTINGS
+@given(recording.filter(lambda r: any(t[3] for t in r)), st.data())
+def test_malformed_sample_line_is_named_when_samples_are_parsed(trials, data):
+    text, expected = write_asc(trials)
+    lines = text.splitlines()
+    samples = [i for i, s in enumerate(lines) if s[:1].isdigit()]
+    i = data.draw(st.sampled_from(samples))
+    lines[i] = lines[i].split("\t")[0] + data.draw(st.sampled_from(["\tabc\t1.0\t800.0\t...", "\t12.5", ""]))
+    path = _write("\n".join(lines) + "\n")
+    read_asc(path)  # events only: sample lines are not parsed
+    with pytest.raises(ReaderError, match="sample line") as err:
+        read_asc(path, keep_samples=True)
+    assert err.value.line == i + 1
+    acc = Accounting()
+    rec = read_asc(path, keep_samples=True, options=ReadOptions(on_error="skip"), accounting=acc)
+    assert sum(s.t_ms.size for s in rec.samples.values()) == 2 * len(expected) - 1
+    assert acc.to_dict()["files"][str(path)]["noted"][LINE_SKIPPED] == 1
+    assert len(rec.fixations) == len(expected)
+
+
+class _Shift:
+    """A duck-typed StimulusPlacement: stimulus drawn at (100, 50), scale 2."""
+
+    def screen_to_stimulus(self, x, y):
+        return (np.asarray(x) - 100) / 2, (np.asarray(y) - 50) / 2
+
+
+@pytest.mark.parametrize("imgload,size,expected", [
+    ("CENTER images/a.jpg 640 512", (400, 300), (640 - 200, 512 - 150, 1.0, 1.0)),
+    ("CENTER images/a.jpg 640 512 800 600", (400, 300), (640 - 400, 512 - 300, 2.0, 2.0)),
+    ("TOP_LEFT images/a.jpg 10 20", None, (10.0, 20.0, 1.0, 1.0)),
+    ("TOP_LEFT images/a.jpg 10 20 200 300", (400, 300), (10.0, 20.0, 0.5, 1.0)),
+    ("FILL images/a.jpg", (640, 512), (0.0, 0.0, 2.0, 2.0)),
+])
+def test_imgload_placements_and_message_offset(imgload, size, expected):
+    text = "\n".join([
+        "MSG\t1000 DISPLAY_COORDS 0 0 1279 1023", "MSG\t2000 TRIALID 1",
+        "START\t2010 \tLEFT\tSAMPLES\tEVENTS",
+        f"MSG\t2020 -11 !V IMGLOAD {imgload}",  # Data Viewer offset: the image appeared at 2031
+        "EFIX L   2100\t2199\t100\t  650.0\t  530.0\t    800", "END\t2300 \tSAMPLES\tEVENTS", ""])
+    rec = read_asc(_write(text), stimulus_sizes={"a.jpg": size} if size else None)
+    tr = rec.trials[0]
+    ox, oy, sx, sy = expected
+    assert tr.placement == pytest.approx({"offset_x_px": ox, "offset_y_px": oy, "scale_x": sx, "scale_y": sy})
+    assert tr.onset_ms == 2031
+    row = rec.fixations.iloc[0]
+    assert (row["x"], row["y"]) == pytest.approx(((650 - ox) / sx, (530 - oy) / sy))
+    assert row["t_start_ms"] == 2100 - 2031
+
+
+def test_placement_object_applies_without_imgload():
+    text = "\n".join(["MSG\t2000 TRIALID x.png", "START\t2010 \tLEFT\tSAMPLES\tEVENTS",
+                      "EFIX L   2100\t2199\t100\t  300.0\t  250.0\t    800", "END\t2300 \tSAMPLES\tEVENTS", ""])
+    rec = read_asc(_write(text), stimulus_pattern=r"TRIALID (?P<stimulus>\S+)", placement=_Shift())
+    assert (rec.fixations["x"].iat[0], rec.fixations["y"].iat[0]) == (100.0, 100.0)
+    assert rec.fixations["t_start_ms"].iat[0] == 100.0  # onset = the stimulus message (the TRIALID)
