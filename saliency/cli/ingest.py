@@ -183,7 +183,7 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         reasons.add_column("example")
         for reason, n in acc["dropped_by_reason"].items():
             files = [f for f, d in acc["files"].items() if reason in d["dropped"]]
-            example = next((f"{Path(f).name}: {acc['files'][f]['examples'][reason]}" for f in files
+            example = next((_short_example(f, acc["files"][f]["examples"][reason]) for f in files
                             if reason in acc["files"][f]["examples"]), "")
             reasons.add_row(reason, f"{n:,}", f"{len(files):,}", example)
         noted: dict[str, int] = {}
@@ -196,3 +196,9 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
     if result.out_dir is not None:
         con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
                   f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")
+
+
+def _short_example(path: str, example: str) -> str:
+    """An example with the file named once, by its base name."""
+    name = Path(path).name
+    return example.replace(path, name) if path in example else f"{name}: {example}"
