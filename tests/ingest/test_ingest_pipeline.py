@@ -87,8 +87,8 @@ def _generic_request(**kw) -> ReadRequest:
 
 def test_process_pool_gives_the_same_table_as_one_process(tmp_path: Path) -> None:
     _write_csvs(tmp_path / "in", 4)
-    a = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=1)
-    b = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2)
+    a = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=1, out=None)
+    b = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2, out=None)
     assert a.table.data.equals(b.table.data) and len(a.table) == 20
     assert a.report == b.report
     assert a.table.observers() == ["obs0", "obs1", "obs2", "obs3"]
@@ -97,7 +97,7 @@ def test_process_pool_gives_the_same_table_as_one_process(tmp_path: Path) -> Non
 def test_worker_errors_keep_file_and_line(tmp_path: Path) -> None:
     _write_csvs(tmp_path / "in", 3, bad_line_in=1)
     with pytest.raises(ReaderError, match="oops") as info:
-        ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2)
+        ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2, out=None)
     assert info.value.path == str(tmp_path / "in" / "obs1.csv") and info.value.line == 4
 
 
@@ -108,6 +108,13 @@ def test_expand_inputs_finds_format_files_recursively(tmp_path: Path) -> None:
     assert [p.name for p in expand_inputs(READERS.get("generic"), [tmp_path / "a"])] == ["y.tsv", "x.csv"]
     with pytest.raises(ReaderError, match="does not exist"):
         expand_inputs(READERS.get("generic"), [tmp_path / "nope"])
+
+
+def test_default_out_is_outputs_dataset(tmp_path: Path, monkeypatch) -> None:
+    _write_csvs(tmp_path / "in", 1)
+    monkeypatch.chdir(tmp_path)
+    res = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request())
+    assert res.out_dir == Path("outputs/toy") and (tmp_path / "outputs/toy/fixations.parquet").is_file()
 
 
 def test_cards_give_defaults() -> None:
