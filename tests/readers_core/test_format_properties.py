@@ -3,8 +3,6 @@ line anywhere is reported at its exact line (raise) or counted once (skip)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from helpers_core import write_fixatons
