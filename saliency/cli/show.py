@@ -1,0 +1,70 @@
+"""``saliency show``: render a stimulus' ground truth (heat map, fixations, scanpaths) as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+ORDER = 22
+
+
+def register(app: typer.Typer) -> None:
+    app.command("show")(show)
+
+
+def show(
+    stimulus: str = typer.Argument(..., help="Stimulus name as in the manifest (e.g. 1001.jpg)."),
+    shards: Path = typer.Option(..., "--shards", help="Shard folder (outputs/<dataset>/shards).", file_okay=False),
+    out: Path = typer.Option(..., "--out", help="PNG file to write."),
+    cmap: str = typer.Option("jet", "--cmap", help="matplotlib colormap of the heat map."),
+    alpha: float = typer.Option(0.6, "--alpha", min=0.0, max=1.0, help="Heat-map opacity at the peak."),
+    no_scanpaths: bool = typer.Option(False, "--no-scanpaths", help="Dots only, no saccade lines."),
+    attention: Path = typer.Option(None, "--attention", help="Model checkpoint: add its attention maps "
+                                   "(saliency.models.attention_maps) as extra panels."),
+) -> None:
+    """Write a PNG: the stimulus with scanpaths beside the ground-truth heat map over it."""
+    import numpy as np
+    from PIL import Image
+
+    from saliency.cli.common import console
+    from saliency.io import atomic_path
+    from saliency.maps.render import render_ground_truth
+    from saliency.shards import open_shards
+
+    gt = open_shards(shards).load(stimulus)
+    with Image.open(gt.image_path) as im:
+        image = np.asarray(im.convert("RGB"))
+    extra = _attention_panels(attention, image) if attention is not None else None
+    picture = render_ground_truth(image, gt.density, gt.fixations, cmap=cmap, alpha=alpha,
+                                  scanpaths=not no_scanpaths, title=stimulus, extra=extra)
+    with atomic_path(out) as tmp:
+        picture.save(tmp, format="PNG")
+    console().print(f"wrote {out} ({picture.width}×{picture.height} px)", highlight=False)
+
+
+def _attention_panels(checkpoint: Path, image: Any) -> list:
+    """Hook for the models area: attention maps of a trained model on this image, one panel each.
+
+    Needs ``saliency.training.load_model`` and ``saliency.models.attention_maps`` (contract 5/6).
+    """
+    from saliency.errors import ConfigError
+
+    try:
+        import torch
+
+        from saliency.models import attention_maps, normalize_image
+        from saliency.training import load_model
+    except ImportError as exc:
+        raise ConfigError(f"--attention needs saliency.models.attention_maps and saliency.training.load_model, "
+                          f"which this installation lacks ({exc})") from exc
+    model = load_model(checkpoint).eval()
+    with torch.no_grad():
+        maps = attention_maps(model, normalize_image(image)[None])
+    panels = []
+    for name, t in sorted(maps.items()):
+        a = t.detach().float()
+        a = a.reshape(-1, *a.shape[-2:]).mean(dim=0)  # (…, h, w) → (h, w): mean over batch/heads/channels
+        panels.append((f"attention {name}", a.numpy()))
+    return panels

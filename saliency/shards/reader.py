@@ -1,0 +1,252 @@
+"""Read a shard set lazily and verifiably (contract 2): :func:`open_shards` → :class:`ShardSet`.
+
+Nothing is loaded until asked for; each map is checked against its ``map_sha256`` when read (disable
+with ``verify=False``), and loading never unpickles. A ShardSet pickles without its open file handles,
+so it can be handed to DataLoader worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from saliency.errors import ChecksumError, SchemaError, UnknownNameError
+from saliency.fixations.table import FixationTable
+from saliency.io import sha256_file
+from saliency.shards.codec import ShardFile, array_sha256
+from saliency.shards.schema import (
+    FIXATIONS_FILE,
+    MANIFEST_COLUMNS,
+    MANIFEST_FILE,
+    META_FILE,
+    SCHEMA_VERSION,
+    sidecar_file,
+)
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """One stimulus' ground truth. density: (H, W) float32, sums to 1. fixations: its canonical table rows."""
+
+    stimulus: str
+    image_path: Path
+    height: int
+    width: int
+    density: np.ndarray
+    fixations: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of :meth:`ShardSet.verify`: ``problems`` maps a file (or map) to what is wrong with it."""
+
+    root: Path
+    checked: int
+    problems: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class ShardSet:
+    """A built shard set (see :mod:`saliency.shards.schema` for the layout)."""
+
+    def __init__(self, root: str | Path, *, verify: bool = True) -> None:
+        self.root = Path(root)
+        self.verify_maps = verify
+        meta_path = self.root / META_FILE
+        try:
+            self._meta = json.loads(meta_path.read_text())
+        except FileNotFoundError as exc:
+            raise SchemaError(f"{meta_path}: no shard set here (meta.json missing: the build did not finish; "
+                              "re-run `saliency maps` to resume)") from exc
+        except ValueError as exc:
+            raise ChecksumError(f"{meta_path}: not valid JSON ({exc})") from exc
+        version = self._meta.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads {SCHEMA_VERSION}")
+        man_path = self.root / MANIFEST_FILE
+        if sha256_file(man_path) != self._meta["manifest_sha256"]:
+            raise ChecksumError(f"{man_path}: checksum differs from meta.json; the manifest is corrupt")
+        manifest = pq.read_table(man_path).to_pandas()
+        missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+        if missing:
+            raise SchemaError(f"{man_path}: lacks columns {missing}")
+        self._manifest = manifest.sort_values("stimulus", kind="stable").reset_index(drop=True)
+        self._row = {s: i for i, s in enumerate(self._manifest["stimulus"])}
+        self._fixations: FixationTable | None = None
+        self._fix_groups: dict[str, np.ndarray] | None = None
+        self._handle: tuple[int, str, ShardFile] | None = None
+
+    # ---- pickling without open files -----------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handle"] = None
+        return state
+
+    # ---- contract 2 ------------------------------------------------------------------------------
+    @property
+    def meta(self) -> dict:
+        return dict(self._meta)
+
+    @property
+    def manifest(self) -> pd.DataFrame:
+        return self._manifest
+
+    @property
+    def stimuli(self) -> list[str]:
+        return self._manifest["stimulus"].tolist()
+
+    @property
+    def fixations(self) -> FixationTable:
+        if self._fixations is None:
+            path = self.root / FIXATIONS_FILE
+            if self.verify_maps and sha256_file(path) != self._meta["fixations_sha256"]:
+                raise ChecksumError(f"{path}: checksum differs from meta.json; the fixation table is corrupt")
+            self._fixations = FixationTable.read_parquet(path)
+        return self._fixations
+
+    def __len__(self) -> int:
+        return len(self._manifest)
+
+    def __contains__(self, stimulus: object) -> bool:
+        return stimulus in self._row
+
+    def _record(self, stimulus: str) -> pd.Series:
+        if stimulus not in self._row:
+            known = ", ".join(self.stimuli[:5])
+            raise UnknownNameError(f"stimulus {stimulus!r} is not in {self.root} ({len(self)} stimuli: {known}, ...)")
+        return self._manifest.iloc[self._row[stimulus]]
+
+    def image_path(self, stimulus: str) -> Path:
+        return Path(self._record(stimulus)["image_path"])
+
+    def stored_map(self, stimulus: str) -> np.ndarray:
+        """The map as stored: (H, W) in the stored dtype, peak-normalised (max 1)."""
+        rec = self._record(stimulus)
+        arr = self._shard(rec["shard"]).get(rec["key"])
+        if arr.shape != (rec["height"], rec["width"]):
+            raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says "
+                                f"{(rec['height'], rec['width'])}")
+        if self.verify_maps and array_sha256(arr) != rec["map_sha256"]:
+            raise ChecksumError(f"{self.root / self._meta['shards'][rec['shard']]['file']}: map of {stimulus!r} "
+                                f"(key {rec['key']}) does not match its map_sha256; the shard is corrupt")
+        return arr
+
+    def density(self, stimulus: str) -> np.ndarray:
+        """(H, W) float32 probability map, sums to 1."""
+        m = self.stored_map(stimulus).astype(np.float64)
+        return (m / m.sum()).astype(np.float32)
+
+    def fixations_of(self, stimulus: str) -> pd.DataFrame:
+        """Canonical table rows of one stimulus (all of them, including any left out by drop_first)."""
+        table = self.fixations
+        if self._fix_groups is None:
+            self._fix_groups = {k: np.asarray(v) for k, v in table.data.groupby("stimulus").indices.items()}
+        idx = self._fix_groups.get(stimulus, np.empty(0, dtype=np.int64))
+        return table.data.iloc[idx]
+
+    def load(self, stimulus: str) -> GroundTruth:
+        rec = self._record(stimulus)
+        return GroundTruth(stimulus, Path(rec["image_path"]), int(rec["height"]), int(rec["width"]),
+                           self.density(stimulus), self.fixations_of(stimulus))
+
+    def iter_ground_truth(self, stimuli: Iterable[str] | None = None) -> Iterator[GroundTruth]:
+        """Ground truth in shard order (each shard opened once), streaming."""
+        names = self.stimuli if stimuli is None else list(stimuli)
+        for s in names:
+            self._record(s)
+        order = sorted(names, key=lambda s: (self._manifest.at[self._row[s], "shard"],
+                                             self._manifest.at[self._row[s], "key"]))
+        for s in order:
+            yield self.load(s)
+
+    def leave_one_observer_out(self, stimulus: str) -> dict[str, np.ndarray]:
+        """Leave-one-observer-out maps (sum 1, float32) built with this set's σ and options."""
+        from saliency.maps.fusion import leave_one_observer_out
+        from saliency.maps.options import MapOptions, fixation_weights, resolved_fc, select_fixations
+
+        opts = MapOptions.from_dict(self._meta["options"])
+        rec = self._record(stimulus)
+        rows = select_fixations(self.fixations_of(stimulus), opts)
+        h, w, sigma = int(rec["height"]), int(rec["width"]), float(self._meta["sigma_px"])
+        return leave_one_observer_out(rows["x"].to_numpy(), rows["y"].to_numpy(), rows["observer"].to_numpy(),
+                                      h, w, sigma, weights=fixation_weights(rows, opts), mode=opts.mode,
+                                      truncate=opts.truncate, fc_cycles=resolved_fc(opts, sigma, h, w))
+
+    # ---- integrity -------------------------------------------------------------------------------
+    def _shard(self, name: str) -> ShardFile:
+        pid = os.getpid()
+        if self._handle is not None and self._handle[0] == pid and self._handle[1] == name:
+            return self._handle[2]
+        if self._handle is not None and self._handle[0] == pid:
+            self._handle[2].close()
+        info = self._meta["shards"].get(name)
+        if info is None:
+            raise SchemaError(f"{self.root}: manifest names shard {name!r}, which meta.json does not list")
+        path = self.root / info["file"]
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError as exc:
+            raise ChecksumError(f"{path}: shard file is missing; re-run `saliency maps` to rebuild it") from exc
+        if size != info["bytes"]:
+            raise ChecksumError(f"{path}: shard is {size} bytes, meta.json says {info['bytes']}; it is corrupt")
+        handle = ShardFile(path, self._meta["format"])
+        self._handle = (pid, name, handle)
+        return handle
+
+    def verify(self, *, deep: bool = False) -> VerifyReport:
+        """Check every shard file (and fixations) against the recorded SHA-256; ``deep`` also decodes every
+        map and checks its ``map_sha256``. Returns the problems by file; never raises for corruption."""
+        problems: dict[str, str] = {}
+        checked = 0
+        fix = self.root / FIXATIONS_FILE
+        if not fix.exists():
+            problems[FIXATIONS_FILE] = "missing"
+        elif sha256_file(fix) != self._meta["fixations_sha256"]:
+            problems[FIXATIONS_FILE] = "checksum differs from meta.json"
+        for name, info in sorted(self._meta["shards"].items()):
+            checked += 1
+            path = self.root / info["file"]
+            if not path.exists():
+                problems[info["file"]] = "missing"
+                continue
+            if path.stat().st_size != info["bytes"]:
+                problems[info["file"]] = f"{path.stat().st_size} bytes, expected {info['bytes']}"
+                continue
+            if sha256_file(path) != info["sha256"]:
+                problems[info["file"]] = "checksum differs from meta.json"
+                continue
+            if not (self.root / sidecar_file(name)).exists():
+                problems[sidecar_file(name)] = "sidecar missing (resume would rebuild this shard)"
+        rows = self._manifest.groupby("shard").size().to_dict()
+        for name, n in rows.items():
+            if name not in self._meta["shards"]:
+                problems[f"manifest shard {name}"] = "not listed in meta.json"
+            elif self._meta["shards"][name]["n_maps"] != n:
+                problems[self._meta["shards"][name]["file"]] = "manifest and meta.json disagree on its map count"
+        if deep:
+            bad_files = set(problems)
+            for s in self.stimuli:
+                rec = self._record(s)
+                f = self._meta["shards"].get(rec["shard"], {}).get("file", rec["shard"])
+                if f in bad_files:
+                    continue
+                try:
+                    self.stored_map(s)
+                except (ChecksumError, SchemaError) as exc:
+                    problems[f"{f}:{s}"] = str(exc)
+        return VerifyReport(self.root, checked, problems)
+
+
+def open_shards(root: str | Path, *, verify: bool = True) -> ShardSet:
+    """Open the shard set at ``root`` (e.g. ``outputs/osie/shards``); see :class:`ShardSet`."""
+    return ShardSet(root, verify=verify)

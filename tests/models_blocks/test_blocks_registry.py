@@ -1,0 +1,190 @@
+"""Contract 4: every registered block is shape-preserving, any size, batch 1, deterministic, trainable,
+exportable to ONNX with dynamic H/W (legacy TorchScript exporter; onnxscript is not installed)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from saliency.models.blocks import BLOCKS, build_block
+
+C = 16
+NAMES = BLOCKS.names()
+EXPECTED = {"se", "eca", "cbam", "non_local", "sagan", "mhsa", "swin", "axial", "sk", "residual_attention"}
+#: blocks documented to be exactly the identity at initialisation (output == input)
+EXACT_IDENTITY = {"non_local", "sagan", "sk"}
+#: blocks documented to be a near-identity (LayerScale 1e-3 on the residual branches)
+NEAR_IDENTITY = {"mhsa", "swin", "axial"}
+
+
+def make(name: str, **kw) -> nn.Module:
+    torch.manual_seed(0)
+    return BLOCKS.get(name)(C, **kw)
+
+
+def test_registry_holds_every_contract_name() -> None:
+    assert EXPECTED <= set(NAMES)
+
+
+def test_build_block_none_is_identity() -> None:
+    assert isinstance(build_block(None, 8), nn.Identity)
+    assert isinstance(build_block("none", 8), nn.Identity)
+
+
+def test_unknown_block_lists_known_names() -> None:
+    from saliency.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="se"):
+        build_block("nope", 8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", [(1, C, 7, 9), (2, C, 13, 17), (1, C, 1, 1), (1, C, 1, 10), (2, C, 8, 8)])
+def test_block_preserves_shape_at_any_size(name: str, shape: tuple[int, ...]) -> None:
+    block = make(name).eval()
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        y = block(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_trains_at_batch_one(name: str) -> None:
+    block = make(name).train()
+    x = torch.randn(1, C, 5, 6, requires_grad=True)
+    block(x).square().mean().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_records_detached_attention(name: str) -> None:
+    block = make(name).eval()
+    x = torch.randn(2, C, 7, 9)
+    block(x)
+    att = block.attention
+    assert isinstance(att, torch.Tensor)
+    assert not att.requires_grad
+    assert att.shape[0] == 2
+    assert torch.isfinite(att).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_is_deterministic_in_eval(name: str) -> None:
+    block = make(name).eval()
+    x = torch.randn(2, C, 9, 11)
+    with torch.no_grad():
+        assert torch.equal(block(x), block(x))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_treats_batch_items_independently_in_eval(name: str) -> None:
+    block = _perturbed(make(name)).eval()
+    x = torch.randn(3, C, 6, 7)
+    with torch.no_grad():
+        full = block(x)
+        single = block(x[1:2])
+    torch.testing.assert_close(full[1:2], single, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_IDENTITY))
+def test_block_is_exact_identity_at_init(name: str) -> None:
+    block = make(name)
+    x = torch.randn(2, C, 7, 9)
+    for mode in (block.train(), block.eval()):
+        with torch.no_grad():
+            torch.testing.assert_close(mode(x), x, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(NEAR_IDENTITY))
+def test_block_is_near_identity_at_init(name: str) -> None:
+    block = make(name).eval()
+    x = torch.randn(2, C, 7, 9)
+    with torch.no_grad():
+        y = block(x)
+    rel = ((y - x).norm() / x.norm()).item()
+    assert 0 < rel < 2e-2
+
+
+@pytest.mark.parametrize("name", sorted(NEAR_IDENTITY))
+def test_block_without_layer_scale_is_not_identity(name: str) -> None:
+    block = make(name, layer_scale=None).eval()
+    x = torch.randn(2, C, 7, 9)
+    with torch.no_grad():
+        assert ((block(x) - x).norm() / x.norm()).item() > 0.05
+
+
+def _perturbed(block: nn.Module, scale: float = 0.2) -> nn.Module:
+    """Move zero-initialised parameters (γ, LayerScale, zero BN/conv) away from zero."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g))
+    return block
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradients_reach_every_parameter(name: str) -> None:
+    block = _perturbed(make(name)).train()
+    x = torch.randn(2, C, 7, 9)
+    # a non-symmetric loss so that no gradient cancels by construction
+    w = torch.randn(2, C, 7, 9, generator=torch.Generator().manual_seed(2))
+    (block(x) * w).sum().backward()
+    for pname, p in block.named_parameters():
+        assert p.grad is not None, f"{name}.{pname} got no gradient"
+        assert p.grad.abs().sum() > 0, f"{name}.{pname} got an all-zero gradient"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_from_init_leaves_identity_and_reaches_every_parameter(name: str) -> None:
+    """Zero-initialised gates are not stuck: a few SGD steps from the published init make every parameter
+    receive gradient (gates open first, then the layers behind them)."""
+    block = make(name).train()
+    opt = torch.optim.SGD(block.parameters(), lr=0.01)
+    x = torch.randn(2, C, 7, 9)
+    w = torch.randn(2, C, 7, 9, generator=torch.Generator().manual_seed(2))
+    for _ in range(3):
+        opt.zero_grad()
+        (block(x) * w).sum().backward()
+        opt.step()
+    opt.zero_grad()
+    (block(x) * w).sum().backward()
+    for pname, p in block.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname} is stuck"
+
+
+def export_and_run(module: nn.Module, example: torch.Tensor, others: list[torch.Tensor],
+                   dynamic_hw: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Export with the TorchScript ONNX exporter (dynamic B/H/W), run in onnxruntime; (ours, ort) pairs."""
+    import onnxruntime as ort
+
+    module.eval()
+    buf = io.BytesIO()
+    axes = {0: "b", 2: "h", 3: "w"} if dynamic_hw else {0: "b"}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (example,), buf, dynamo=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": axes, "y": axes}, opset_version=17)
+    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    pairs = []
+    for x in [example, *others]:
+        with torch.no_grad():
+            ours = module(x).numpy()
+        pairs.append((ours, session.run(None, {"x": x.numpy()})[0]))
+    return pairs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_exports_to_onnx_with_dynamic_size(name: str) -> None:
+    block = _perturbed(make(name))
+    pairs = export_and_run(block, torch.randn(1, C, 8, 10),
+                           [torch.randn(2, C, 13, 17), torch.randn(1, C, 7, 9), torch.randn(1, C, 1, 1)])
+    for ours, theirs in pairs:
+        assert theirs.shape == ours.shape
+        np.testing.assert_allclose(theirs, ours, atol=1e-4, rtol=1e-4)
