@@ -90,8 +90,10 @@ def register(app: typer.Typer) -> None:
                                              help="Where the image was on the screen (its top-left corner in "
                                                   "screen px, and scale) for formats reporting screen pixels."),
         option: list[str] = typer.Option([], "--option", metavar="KEY=VALUE", help="Format-specific option, "
-                                          "repeatable (eyelink: events=efix|ivt|idt, stimulus_pattern=REGEX, "
-                                          "onset_pattern=REGEX, observer=NAME)."),
+                                          "repeatable. eyelink: events=efix|ivt|idt, stimulus_pattern=REGEX, "
+                                          "onset_pattern=REGEX, observer=NAME; doves: events=authors|ivt|idt; "
+                                          "samples: events=ivt|idt, observer=NAME; detection overrides such as "
+                                          "velocity_threshold_dva_s=30 (see docs/ingest.md)."),
         ppd: float | None = typer.Option(None, "--ppd", help="Pixels per degree (overrides the dataset card)."),
         card: Path | None = typer.Option(None, "--card", help="Dataset card TOML \\[default: data/<dataset>.toml]."),
         encoding: str | None = typer.Option(None, "--encoding", help="Text encoding \\[default: utf-8; "
