@@ -101,7 +101,10 @@ def read_tobii(path: str | Path, request: ReadRequest, accounting: Accounting) -
     """Read one Tobii Studio / Pro Lab export (see the module docstring for the columns)."""
     path = Path(path)
     key = str(path)
-    src = load_source(path, encoding=request.encoding, delimiter=request.delimiter)
+    wanted = {_norm(n) for names in CANDIDATES.values() for n in names}
+    overrides = set(request.columns.values())
+    src = load_source(path, encoding=request.encoding, delimiter=request.delimiter,
+                      usecols=lambda c: _norm(c) in wanted or c in overrides)
     if len(src) == 0:
         return frame_to_table(empty_frame(), request, accounting, "tobii", path)
     cols = find_columns(list(src.frame.columns), dict(request.columns))
