@@ -128,7 +128,11 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         for c in frame.columns:
             frame[c] = frame[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
         return SourceTable(path, frame.astype(object), None)
-    text = _decode(path, path.read_bytes(), encoding)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReaderError(f"cannot read ({exc.strerror or exc})", path=path) from exc
+    text = _decode(path, data, encoding)
     if not text.strip():
         return SourceTable(path, pd.DataFrame(), np.zeros(0, dtype=np.int64))
     sep = delimiter or sniff_delimiter(text.split("\n", 1)[0])
