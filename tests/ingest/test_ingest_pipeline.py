@@ -193,3 +193,16 @@ def test_cli_full_mit1003_all_1003_stimuli(datasets_dir: Path, tmp_path: Path, c
     assert report["accounting"]["seen"] == 119432 and report["accounting"]["kept"] == 119196
     assert report["table"]["stimuli_with_fixations"] == 1003 and report["table"]["observers"] == 15
     assert len(report["accounting"]["files"]) == 1003 * 15
+
+
+def test_cli_mapping_file_with_column_override(tmp_path: Path, capsys) -> None:
+    (tmp_path / "f.tsv").write_text("img\tgx\tgy\tt\n" + "".join(f"a.png\t{i + 1}\t{i + 1}\t{i / 10}\n" for i in range(5)))
+    (tmp_path / "m.toml").write_text('origin = 1\ntime_unit = "s"\n[columns]\nx = "WRONG"\ny = "gy"\nt_start = "t"\n')
+    code, out, _ = _run(["ingest", "generic", str(tmp_path / "f.tsv"), "--dataset", "toy", "--out", str(tmp_path / "o"),
+                         "--mapping", str(tmp_path / "m.toml"), "-c", "x=gx", "--stimulus", "a.png",
+                         "--stimulus-size", "10x10", "--json"], capsys)
+    assert code == 0, out
+    table = FixationTable.read_parquet(tmp_path / "o" / "fixations.parquet")
+    assert table.data["x"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]  # 1-based → 0-based
+    assert table.data["t_start_ms"].tolist() == pytest.approx([0.0, 100.0, 200.0, 300.0, 400.0])
+    assert json.loads(out)["request"]["columns"]["x"] == "gx"
