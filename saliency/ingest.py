@@ -148,12 +148,14 @@ class IngestResult:
     elapsed_s: float
 
 
-def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Path | None = None,
+def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Path | None = "auto",
            request: ReadRequest | None = None, card: DatasetCard | str | Path | None = "auto",
            drop_first: int = 0, min_duration_ms: float | None = None, max_duration_ms: float | None = None,
            workers: int | None = None, progress: Progress | None = None) -> IngestResult:
     """Read ``paths`` in format ``fmt`` into one table for ``dataset``; write it under ``out``.
 
+    out: output folder; ``"auto"`` (default) = ``outputs/<dataset>`` under the working directory, None =
+    write nothing (the result is still returned).
     request: reader options (its ``dataset`` is replaced by ``dataset``); card: ``"auto"`` uses
     ``data/<dataset>.toml`` when present, None none, or a card / path. The card supplies defaults
     (pixels per degree, geometry, coordinate origin) that explicit request fields override.
@@ -215,7 +217,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     report = build_report(fmt, files, table, accounting, request,
                           filters={"drop_first": drop_first, "min_duration_ms": min_duration_ms,
                                    "max_duration_ms": max_duration_ms})
-    out_dir = Path(out) if out is not None else None
+    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
     if out_dir is not None:
         table.write_parquet(out_dir / "fixations.parquet")
         write_json(out_dir / "ingest_report.json", report)

@@ -90,8 +90,10 @@ def register(app: typer.Typer) -> None:
                                              help="Where the image was on the screen (its top-left corner in "
                                                   "screen px, and scale) for formats reporting screen pixels."),
         option: list[str] = typer.Option([], "--option", metavar="KEY=VALUE", help="Format-specific option, "
-                                          "repeatable (eyelink: events=efix|ivt|idt, stimulus_pattern=REGEX, "
-                                          "onset_pattern=REGEX, observer=NAME)."),
+                                          "repeatable. eyelink: events=efix|ivt|idt, stimulus_pattern=REGEX, "
+                                          "onset_pattern=REGEX, observer=NAME; doves: events=authors|ivt|idt; "
+                                          "samples: events=ivt|idt, observer=NAME; detection overrides such as "
+                                          "velocity_threshold_dva_s=30 (see docs/ingest.md)."),
         ppd: float | None = typer.Option(None, "--ppd", help="Pixels per degree (overrides the dataset card)."),
         card: Path | None = typer.Option(None, "--card", help="Dataset card TOML \\[default: data/<dataset>.toml]."),
         encoding: str | None = typer.Option(None, "--encoding", help="Text encoding \\[default: utf-8; "
@@ -183,7 +185,7 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         reasons.add_column("example")
         for reason, n in acc["dropped_by_reason"].items():
             files = [f for f, d in acc["files"].items() if reason in d["dropped"]]
-            example = next((f"{Path(f).name}: {acc['files'][f]['examples'][reason]}" for f in files
+            example = next((_short_example(f, acc["files"][f]["examples"][reason]) for f in files
                             if reason in acc["files"][f]["examples"]), "")
             reasons.add_row(reason, f"{n:,}", f"{len(files):,}", example)
         noted: dict[str, int] = {}
@@ -196,3 +198,9 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
     if result.out_dir is not None:
         con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
                   f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")
+
+
+def _short_example(path: str, example: str) -> str:
+    """An example with the file named once, by its base name."""
+    name = Path(path).name
+    return example.replace(path, name) if path in example else f"{name}: {example}"

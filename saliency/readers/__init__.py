@@ -56,7 +56,11 @@ _add(ReaderSpec("nus", "NUS/OSIE folder: fixations.mat (MATLAB, 1-based) + stimu
 _add(ReaderSpec("fixatons", "FixaTons folder (MIT1003): SCANPATHS/<stimulus>/<observer> 'x y t0 t1' + STIMULI/",
                 "dataset", "saliency.readers.fixatons:read_fixatons_request"))
 _add(ReaderSpec("eyelink", "EyeLink ASC files (edf2asc): EFIX events, screen px → stimulus via placement",
-                "files", "saliency.readers.eyelink_entry:read_eyelink_request", (".asc",)))
+                "files", "saliency.readers.adapters:read_eyelink_request", (".asc",)))
+_add(ReaderSpec("doves", "DOVES imgNNN.mat files (authors' fixations, or --option events=ivt|idt)", "files",
+                "saliency.readers.adapters:read_doves_request", (".mat",)))
+_add(ReaderSpec("samples", "raw gaze sample tables (time, x, y): fixations detected with I-VT / I-DT", "files",
+                "saliency.readers.adapters:read_samples_request", (".tsv", ".csv", ".txt")))
 _add(ReaderSpec("dataviewer", "EyeLink Data Viewer fixation report (CSV/TSV with CURRENT_FIX_* columns)", "files",
                 "saliency.readers.dataviewer:read_dataviewer", _TEXT))
 _add(ReaderSpec("tobii", "Tobii Pro Studio / Pro Lab sample export (TSV/CSV) with Tobii's fixation filter",

@@ -112,6 +112,8 @@ def _read_stimulus_dir(directory: Path, options: ReadOptions, encoding: str) -> 
     for f in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
             text = f.read_bytes().decode(encoding)
+        except OSError as exc:
+            raise ReaderError(f"cannot read ({exc.strerror or exc})", path=f) from exc
         except UnicodeDecodeError as exc:
             raise ReaderError(f"cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
                               "expected a plain-text scanpath", path=f) from exc

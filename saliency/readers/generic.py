@@ -105,8 +105,12 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | None = None) -> SourceTable:
-    """Read a CSV/TSV/Parquet file as text columns, keeping each row's physical line number."""
+def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | None = None,
+                usecols: Callable[[str], bool] | None = None) -> SourceTable:
+    """Read a CSV/TSV/Parquet file as text columns, keeping each row's physical line number.
+
+    ``usecols``: keep only the columns whose (stripped) name it accepts (wide exports: less memory).
+    """
     path = Path(path)
     if not path.is_file():
         raise ReaderError("file not found", path=path)
@@ -115,19 +119,27 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         import pyarrow.parquet as pq
 
         try:
-            frame = pq.read_table(path).to_pandas()
+            pf = pq.read_table(path)
+            if usecols is not None:
+                pf = pf.select([c for c in pf.column_names if usecols(c.strip())])
+            frame = pf.to_pandas()
         except (OSError, pa.ArrowInvalid) as exc:
             raise ReaderError(f"not a readable Parquet file ({exc})", path=path) from exc
         for c in frame.columns:
             frame[c] = frame[c].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
         return SourceTable(path, frame.astype(object), None)
-    text = _decode(path, path.read_bytes(), encoding)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReaderError(f"cannot read ({exc.strerror or exc})", path=path) from exc
+    text = _decode(path, data, encoding)
     if not text.strip():
         return SourceTable(path, pd.DataFrame(), np.zeros(0, dtype=np.int64))
     sep = delimiter or sniff_delimiter(text.split("\n", 1)[0])
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, engine="c")
+                            skip_blank_lines=False, engine="c",
+                            usecols=(lambda c: usecols(str(c).strip())) if usecols is not None else None)
         frame = frame.fillna("")
         lines = np.arange(len(frame), dtype=np.int64) + 2
         n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -135,6 +147,8 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
             raise pd.errors.ParserError("line count mismatch")
     except pd.errors.ParserError:
         frame, lines = _load_with_csv(path, text, sep)
+        if usecols is not None:
+            frame = frame[[c for c in frame.columns if usecols(str(c).strip())]]
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
     if blank.any():
         frame, lines = frame[~blank].reset_index(drop=True), lines[~blank]

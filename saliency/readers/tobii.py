@@ -23,7 +23,8 @@ MCS ("media coordinate system") pixels are stimulus pixels with the origin at th
 corner, so no placement is needed; a fixation with no media coordinate (off the media) is dropped as a
 non-finite coordinate. When the export has no stimulus column, pass ``--stimulus NAME``; when it has no
 media size, pass ``--stimulus-size WxH`` or ``--stimuli DIR``. Any field can be overridden with
-``--column FIELD=COLUMN`` (fields: observer, stimulus, x, y, duration, t_start, index, trial).
+``--column FIELD=COLUMN`` (fields: observer, stimulus, x, y, duration; t_start = the sample timestamp
+column, index = the fixation-index column, trial = the recording-name column).
 
 ``t_start_ms`` is the first sample of the fixation minus the first sample on the same media in the same
 recording (≈ stimulus onset); ``index`` is the fixation's order on that media (0-based); ``trial`` is the
@@ -66,6 +67,10 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+# ``--column FIELD=COLUMN`` fields → this reader's roles
+OVERRIDE_ROLES = {"t_start": "t", "index": "fixation", "trial": "recording"}
+
+
 def _norm(name: str) -> str:
     name = re.sub(r"\[[^\]]*\]|\((px|ms|us|μs)\)", "", name.lower())  # Pro Lab units: [ms], [px], [μs]
     return re.sub(r"[^a-z0-9]", "", name)
@@ -83,7 +88,7 @@ def find_columns(columns: list[str], overrides: Mapping[str, str]) -> dict[str, 
                 out[role] = by_norm[_norm(n)]
                 break
     for f, c in overrides.items():
-        out[{"t_start": "t"}.get(f, f)] = c
+        out[OVERRIDE_ROLES.get(f, f)] = c
     return out
 
 
@@ -101,7 +106,10 @@ def read_tobii(path: str | Path, request: ReadRequest, accounting: Accounting) -
     """Read one Tobii Studio / Pro Lab export (see the module docstring for the columns)."""
     path = Path(path)
     key = str(path)
-    src = load_source(path, encoding=request.encoding, delimiter=request.delimiter)
+    wanted = {_norm(n) for names in CANDIDATES.values() for n in names}
+    overrides = set(request.columns.values())
+    src = load_source(path, encoding=request.encoding, delimiter=request.delimiter,
+                      usecols=lambda c: _norm(c) in wanted or c in overrides)
     if len(src) == 0:
         return frame_to_table(empty_frame(), request, accounting, "tobii", path)
     cols = find_columns(list(src.frame.columns), dict(request.columns))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -19,15 +18,12 @@ from saliency.io import sha256_file
 from saliency.readers import READERS
 from saliency.readers.request import ReadRequest
 
-HAS_EYELINK = importlib.util.find_spec("saliency.readers.eyelink") is not None
 
-
-@pytest.mark.parametrize("name", ["nus", "fixatons", "eyelink", "dataviewer", "tobii", "generic"])
+@pytest.mark.parametrize("name", ["nus", "fixatons", "eyelink", "dataviewer", "tobii", "generic", "doves",
+                                  "samples"])
 def test_registry_lists_every_format_with_help_and_loadable_entry(name: str) -> None:
     spec = READERS.get(name)
     assert spec.help and spec.layout in ("dataset", "files")
-    if name == "eyelink" and not HAS_EYELINK:
-        pytest.skip("saliency.readers.eyelink not merged into this branch yet")
     assert callable(spec.load())
 
 
@@ -87,8 +83,8 @@ def _generic_request(**kw) -> ReadRequest:
 
 def test_process_pool_gives_the_same_table_as_one_process(tmp_path: Path) -> None:
     _write_csvs(tmp_path / "in", 4)
-    a = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=1)
-    b = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2)
+    a = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=1, out=None)
+    b = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2, out=None)
     assert a.table.data.equals(b.table.data) and len(a.table) == 20
     assert a.report == b.report
     assert a.table.observers() == ["obs0", "obs1", "obs2", "obs3"]
@@ -97,7 +93,7 @@ def test_process_pool_gives_the_same_table_as_one_process(tmp_path: Path) -> Non
 def test_worker_errors_keep_file_and_line(tmp_path: Path) -> None:
     _write_csvs(tmp_path / "in", 3, bad_line_in=1)
     with pytest.raises(ReaderError, match="oops") as info:
-        ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2)
+        ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request(), workers=2, out=None)
     assert info.value.path == str(tmp_path / "in" / "obs1.csv") and info.value.line == 4
 
 
@@ -108,6 +104,13 @@ def test_expand_inputs_finds_format_files_recursively(tmp_path: Path) -> None:
     assert [p.name for p in expand_inputs(READERS.get("generic"), [tmp_path / "a"])] == ["y.tsv", "x.csv"]
     with pytest.raises(ReaderError, match="does not exist"):
         expand_inputs(READERS.get("generic"), [tmp_path / "nope"])
+
+
+def test_default_out_is_outputs_dataset(tmp_path: Path, monkeypatch) -> None:
+    _write_csvs(tmp_path / "in", 1)
+    monkeypatch.chdir(tmp_path)
+    res = ingest("generic", [tmp_path / "in"], dataset="toy", request=_generic_request())
+    assert res.out_dir == Path("outputs/toy") and (tmp_path / "outputs/toy/fixations.parquet").is_file()
 
 
 def test_cards_give_defaults() -> None:
@@ -190,3 +193,16 @@ def test_cli_full_mit1003_all_1003_stimuli(datasets_dir: Path, tmp_path: Path, c
     assert report["accounting"]["seen"] == 119432 and report["accounting"]["kept"] == 119196
     assert report["table"]["stimuli_with_fixations"] == 1003 and report["table"]["observers"] == 15
     assert len(report["accounting"]["files"]) == 1003 * 15
+
+
+def test_cli_mapping_file_with_column_override(tmp_path: Path, capsys) -> None:
+    (tmp_path / "f.tsv").write_text("img\tgx\tgy\tt\n" + "".join(f"a.png\t{i + 1}\t{i + 1}\t{i / 10}\n" for i in range(5)))
+    (tmp_path / "m.toml").write_text('origin = 1\ntime_unit = "s"\n[columns]\nx = "WRONG"\ny = "gy"\nt_start = "t"\n')
+    code, out, _ = _run(["ingest", "generic", str(tmp_path / "f.tsv"), "--dataset", "toy", "--out", str(tmp_path / "o"),
+                         "--mapping", str(tmp_path / "m.toml"), "-c", "x=gx", "--stimulus", "a.png",
+                         "--stimulus-size", "10x10", "--json"], capsys)
+    assert code == 0, out
+    table = FixationTable.read_parquet(tmp_path / "o" / "fixations.parquet")
+    assert table.data["x"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]  # 1-based → 0-based
+    assert table.data["t_start_ms"].tolist() == pytest.approx([0.0, 100.0, 200.0, 300.0, 400.0])
+    assert json.loads(out)["request"]["columns"]["x"] == "gx"
