@@ -130,3 +130,16 @@ def test_cli_version_and_help():
 
 def test_cli_unknown_command_is_usage_error():
     assert _cli("no-such-command").returncode == 2
+
+
+def test_atomic_write_gives_files_the_umask_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        p = tmp_path / "g.txt"
+        with atomic_write(p, "w") as fh:
+            fh.write("x")
+        assert (p.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)

@@ -1,4 +1,71 @@
 """Readers: one module per recording format, each returning canonical fixation rows.
 
-See :mod:`saliency.readers.base` for the options, accounting and finalisation every reader shares.
+See :mod:`saliency.readers.base` for the options, accounting and finalisation every reader shares and
+:mod:`saliency.readers.request` for the :class:`ReadRequest` the ingest orchestration passes.
+
+``READERS`` maps a format name to a :class:`ReaderSpec`: its one-line help, whether a PATH is a whole
+dataset folder (``layout="dataset"``) or one recording file (``layout="files"``: folders are expanded
+to the files with the format's suffixes), and its entry point
+``read(path: Path, request: ReadRequest, accounting: Accounting) -> FixationTable``, imported lazily so
+that ``saliency --help`` stays fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from saliency.registry import Registry
+
+if TYPE_CHECKING:
+    from saliency.fixations.table import FixationTable
+    from saliency.readers.base import Accounting
+    from saliency.readers.request import ReadRequest
+
+ReadFn = Callable[[Path, "ReadRequest", "Accounting"], "FixationTable"]
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """A registered input format."""
+
+    name: str
+    help: str
+    layout: Literal["dataset", "files"]
+    entry: str  # "module:function" with the ReadFn signature
+    suffixes: tuple[str, ...] = ()
+
+    def load(self) -> ReadFn:
+        module, _, func = self.entry.partition(":")
+        return getattr(importlib.import_module(module), func)
+
+
+READERS: Registry[ReaderSpec] = Registry("input format")
+
+
+def _add(spec: ReaderSpec) -> None:
+    READERS.add(spec.name, spec, help=spec.help)
+
+
+_TEXT = (".csv", ".tsv", ".txt", ".xls", ".tab")
+_add(ReaderSpec("nus", "NUS/OSIE folder: fixations.mat (MATLAB, 1-based) + stimuli/ images", "dataset",
+                "saliency.readers.nus:read_nus_request"))
+_add(ReaderSpec("fixatons", "FixaTons folder (MIT1003): SCANPATHS/<stimulus>/<observer> 'x y t0 t1' + STIMULI/",
+                "dataset", "saliency.readers.fixatons:read_fixatons_request"))
+_add(ReaderSpec("eyelink", "EyeLink ASC files (edf2asc): EFIX events, screen px → stimulus via placement",
+                "files", "saliency.readers.adapters:read_eyelink_request", (".asc",)))
+_add(ReaderSpec("doves", "DOVES imgNNN.mat files (authors' fixations, or --option events=ivt|idt)", "files",
+                "saliency.readers.adapters:read_doves_request", (".mat",)))
+_add(ReaderSpec("samples", "raw gaze sample tables (time, x, y): fixations detected with I-VT / I-DT", "files",
+                "saliency.readers.adapters:read_samples_request", (".tsv", ".csv", ".txt")))
+_add(ReaderSpec("dataviewer", "EyeLink Data Viewer fixation report (CSV/TSV with CURRENT_FIX_* columns)", "files",
+                "saliency.readers.dataviewer:read_dataviewer", _TEXT))
+_add(ReaderSpec("tobii", "Tobii Pro Studio / Pro Lab sample export (TSV/CSV) with Tobii's fixation filter",
+                "files", "saliency.readers.tobii:read_tobii", _TEXT))
+_add(ReaderSpec("generic", "any fixation table (CSV/TSV/Parquet) with --column FIELD=COLUMN or --mapping TOML",
+                "files", "saliency.readers.generic:read_generic", (*_TEXT, ".parquet", ".pq")))
+
+__all__ = ["READERS", "ReadFn", "ReaderSpec"]

@@ -161,8 +161,13 @@ def finalize(frame: pd.DataFrame, meta: DatasetMeta, options: ReadOptions, accou
     outside = (x < 0) | (y < 0) | (x >= w) | (y >= h)
     if outside.any():
         if options.out_of_stimulus == "drop":
+            first = pd.DataFrame({"f": files[outside].to_numpy(), "s": frame["source"].to_numpy()[outside],
+                                  "x": x[outside], "y": y[outside], "w": w[outside], "h": h[outside]})
+            first = first.groupby("f", sort=False).first()
             for f, n in files[outside].value_counts().items():
-                accounting.dropped(f, OUTSIDE, int(n))
+                r = first.loc[f]
+                accounting.dropped(f, OUTSIDE, int(n), example=f"{r.s}: ({r.x:g}, {r.y:g}) not in "
+                                   f"[0, {r.w:g}) × [0, {r.h:g})")
             frame, files = frame[~outside].reset_index(drop=True), files[~outside].reset_index(drop=True)
         else:
             frame = frame.copy()

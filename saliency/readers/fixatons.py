@@ -41,6 +41,7 @@ from saliency.readers.base import (
     ReadOptions,
     finalize,
 )
+from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import list_images, scan_stimuli
 from saliency.units import ViewingGeometry
 
@@ -111,6 +112,8 @@ def _read_stimulus_dir(directory: Path, options: ReadOptions, encoding: str) -> 
     for f in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
         try:
             text = f.read_bytes().decode(encoding)
+        except OSError as exc:
+            raise ReaderError(f"cannot read ({exc.strerror or exc})", path=f) from exc
         except UnicodeDecodeError as exc:
             raise ReaderError(f"cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
                               "expected a plain-text scanpath", path=f) from exc
@@ -190,3 +193,11 @@ def read_fixatons(root: str | Path, options: ReadOptions | None = None, accounti
     meta = DatasetMeta(dataset, stimuli, geometry, pixels_per_degree, origin_text(origin), "fixatons",
                        dict(notes or {}))
     return finalize(frame, meta, options, accounting)
+
+
+def read_fixatons_request(path: Path, request: ReadRequest, accounting: Accounting) -> FixationTable:
+    """Registry entry point (``saliency ingest fixatons ROOT``); ``request.origin`` defaults to 1."""
+    return read_fixatons(path, request.options, accounting, dataset=request.dataset,
+                         origin=1 if request.origin is None else request.origin, stimuli_dir=request.stimuli_dir,
+                         pixels_per_degree=request.pixels_per_degree, geometry=request.geometry,
+                         workers=max(request.workers, 4), encoding=request.encoding, notes=dict(request.notes))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saliency.errors import ReaderError
+from saliency.errors import ConfigError, ReaderError
 from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
 from saliency.readers.base import (
     MALFORMED,
@@ -38,6 +38,7 @@ from saliency.readers.base import (
     ReadOptions,
     finalize,
 )
+from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry
 
@@ -174,3 +175,11 @@ def read_nus(root: str | Path, options: ReadOptions | None = None, accounting: A
     frame = nus_frame(mat_path, options, accounting, dataset=dataset)
     meta = DatasetMeta(dataset, stimuli, geometry, pixels_per_degree, NUS_ORIGIN, "nus", dict(notes or {}))
     return finalize(frame, meta, options, accounting)
+
+
+def read_nus_request(path: Path, request: ReadRequest, accounting: Accounting) -> FixationTable:
+    """Registry entry point (``saliency ingest nus ROOT``)."""
+    if request.origin == 0:
+        raise ConfigError("the NUS layout stores MATLAB 1-based coordinates; origin 0 is not supported")
+    return read_nus(path, request.options, accounting, dataset=request.dataset, stimuli_dir=request.stimuli_dir,
+                    pixels_per_degree=request.pixels_per_degree, geometry=request.geometry, notes=dict(request.notes))

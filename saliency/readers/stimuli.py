@@ -36,14 +36,17 @@ def list_images(directory: str | Path) -> list[Path]:
 
 
 def scan_stimuli(directory: str | Path, *, workers: int = 8) -> dict[str, StimulusInfo]:
-    """``{file name: StimulusInfo}`` for every image in ``directory`` (sizes from headers, threaded)."""
+    """``{file name: StimulusInfo}`` for every image in ``directory`` (sizes from headers, threaded).
+
+    ``StimulusInfo.path`` is absolute, so later stages open the image from any working directory.
+    """
     paths = list_images(directory)
     if not paths:
         raise ReaderError(f"no images ({', '.join(IMAGE_SUFFIXES)}) found; expected the stimulus images",
                           path=directory)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         sizes = list(pool.map(image_size, paths))
-    return {p.name: StimulusInfo(p.name, w, h, str(p)) for p, (w, h) in zip(paths, sizes, strict=True)}
+    return {p.name: StimulusInfo(p.name, w, h, str(p.resolve())) for p, (w, h) in zip(paths, sizes, strict=True)}
 
 
 def fixed_size_stimuli(names: list[str] | set[str], width_px: int, height_px: int) -> dict[str, StimulusInfo]:

@@ -79,3 +79,20 @@ def test_filter_duration_and_window() -> None:
     assert sorted(w.data["t_start_ms"].fillna(-1).tolist()) == [-1, 0, 300, 900, 2500]
     with pytest.raises(ConfigError):
         filter_duration(t, min_ms=10, max_ms=5)
+
+
+@given(index=st.lists(st.integers(0, 5), min_size=0, max_size=30), n=st.integers(0, 3),
+       lo=st.one_of(st.none(), st.floats(0, 500)), hi=st.one_of(st.none(), st.floats(500, 1000)))
+def test_filters_keep_the_accounting_total(index: list[int], n: int, lo: float | None, hi: float | None) -> None:
+    k = len(index)
+    df = pd.DataFrame({"dataset": "d", "stimulus": "a.png", "observer": [f"o{i % 3}" for i in range(k)], "trial": 0,
+                       "index": index, "x": 1.0, "y": 1.0, "t_start_ms": np.arange(k) * 100.0,
+                       "duration_ms": (np.arange(k) * 97.0) % 1000, "eye": "unknown",
+                       "source": [f"f{i % 2}:{i}" for i in range(k)]})
+    table = FixationTable.from_frame(df, DatasetMeta("d", {"a.png": StimulusInfo("a.png", 10, 10)}))
+    acc = Accounting()
+    for i in range(k):
+        acc.kept(f"f{i % 2}")
+    out = filter_duration(drop_first_fixation(table, n, accounting=acc), lo, hi, accounting=acc)
+    assert acc.total_kept == len(out) and acc.total_kept + acc.total_dropped == k
+    assert (out.data["index"] >= n).all()

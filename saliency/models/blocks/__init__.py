@@ -15,32 +15,41 @@ from saliency.models.blocks._base import BLOCKS, TransformerBlock, attend, build
 from saliency.models.blocks.axial import AxialAttention, AxialBlock
 from saliency.models.blocks.cbam import CBAM
 from saliency.models.blocks.eca import EfficientChannelAttention, eca_kernel_size
+from saliency.models.blocks.fusion import MultiScaleAttentionFusion
 from saliency.models.blocks.mhsa import GlobalAttention, MHSABlock
 from saliency.models.blocks.non_local import NonLocalBlock
+from saliency.models.blocks.pool import AdditiveAttentionPool, AttentionPoolClassifier
 from saliency.models.blocks.residual_attention import ResidualAttention
 from saliency.models.blocks.sagan import SelfAttention2d
 from saliency.models.blocks.se import SqueezeExcitation
 from saliency.models.blocks.sk import SelectiveKernel
+from saliency.models.blocks.stn import SpatialTransformer, affine_grid, invert_affine
 from saliency.models.blocks.swin import SwinBlockPair, WindowAttention
 
 __all__ = [
     "BLOCKS",
     "CBAM",
+    "AdditiveAttentionPool",
+    "AttentionPoolClassifier",
     "AxialAttention",
     "AxialBlock",
     "EfficientChannelAttention",
     "GlobalAttention",
     "MHSABlock",
+    "MultiScaleAttentionFusion",
     "NonLocalBlock",
     "ResidualAttention",
     "SelectiveKernel",
     "SelfAttention2d",
+    "SpatialTransformer",
     "SqueezeExcitation",
     "SwinBlockPair",
     "TransformerBlock",
     "WindowAttention",
+    "affine_grid",
     "attend",
     "build_block",
     "eca_kernel_size",
+    "invert_affine",
     "sincos_2d",
 ]

@@ -1,0 +1,70 @@
+"""Score maps with pysaliency itself. Runs in the REFERENCE venv (never imported by the project):
+
+    /work/main/.refvenv/bin/python benchmarks/pysaliency_reference.py DIR OUT.json
+
+DIR holds ``preds.npy`` (N, H, W) float32 predictions, ``gt.npy`` (N, H, W) float32 ground-truth densities,
+``baseline.npy`` (H, W) float64 baseline density, ``fixations.npz`` (x, y float64; n int image index).
+Writes per-fixation AUC (uniform), sAUC (shuffled), NSS, IG (bits, against the baseline) and per-image CC,
+KL (benchmark regularisation 2.2204e-16, KL(gt ‖ pred)), SIM, plus the seconds each took.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pysaliency
+from pysaliency.models import Model, SaliencyMapNormalizingModel
+from pysaliency.saliency_map_models import SaliencyMapModel
+
+
+def main(d: Path, out: Path) -> None:
+    preds = np.load(d / "preds.npy", mmap_mode="r")
+    gt = np.load(d / "gt.npy", mmap_mode="r")
+    base = np.load(d / "baseline.npy")
+    fx = np.load(d / "fixations.npz")
+    n_img, h, w = preds.shape
+    # stimuli: zero-memory constant images whose single value is the image index (no caching → no hashing)
+    stimuli = pysaliency.Stimuli([np.broadcast_to(np.uint16(k), (h, w)) for k in range(n_img)])
+    fixations = pysaliency.Fixations.create_without_history(fx["x"], fx["y"], fx["n"].astype(int))
+
+    class Maps(SaliencyMapModel):
+        def __init__(self, arr):
+            super().__init__(caching=False)
+            self.arr = arr
+
+        def _saliency_map(self, stimulus):
+            return np.asarray(self.arr[int(stimulus.flat[0])], dtype=np.float64)
+
+    class Baseline(Model):
+        def __init__(self):
+            super().__init__(caching=False)
+
+        def _log_density(self, stimulus):
+            return np.log(base)
+
+    model, gold = Maps(preds), Maps(gt)
+    res, times = {}, {}
+
+    def timed(name, f):
+        t = time.perf_counter()
+        v = f()
+        times[name] = time.perf_counter() - t
+        res[name] = np.asarray(v, dtype=np.float64).tolist()
+
+    timed("auc", lambda: model.AUCs(stimuli, fixations, nonfixations="uniform"))
+    timed("sauc", lambda: model.AUCs(stimuli, fixations, nonfixations="shuffled"))
+    timed("nss", lambda: model.NSSs(stimuli, fixations))
+    timed("cc", lambda: model.CCs(stimuli, gold))
+    timed("kl", lambda: model.KLDivs(stimuli, gold, minimum_value=0, log_regularization=2.2204e-16,
+                                     quotient_regularization=2.2204e-16))
+    timed("sim", lambda: model.SIMs(stimuli, gold))
+    timed("ig", lambda: SaliencyMapNormalizingModel(model, minimum_value=0).information_gains(
+        stimuli, fixations, Baseline()))
+    out.write_text(json.dumps({"values": res, "seconds": times, "n_images": n_img,
+                               "n_fixations": int(fx["x"].size)}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

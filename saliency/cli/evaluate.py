@@ -1,0 +1,98 @@
+"""``saliency evaluate``: score saliency-map predictions against ground-truth shards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+ORDER = 60
+
+
+def _shards(shards_dir: Path):
+    try:
+        from saliency.shards import open_shards
+    except ImportError as exc:  # the shards API (contract 2) lives in the maps area
+        from saliency.errors import ConfigError
+
+        raise ConfigError(f"the shards API is not available in this build ({exc})") from None
+    return open_shards(shards_dir)
+
+
+def read_stimuli_file(path: Path, split: str | None = None) -> list[str]:
+    """Stimulus names from a text file (one per line), a JSON list, or a JSON object of splits (``split`` key,
+    e.g. a run's ``splits.json``)."""
+    import json
+
+    from saliency.errors import ConfigError
+
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+        if isinstance(data, dict):
+            if split is None:
+                raise ConfigError(f"{path}: a JSON object of splits needs --split (one of {sorted(data)})")
+            if split not in data:
+                raise ConfigError(f"{path}: no split {split!r}; known: {sorted(data)}")
+            data = data[split]
+        if not isinstance(data, list):
+            raise ConfigError(f"{path}: expected a list of stimulus names")
+        return [str(s) for s in data]
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def render_table(title: str, rows: dict[str, dict], metrics: list[str], convention: str):
+    from rich.table import Table
+
+    from saliency.metrics.streaming import METRICS
+
+    t = Table(title=f"{title} — convention: {convention}")
+    t.add_column("", style="bold")
+    for m in metrics:
+        arrow = "↑" if METRICS.get(m).higher_is_better else "↓"
+        t.add_column(f"{m} {arrow}", justify="right")
+    t.add_column("images", justify="right")
+    for name, s in rows.items():
+        t.add_row(name, *[f"{s.get(m, float('nan')):.4f}" for m in metrics], f"{s['n_images']}"
+                  + (f" ({s['n_skipped']} skipped)" if s.get("n_skipped") else ""))
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate_cmd(
+        predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, or a "
+                                           "pysaliency HDF5 export."),
+        shards: Path = typer.Option(..., "--shards", help="Shard directory (outputs/<dataset>/shards)."),
+        convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
+        metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics to score (repeatable); "
+                                          "default all but emd."),
+        resize: bool = typer.Option(False, "--resize", help="Resize predictions to the stimulus size."),
+        log_density: bool = typer.Option(False, "--log-density", help="Predictions are log-densities."),
+        stimuli_file: Path = typer.Option(None, "--stimuli-file", help="Score only these stimuli."),
+        split: str = typer.Option(None, "--split", help="Split name inside a JSON --stimuli-file."),
+        out: Path = typer.Option(None, "--out", help="Write per_image.csv/.parquet and summary.json here."),
+        json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Score predictions with every fixation metric; print a table, write per-image and summary files."""
+        from saliency.cli.common import console, print_json, progress
+        from saliency.metrics.evaluation import evaluate
+        from saliency.metrics.predictions import load_predictions
+
+        shard_set = _shards(shards)
+        stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
+        preds = load_predictions(predictions, stimuli)
+        with progress(transient=True, disable=json_out) as bar:
+            task = bar.add_task("evaluate", total=len(stimuli), rate="")
+            result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,
+                              log_density=log_density, resize=resize or None, stimuli=stimuli,
+                              on_image=lambda _s: bar.advance(task))
+        if out is not None:
+            result.save(out)
+        if json_out:
+            print_json(result.summary)
+            return
+        console().print(render_table(str(predictions), {"model": result.summary}, result.summary["metrics"],
+                                     result.summary["convention"]))
+        if out is not None:
+            console().print(f"wrote {out}/per_image.csv, per_image.parquet, summary.json")

@@ -1,0 +1,106 @@
+"""``saliency export``: fixations and predictions in pysaliency's HDF5 layout, 8-bit PNG and float NPY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+ORDER = 92
+
+
+def register(app: typer.Typer) -> None:
+    export = typer.Typer(help="Export fixations / predictions for pysaliency and benchmark submissions.",
+                         no_args_is_help=True)
+    app.add_typer(export, name="export")
+
+    @export.command("fixations")
+    def export_fixations_cmd(
+        source: Path = typer.Argument(..., help="fixations.parquet, a shards folder, or a pipeline run directory."),
+        out: Path = typer.Option(..., "--out", "-o", help="Folder for stimuli.hdf5 and fixations.hdf5."),
+        images: Path | None = typer.Option(None, "--images", help="Stimulus image folder (if the table has no paths)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the written paths as JSON."),
+    ) -> None:
+        """Write pysaliency FileStimuli + FixationTrains HDF5 (``pysaliency.read_hdf5`` reads them)."""
+        from saliency.cli.common import console, print_json
+        from saliency.interop import export_fixations
+
+        table, paths = _load_table(source, images)
+        written = export_fixations(table, out, image_paths=paths)
+        if json_out:
+            print_json({k: str(v) for k, v in written.items()} | {"fixations_n": len(table)})
+        else:
+            console().print(f"{len(table)} fixations, {len(table.meta.stimuli)} stimuli → "
+                            + ", ".join(str(v) for v in written.values()))
+
+    @export.command("predictions")
+    def export_predictions_cmd(
+        checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run or a pipeline run directory."),
+        images: list[Path] = typer.Argument(..., help="Image files or folders of images."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+        fmt: list[str] = typer.Option(["hdf5", "png", "npy"], "--format", "-f",
+                                      help="hdf5 (pysaliency model export), png (8-bit), npy (float32); repeatable."),
+    ) -> None:
+        """Predict maps with a trained model and write them as pysaliency HDF5, 8-bit PNG and/or NPY."""
+        from saliency.cli.common import console, progress
+        from saliency.errors import ConfigError
+        from saliency.interop import export_predictions
+        from saliency.reports.rundir import find_checkpoint, find_train_dir
+        from saliency.training import load_model, predict_maps
+
+        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
+        if ckpt is None:
+            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        files = _image_files(images)
+        model = load_model(ckpt)
+        items = []
+        with progress() as bar:
+            task = bar.add_task("predicting", total=len(files), rate="")
+            for path, m in predict_maps(model, files):
+                items.append((path, m))
+                bar.advance(task)
+        written = export_predictions(items, out, formats=fmt)
+        console().print(f"{len(items)} maps → " + ", ".join(str(v) for v in written.values()))
+
+
+_IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+
+def _image_files(paths: list[Path]) -> list[Path]:
+    from saliency.errors import ConfigError
+
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in _IMAGE_EXT))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ConfigError(f"{p}: no such image or folder")
+    if not out:
+        raise ConfigError("no images given")
+    return out
+
+
+def _load_table(source: Path, images: Path | None):
+    """(FixationTable, {stimulus: image path} or None) from a parquet file, shards, or a pipeline run."""
+    from saliency.errors import ConfigError
+    from saliency.fixations.table import FixationTable
+
+    if source.is_dir() and (source / "ingest" / "fixations.parquet").is_file():
+        source = source / "ingest" / "fixations.parquet"
+    if source.is_file():
+        table = FixationTable.read_parquet(source)
+        paths = None
+        if images is not None:
+            paths = {s: images / s for s in table.meta.stimuli}
+        return table, paths
+    shards_root = source / "maps" / "shards" if (source / "maps" / "shards").is_dir() else source
+    try:
+        from saliency.shards import open_shards
+
+        shards = open_shards(shards_root)
+    except ImportError:
+        raise ConfigError(f"{source}: not a fixations.parquet file, and shards support is not installed") from None
+    paths = {s: shards.image_path(s) for s in shards.stimuli}
+    return shards.fixations, paths

@@ -1,0 +1,252 @@
+"""Ingest: recordings in any registered format → one validated fixation table + an accounting report.
+
+``ingest("nus", [root], dataset="osie", out=Path("outputs/osie"))`` reads the inputs (file formats in
+a process pool, one file per task), applies optional filters (drop the first fixation, duration
+limits; counted), attaches the dataset card's metadata (pixels per degree, geometry, σ, licence) and
+writes, atomically and byte-identically on re-runs::
+
+    <out>/fixations.parquet     FixationTable.write_parquet (schema: saliency.fixations.table)
+    <out>/ingest_report.json    {"dataset", "format", "inputs", "request", "filters", "table",
+                                 "accounting": Accounting.to_dict(), "card"}
+
+The report accounts for every input fixation: ``accounting.kept + accounting.dropped == seen``, per
+source file and per reason. It holds no timestamps so that re-runs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from saliency.errors import ConfigError, ReaderError, SaliencyError
+from saliency.fixations.filters import drop_first_fixation, filter_duration
+from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
+from saliency.io import write_json
+from saliency.readers import READERS, ReaderSpec
+from saliency.readers.base import Accounting
+from saliency.readers.request import ReadRequest
+from saliency.readers.stimuli import scan_stimuli
+from saliency.units import ViewingGeometry
+
+REPORT_VERSION = 1
+CARDS_DIR = Path(__file__).resolve().parents[1] / "data"
+Progress = Callable[[int, int], None]
+
+
+# ---- dataset cards ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetCard:
+    """A dataset's published facts (``data/<name>.toml``): geometry, σ, coordinate origin, source, licence."""
+
+    name: str
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str | None:
+        return self.raw.get("format")
+
+    @property
+    def pixels_per_degree(self) -> float | None:
+        v = self.raw.get("viewing", {}).get("pixels_per_degree")
+        return float(v) if v is not None else None
+
+    @property
+    def coordinate_origin(self) -> int | None:
+        return self.raw.get("fixations", {}).get("coordinate_origin")
+
+    @property
+    def geometry(self) -> ViewingGeometry | None:
+        v = self.raw.get("viewing", {})
+        keys = ("screen_width_px", "screen_height_px", "screen_width_cm", "screen_height_cm", "distance_cm")
+        if "screen_width_px" not in v or "screen_height_px" not in v:
+            return None
+        if v.get("distance_cm") is None and self.pixels_per_degree is None:
+            return None
+        return ViewingGeometry(**{k: v[k] for k in keys if k in v},
+                               ppd_override=None if v.get("distance_cm") and v.get("screen_width_cm")
+                               else self.pixels_per_degree)
+
+
+def load_card(name_or_path: str | Path) -> DatasetCard:
+    """A card by path, or by dataset name from the repository's ``data/`` folder."""
+    p = Path(name_or_path)
+    if p.suffix != ".toml":
+        p = CARDS_DIR / f"{name_or_path}.toml"
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = sorted(q.stem for q in CARDS_DIR.glob("*.toml")) if CARDS_DIR.is_dir() else []
+        raise ConfigError(f"dataset card {p} not found; known cards: {', '.join(known) or '(none)'}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+    if "name" not in raw:
+        raise ConfigError(f"{p}: dataset card lacks 'name'")
+    return DatasetCard(str(raw["name"]), raw)
+
+
+def find_card(dataset: str) -> DatasetCard | None:
+    """The repository's card for ``dataset`` if there is one."""
+    return load_card(dataset) if (CARDS_DIR / f"{dataset}.toml").is_file() else None
+
+
+# ---- inputs ----------------------------------------------------------------------------------
+def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path]) -> list[Path]:
+    """Files to read: dataset formats take folders as given; file formats expand folders recursively."""
+    if not paths:
+        raise ConfigError("no input PATH given")
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise ReaderError("input path does not exist", path=p)
+        if spec.layout == "dataset" or p.is_file():
+            out.append(p)
+            continue
+        found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in spec.suffixes
+                       and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        if not found:
+            raise ReaderError(f"no {spec.name} files ({', '.join(spec.suffixes)}) in this folder", path=p)
+        out.extend(found)
+    seen: set[Path] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]
+
+
+def _read_one(spec: ReaderSpec, path: Path, request: ReadRequest) -> tuple[Any, Accounting]:
+    """Worker: read one input; errors travel back as plain tuples (their keyword fields survive)."""
+    accounting = Accounting()
+    try:
+        return spec.load()(path, request, accounting), accounting
+    except ReaderError as exc:
+        return ("ReaderError", exc.reason, exc.path, exc.line, exc.record), accounting
+    except SaliencyError as exc:
+        return (type(exc).__name__, str(exc), None, None, None), accounting
+
+
+def _raise_from(err: tuple) -> None:
+    import saliency.errors as errors
+
+    kind, message, path, line, record = err
+    if kind == "ReaderError":
+        raise ReaderError(message, path=path, line=line, record=record)
+    raise getattr(errors, kind, SaliencyError)(message)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The table, the accounting, the report written beside it and where."""
+
+    table: FixationTable
+    accounting: Accounting
+    report: dict
+    out_dir: Path | None
+    elapsed_s: float
+
+
+def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Path | None = "auto",
+           request: ReadRequest | None = None, card: DatasetCard | str | Path | None = "auto",
+           drop_first: int = 0, min_duration_ms: float | None = None, max_duration_ms: float | None = None,
+           workers: int | None = None, progress: Progress | None = None) -> IngestResult:
+    """Read ``paths`` in format ``fmt`` into one table for ``dataset``; write it under ``out``.
+
+    out: output folder; ``"auto"`` (default) = ``outputs/<dataset>`` under the working directory, None =
+    write nothing (the result is still returned).
+    request: reader options (its ``dataset`` is replaced by ``dataset``); card: ``"auto"`` uses
+    ``data/<dataset>.toml`` when present, None none, or a card / path. The card supplies defaults
+    (pixels per degree, geometry, coordinate origin) that explicit request fields override.
+    workers: processes for file formats (default: min(files, CPUs)); 1 reads in this process.
+    """
+    t_start = time.perf_counter()
+    spec = READERS.get(fmt)
+    files = expand_inputs(spec, paths)
+    if card == "auto":
+        card = find_card(dataset)
+    elif isinstance(card, str | Path):
+        card = load_card(card)
+    request = request or ReadRequest(dataset)
+    updates: dict[str, Any] = {"dataset": dataset}
+    if card is not None:
+        if request.pixels_per_degree is None and card.pixels_per_degree is not None:
+            updates["pixels_per_degree"] = card.pixels_per_degree
+        if request.geometry is None and card.geometry is not None:
+            updates["geometry"] = card.geometry
+        if request.origin is None and card.coordinate_origin is not None and (card.format in (None, fmt)):
+            updates["origin"] = int(card.coordinate_origin)
+        updates["notes"] = {**dict(request.notes), "card": dict(card.raw)}
+    if spec.layout == "files" and request.stimuli_dir is not None and request.stimuli is None:
+        updates["stimuli"] = scan_stimuli(request.stimuli_dir)
+    request = replace(request, **updates)
+
+    n_workers = workers if workers is not None else min(len(files), os.cpu_count() or 1)
+    results: list[tuple[Any, Accounting]] = []
+    if n_workers <= 1 or len(files) == 1:
+        for i, f in enumerate(files):
+            results.append(_read_one(spec, f, request))
+            if progress:
+                progress(i + 1, len(files))
+    else:
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            futures = [pool.submit(_read_one, spec, f, request) for f in files]
+            for i, fut in enumerate(futures):
+                results.append(fut.result())
+                if progress:
+                    progress(i + 1, len(files))
+
+    accounting = Accounting()
+    tables: list[FixationTable] = []
+    for res, acc in results:
+        if isinstance(res, tuple):
+            _raise_from(res)
+        accounting.merge(acc)
+        tables.append(res)
+    table = tables[0] if len(tables) == 1 else concat_tables(tables)
+    base = table.meta
+    table = FixationTable(table.data, DatasetMeta(dataset, base.stimuli, request.geometry or base.geometry,
+                                                  request.pixels_per_degree or base.pixels_per_degree,
+                                                  base.coordinate_origin, fmt, dict(request.notes)))
+    if drop_first:
+        table = drop_first_fixation(table, drop_first, accounting=accounting)
+    if min_duration_ms is not None or max_duration_ms is not None:
+        table = filter_duration(table, min_duration_ms, max_duration_ms, accounting=accounting)
+
+    report = build_report(fmt, files, table, accounting, request,
+                          filters={"drop_first": drop_first, "min_duration_ms": min_duration_ms,
+                                   "max_duration_ms": max_duration_ms})
+    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
+    if out_dir is not None:
+        table.write_parquet(out_dir / "fixations.parquet")
+        write_json(out_dir / "ingest_report.json", report)
+    return IngestResult(table, accounting, report, out_dir, time.perf_counter() - t_start)
+
+
+def build_report(fmt: str, files: Sequence[Path], table: FixationTable, accounting: Accounting,
+                 request: ReadRequest, filters: Mapping[str, Any]) -> dict:
+    """The JSON report: inputs, options, table summary and the full per-file accounting."""
+    data = table.data
+    req = {k: v for k, v in asdict(request).items() if k not in ("stimuli", "notes", "geometry", "options")}
+    req.update(asdict(request.options))
+    req["stimuli_dir"] = str(request.stimuli_dir) if request.stimuli_dir is not None else None
+    req["geometry"] = request.geometry.to_dict() if request.geometry is not None else None
+    return {
+        "report_version": REPORT_VERSION,
+        "dataset": table.meta.name,
+        "format": fmt,
+        "inputs": [str(f) for f in files],
+        "request": req,
+        "filters": dict(filters),
+        "table": {
+            "fixations": len(data),
+            "stimuli_listed": len(table.meta.stimuli),
+            "stimuli_with_fixations": int(data["stimulus"].nunique()),
+            "observers": int(data["observer"].nunique()),
+            "pixels_per_degree": table.meta.ppd,
+            "coordinate_origin": table.meta.coordinate_origin,
+        },
+        "accounting": accounting.to_dict(),
+        "card": dict(request.notes.get("card", {})) or None,
+    }

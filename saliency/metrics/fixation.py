@@ -1,0 +1,496 @@
+"""Fixation-prediction metrics, pure numpy: AUC-Judd, AUC-Borji, shuffled AUC, NSS, CC, KL, SIM, IG, EMD.
+
+Every function scores ONE image and takes a ``convention`` (``"pysaliency"`` default, or ``"mit"``; see
+:mod:`saliency.metrics.conventions`). Inputs:
+
+- ``saliency_map``: (H, W) array, any real values (a prediction).
+- ``x_px``, ``y_px``: (N,) float fixation coordinates in stimulus pixels, 0-based; pixel (row i, col j)
+  covers x ∈ [j, j+1), y ∈ [i, i+1), so a fixation is scored at ``(int(y), int(x))`` (pysaliency's
+  ``x_int``/``y_int``).
+- ``density``: (H, W) ground-truth fixation density (the blurred fixation map of the shards).
+
+Fixation metrics (AUC, sAUC, NSS, IG) return the image score = the mean of the per-fixation scores
+(``pysaliency``: every fixation, duplicates too) or the score of the binary fixation map (``mit``);
+``*_per_fixation`` functions give the per-fixation values of the ``pysaliency`` convention. Dataset averages
+are taken by :mod:`saliency.metrics.streaming`: per image, then over images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, sparse
+
+from saliency.errors import SchemaError
+from saliency.metrics.conventions import Convention, get_convention
+from saliency.metrics.resize import imresize
+
+__all__ = [
+    "auc_borji",
+    "auc_judd",
+    "auc_per_fixation",
+    "cc",
+    "emd",
+    "fixation_indices",
+    "information_gain",
+    "information_gain_per_fixation",
+    "kl_divergence",
+    "nss",
+    "nss_per_fixation",
+    "rank_auc",
+    "sauc",
+    "sauc_per_fixation",
+    "shuffled_negatives",
+    "sim",
+    "to_density",
+]
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _as_map(a: np.ndarray, what: str = "saliency map", *, native: bool = False) -> np.ndarray:
+    """Validate a (H, W) map; float64 unless ``native`` (rank metrics: float32 ranks are exact as is)."""
+    m = np.asarray(a)
+    if m.ndim == 3 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 2:
+        raise SchemaError(f"{what} must be a 2-D (H, W) array, got shape {m.shape}")
+    if not (native and m.dtype in (np.float32, np.float64)):
+        m = m.astype(np.float64, copy=False)
+    if not np.isfinite(m).all():
+        raise SchemaError(f"{what} contains NaN or infinite values")
+    return m
+
+
+def _fit(m: np.ndarray, shape: tuple[int, int] | None, conv: Convention, resize: bool | None,
+         what: str = "saliency map") -> np.ndarray:
+    """Return ``m`` at ``shape``: resized (MATLAB imresize) if the convention or the caller asks, else error."""
+    if shape is None or tuple(m.shape) == tuple(shape):
+        return m
+    do_resize = conv.resize if resize is None else resize
+    if not do_resize:
+        raise SchemaError(f"{what} has shape {m.shape} but the stimulus is {tuple(shape)}; the "
+                          f"{conv.name!r} convention does not resize implicitly (pass resize=True)")
+    return imresize(m, (int(shape[0]), int(shape[1])))
+
+
+def fixation_indices(x_px: np.ndarray, y_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Flat pixel indices ``int(y)·W + int(x)`` of fixations (0-based, truncation as pysaliency ``x_int``).
+
+    Raises :class:`SchemaError` for fixations outside the (H, W) image or non-finite coordinates.
+    """
+    x = np.asarray(x_px, dtype=np.float64).ravel()
+    y = np.asarray(y_px, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise SchemaError(f"x_px and y_px differ in length ({x.size} vs {y.size})")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise SchemaError("fixation coordinates contain NaN or infinite values")
+    xi = x.astype(np.int64)
+    yi = y.astype(np.int64)
+    h, w = shape
+    bad = (xi < 0) | (yi < 0) | (xi >= w) | (yi >= h)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise SchemaError(f"{int(bad.sum())} fixation(s) outside the {h}×{w} image, e.g. "
+                          f"x={x[k]:g}, y={y[k]:g}")
+    return yi * w + xi
+
+
+def _fix_idx(x_px, y_px, shape, conv: Convention) -> np.ndarray:
+    idx = fixation_indices(x_px, y_px, shape)
+    return np.unique(idx) if conv.binary_fixations else idx
+
+
+def _minmax(m: np.ndarray) -> np.ndarray:
+    """``(m − min) / (max − min)`` as MATLAB writes it (a constant map gives NaN, as in MATLAB)."""
+    lo, hi = m.min(), m.max()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (m - lo) / (hi - lo)
+
+
+def to_density(m: np.ndarray) -> np.ndarray:
+    """pysaliency ``convert_saliency_map_to_density(m, minimum_value=0)``: shift to min 0 if negative, sum to 1.
+
+    A map summing to zero becomes uniform.
+    """
+    m = np.asarray(m, dtype=np.float64)
+    mn = m.min()
+    if mn < 0:
+        m = m - mn
+    s = m.sum()
+    if s:
+        return m / s
+    return np.full(m.shape, 1.0 / m.size)
+
+
+def rank_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
+    """Exact per-positive AUC: P(negative < positive) + ½ P(negative = positive).
+
+    positives: (N,), negatives: (M,) → (N,) values in [0, 1]; their mean is the ROC area with all thresholds
+    (pysaliency ``general_rocs_per_positive``). One ``searchsorted`` of the negatives into the (few) distinct
+    positive values, then counts with ``bincount``: O(M log N) without sorting the M negatives.
+    """
+    pos = np.asarray(positives).ravel()
+    neg = np.asarray(negatives).ravel()
+    if pos.dtype != neg.dtype or pos.dtype not in (np.float32, np.float64):
+        pos, neg = pos.astype(np.float64), neg.astype(np.float64)
+    if neg.size == 0:
+        raise SchemaError("AUC needs at least one negative")
+    u, inverse = np.unique(pos, return_inverse=True)
+    r = np.searchsorted(u, neg, side="right")               # number of distinct positives <= negative
+    less = np.cumsum(np.bincount(r, minlength=u.size + 1))[: u.size]   # negatives < u_k  ⇔  r <= k
+    rm1 = r - 1
+    eq_mask = (r > 0) & (neg == u[np.maximum(rm1, 0)])
+    equal = np.bincount(rm1[eq_mask], minlength=u.size)
+    return ((less + 0.5 * equal) / neg.size)[inverse.ravel()]
+
+
+def _trapz(y: np.ndarray, x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.trapezoid(y, x, axis=axis)
+
+
+# --------------------------------------------------------------------------------------------------- AUC
+def auc_per_fixation(saliency_map: np.ndarray, x_px, y_px, *, shape: tuple[int, int] | None = None,
+                     resize: bool = False) -> np.ndarray:
+    """Per-fixation AUC with all pixels as negatives (pysaliency ``AUCs(nonfixations='uniform')``).
+
+    AUC_i = (#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W), s_i the map value at fixation i. Returns (N,).
+    """
+    conv = get_convention("pysaliency")
+    m = _fit(_as_map(saliency_map, native=True), shape, conv, resize)
+    idx = fixation_indices(x_px, y_px, m.shape)
+    flat = m.ravel()
+    return rank_auc(flat[idx], flat)
+
+
+def auc_judd(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = "pysaliency",
+             shape: tuple[int, int] | None = None, resize: bool | None = None,
+             seed: int | None = None) -> float:
+    """AUC-Judd of one image.
+
+    ``pysaliency``: mean over fixations (duplicates counted) of the exact rank AUC against all pixels, ties ½
+    (the benchmark's AUC; pysaliency ``SaliencyMapModel.AUC(nonfixations='uniform')``).
+
+    ``mit`` (``AUC_Judd.m``): binary fixation map; map += U(0,1)·1e-7 (seeded jitter); min–max; thresholds at
+    the fixated values t_1 ≥ … ≥ t_K; tp_i = i/K, fp_i = (#{S ≥ t_i} − i)/(H·W − K); tp, fp framed by 0 and 1;
+    area by the trapezoid rule.
+    """
+    conv = get_convention(convention)
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    if conv.name == "pysaliency":
+        return float(auc_per_fixation(m, x_px, y_px).mean())
+    idx = _fix_idx(x_px, y_px, m.shape, conv)
+    rng = np.random.default_rng(conv.seed if seed is None else seed)
+    if conv.jitter_scale:
+        m = m + rng.random(m.shape) * conv.jitter_scale
+    s = _minmax(m).ravel()
+    n_pix, n_fix = s.size, idx.size
+    th = np.sort(s[idx])                                      # ascending; the sweep goes descending
+    c = np.searchsorted(th, s, side="right")                  # number of thresholds <= value
+    above = n_pix - np.cumsum(np.bincount(c, minlength=n_fix + 1))[:n_fix]   # #{S >= th_k}
+    above = above[::-1]                                       # descending thresholds
+    i = np.arange(1, n_fix + 1)
+    tp = np.concatenate([[0.0], i / n_fix, [1.0]])
+    fp = np.concatenate([[0.0], (above - i) / (n_pix - n_fix), [1.0]])
+    return float(_trapz(tp, fp))
+
+
+def _borji_area(sth: np.ndarray, negs: np.ndarray, step: float) -> float:
+    """Mean over splits of the ROC area at thresholds 0:step:max (``AUC_Borji.m``/``AUC_shuffled.m``).
+
+    sth: (K,) positives; negs: (M, splits). Thresholds above the split's maximum add points at (0, 0), which
+    add no area, so one threshold grid ``k·step ≤ 1`` serves every split (values are min–max normalised).
+    """
+    kmax = int(np.floor(1.0 / step + 1e-9))
+    th = (np.arange(kmax, -1, -1) * step)                     # descending
+    tp = (sth[None, :] >= th[:, None]).mean(axis=1)           # (T,)
+    fp = (negs[None, :, :] >= th[:, None, None]).mean(axis=1)  # (T, splits)
+    n_splits = negs.shape[1]
+    tp_full = np.concatenate([[0.0], tp, [1.0]])
+    fp_full = np.concatenate([np.zeros((1, n_splits)), fp, np.ones((1, n_splits))], axis=0)
+    areas = _trapz(np.broadcast_to(tp_full[:, None], fp_full.shape), fp_full, axis=0)
+    return float(areas.mean())
+
+
+def auc_borji(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = "pysaliency",
+              shape: tuple[int, int] | None = None, resize: bool | None = None,
+              seed: int | None = None) -> float:
+    """AUC-Borji of one image: fixations against uniformly drawn pixels.
+
+    ``pysaliency``: pysaliency has no sampled AUC; the exact limit of Borji's uniform sampling is the rank AUC
+    against all pixels, so this equals :func:`auc_judd` (pysaliency convention).
+
+    ``mit`` (``AUC_Borji.m``): min–max; for each of 100 splits draw K pixels uniformly (with replacement, K =
+    number of fixated pixels, seeded); thresholds 0:0.1:max; tp = #{S_fix ≥ t}/K, fp = #{S_rand ≥ t}/K;
+    trapezoid area; mean over splits.
+    """
+    conv = get_convention(convention)
+    if conv.name == "pysaliency":
+        return auc_judd(saliency_map, x_px, y_px, convention=conv, shape=shape, resize=resize)
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    idx = _fix_idx(x_px, y_px, m.shape, conv)
+    s = _minmax(m).ravel()
+    rng = np.random.default_rng(conv.seed if seed is None else seed)
+    r = rng.integers(0, s.size, size=(idx.size, conv.auc_splits))
+    return _borji_area(s[idx], s[r], conv.auc_step)
+
+
+def shuffled_negatives(other_x_px: np.ndarray, other_y_px: np.ndarray, other_width_px: np.ndarray,
+                       other_height_px: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Fixations of other images rescaled to an (H, W) image and truncated to integer pixels.
+
+    pysaliency ``FullShuffledNonfixationProvider``: ``int(x · W / W_other)``, ``int(y · H / H_other)``.
+    Returns integer (x, y) arrays.
+    """
+    h, w = shape
+    xs = np.asarray(other_x_px, dtype=np.float64) * (w / np.asarray(other_width_px, dtype=np.float64))
+    ys = np.asarray(other_y_px, dtype=np.float64) * (h / np.asarray(other_height_px, dtype=np.float64))
+    return xs.astype(np.int64), ys.astype(np.int64)
+
+
+def sauc_per_fixation(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, *,
+                      shape: tuple[int, int] | None = None, resize: bool = False) -> np.ndarray:
+    """Per-fixation shuffled AUC (pysaliency ``AUCs(nonfixations='shuffled')``): rank AUC, ties ½, against the
+    map values at the negatives (other images' fixations already in this image's pixels, e.g. from
+    :func:`shuffled_negatives`). Returns (N,)."""
+    conv = get_convention("pysaliency")
+    m = _fit(_as_map(saliency_map, native=True), shape, conv, resize)
+    flat = m.ravel()
+    pos = flat[fixation_indices(x_px, y_px, m.shape)]
+    neg = flat[fixation_indices(neg_x_px, neg_y_px, m.shape)]
+    return rank_auc(pos, neg)
+
+
+def sauc(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, *,
+         convention: str | Convention = "pysaliency", shape: tuple[int, int] | None = None,
+         resize: bool | None = None, seed: int | None = None) -> float:
+    """Shuffled AUC of one image; negatives = fixations of other images in this image's pixels.
+
+    ``pysaliency``: mean of :func:`sauc_per_fixation` (every fixation of every other image is a negative).
+
+    ``mit`` (``AUC_shuffled.m``): min–max; binary maps of this image's fixations (K pixels) and of the
+    negatives (``otherMap``, M distinct pixels); each of 100 splits takes min(K, M) negative pixels without
+    replacement (seeded random permutation); thresholds 0:0.1:max; tp = #{S_fix ≥ t}/K,
+    fp = #{S_neg ≥ t}/min(K, M); trapezoid area; mean over splits.
+    """
+    conv = get_convention(convention)
+    if conv.name == "pysaliency":
+        return float(sauc_per_fixation(saliency_map, x_px, y_px, neg_x_px, neg_y_px, shape=shape,
+                                       resize=bool(resize)).mean())
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    idx = _fix_idx(x_px, y_px, m.shape, conv)
+    other = np.unique(fixation_indices(neg_x_px, neg_y_px, m.shape))
+    s = _minmax(m).ravel()
+    n = min(idx.size, other.size)
+    rng = np.random.default_rng(conv.seed if seed is None else seed)
+    picks = np.stack([rng.choice(other.size, size=n, replace=False) for _ in range(conv.auc_splits)], axis=1)
+    return _borji_area(s[idx], s[other[picks]], conv.auc_step)
+
+
+# --------------------------------------------------------------------------------------------------- NSS
+def nss_per_fixation(saliency_map: np.ndarray, x_px, y_px, *, shape: tuple[int, int] | None = None,
+                     resize: bool = False) -> np.ndarray:
+    """Per-fixation NSS, pysaliency ``metrics.NSS``: (s_i − mean) / std, population std (N); a constant map
+    scores 0. Returns (N,)."""
+    conv = get_convention("pysaliency")
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    idx = fixation_indices(x_px, y_px, m.shape)
+    mean, std = m.mean(), m.std()
+    v = m.ravel()[idx] - mean
+    return v / std if std else v
+
+
+def nss(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = "pysaliency",
+        shape: tuple[int, int] | None = None, resize: bool | None = None) -> float:
+    """Normalised scanpath saliency of one image (Peters et al. 2005).
+
+    ``pysaliency``: mean over fixations (duplicates counted) of (s_i − μ)/σ, σ with N.
+    ``mit`` (``NSS.m``): map resized to the image; (map − μ)/σ with σ = std(N − 1); mean over the binary
+    fixation map. A constant map scores 0 in both (MATLAB would give NaN).
+    """
+    conv = get_convention(convention)
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    if conv.name == "pysaliency":
+        return float(nss_per_fixation(m, x_px, y_px).mean())
+    idx = _fix_idx(x_px, y_px, m.shape, conv)
+    std = m.std(ddof=conv.std_ddof)
+    v = m.ravel()[idx] - m.mean()
+    return float((v / std if std else v).mean())
+
+
+# ------------------------------------------------------------------------------------ distribution metrics
+def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
+       resize: bool | None = None) -> float:
+    """Pearson linear correlation coefficient between prediction and ground-truth map (per image).
+
+    CC = Σ(p − p̄)(g − ḡ) / sqrt(Σ(p − p̄)² Σ(g − ḡ)²); the std convention cancels, so ``pysaliency``
+    (``metrics.CC``) and ``mit`` (``CC.m``, ``corr2``) agree; ``mit`` resizes the prediction to the ground
+    truth. A constant map scores 0 (pysaliency returns 0 for a constant prediction; MATLAB NaN).
+    """
+    conv = get_convention(convention)
+    g = _as_map(density, "ground-truth map")
+    p = _fit(_as_map(saliency_map), g.shape, conv, resize)
+    a = (p - p.mean()).ravel()
+    b = (g - g.mean()).ravel()
+    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
+    return float(np.dot(a, b) / den) if den else 0.0
+
+
+def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
+                  resize: bool | None = None) -> float:
+    """Image-based KL divergence KL(ground truth ‖ prediction), in nats (per image).
+
+    KL = Σ g · log(ε + g / (p + ε)), p and g normalised to sum 1.
+    ``pysaliency`` (``metrics.MIT_KLDiv``): ε = 2.2204e-16; maps made densities by
+    :func:`to_density` (shift to min 0 if negative; a zero map becomes uniform).
+    ``mit`` (``KLdiv.m``): ε = MATLAB eps = 2⁻⁵²; maps divided by their sum if any is non-zero;
+    prediction resized to the ground truth.
+    """
+    conv = get_convention(convention)
+    g = _as_map(density, "ground-truth map")
+    p = _fit(_as_map(saliency_map), g.shape, conv, resize)
+    eps = conv.kl_eps
+    if conv.name == "pysaliency":
+        p, g = to_density(p), to_density(g)
+    else:
+        p = p / p.sum() if p.any() else p
+        g = g / g.sum() if g.any() else g
+    return float((g * np.log(eps + g / (p + eps))).sum())
+
+
+def sim(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
+        resize: bool | None = None) -> float:
+    """Similarity (histogram intersection) Σ min(p, g) of the two maps as distributions (per image).
+
+    ``pysaliency`` (``metrics.SIM``): :func:`to_density` of each, no min–max.
+    ``mit`` (``similarity.m``): each non-zero map min–max normalised then divided by its sum; prediction
+    resized; a constant non-zero map gives NaN as in MATLAB.
+    """
+    conv = get_convention(convention)
+    g = _as_map(density, "ground-truth map")
+    p = _fit(_as_map(saliency_map), g.shape, conv, resize)
+    if conv.name == "pysaliency":
+        p, g = to_density(p), to_density(g)
+    else:
+        def norm(a: np.ndarray) -> np.ndarray:
+            if not a.any():
+                return a
+            a = _minmax(a)
+            return a / a.sum()
+        p, g = norm(p), norm(g)
+    return float(np.minimum(p, g).sum())
+
+
+# -------------------------------------------------------------------------------------- information gain
+def _log_density_at(m: np.ndarray, idx: np.ndarray, log_density: bool) -> np.ndarray:
+    """log of :func:`to_density` (m) at flat indices ``idx``, without forming the whole density."""
+    flat = m.ravel()
+    if log_density:
+        return flat[idx]
+    mn = flat.min()
+    shift = mn if mn < 0 else 0.0
+    total = flat.sum() - shift * flat.size
+    with np.errstate(divide="ignore"):
+        if not total:
+            return np.full(idx.size, -np.log(flat.size))
+        return np.log((flat[idx] - shift) / total)
+
+
+def information_gain_per_fixation(saliency_map: np.ndarray, x_px, y_px, baseline: np.ndarray, *,
+                                  log_density: bool = False, baseline_log_density: bool = False,
+                                  shape: tuple[int, int] | None = None, resize: bool = False) -> np.ndarray:
+    """Per-fixation information gain over a baseline, bits (pysaliency ``Model.information_gains``):
+    (log p(x_i) − log b(x_i)) / log 2 with p, b per-pixel probabilities (densities summing to 1).
+
+    ``saliency_map`` is a log-density if ``log_density`` else a map made a density by :func:`to_density`;
+    likewise ``baseline``. A model giving a fixated pixel probability 0 scores −inf there (no epsilon).
+    """
+    conv = get_convention("pysaliency")
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    b = _fit(_as_map(baseline, "baseline map"), m.shape, conv, resize, "baseline map")
+    idx = fixation_indices(x_px, y_px, m.shape)
+    lp = _log_density_at(m, idx, log_density)
+    lb = _log_density_at(b, idx, baseline_log_density)
+    return (lp - lb) / np.log(2.0)
+
+
+def information_gain(saliency_map: np.ndarray, x_px, y_px, baseline: np.ndarray, *,
+                     convention: str | Convention = "pysaliency", log_density: bool = False,
+                     baseline_log_density: bool = False, shape: tuple[int, int] | None = None,
+                     resize: bool | None = None) -> float:
+    """Information gain of a prediction over a baseline (e.g. centre bias), bits per fixation (one image).
+
+    ``pysaliency``: mean of :func:`information_gain_per_fixation` (Kümmerer et al., PNAS 2015).
+    ``mit`` (``InfoGain.m``): both maps min–max normalised and divided by their sums;
+    mean over the binary fixation map of log2(eps + p) − log2(eps + b), eps = 2⁻⁵².
+    """
+    conv = get_convention(convention)
+    if conv.name == "pysaliency":
+        return float(information_gain_per_fixation(
+            saliency_map, x_px, y_px, baseline, log_density=log_density,
+            baseline_log_density=baseline_log_density, shape=shape, resize=bool(resize)).mean())
+    m = _fit(_as_map(saliency_map), shape, conv, resize)
+    b = _fit(_as_map(baseline, "baseline map"), m.shape, conv, resize, "baseline map")
+    if log_density:
+        m = np.exp(m)
+    if baseline_log_density:
+        b = np.exp(b)
+    idx = _fix_idx(x_px, y_px, m.shape, conv)
+    p = _minmax(m).ravel()
+    p = p / p.sum()
+    q = _minmax(b).ravel()
+    q = q / q.sum()
+    eps = conv.kl_eps
+    return float(np.mean(np.log2(eps + p[idx]) - np.log2(eps + q[idx])))
+
+
+# --------------------------------------------------------------------------------------------------- EMD
+def _histogram_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Give ``source`` the value distribution of ``reference`` (same size) by rank (quantile mapping)."""
+    out = np.empty(source.size)
+    out[np.argsort(source.ravel(), kind="stable")] = np.sort(reference.ravel())
+    return out.reshape(source.shape)
+
+
+def earth_movers_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Exact EMD between two (R, C) histograms of equal mass (Euclidean ground distance in bins), by linear
+    programming (scipy HiGHS). Equals ``emd_hat_gd_metric_mex(P, Q, D, 0)`` for equal masses."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    r, c = p.shape
+    rr, cc_ = np.meshgrid(np.arange(r), np.arange(c), indexing="ij")
+    coords = np.stack([rr.ravel(), cc_.ravel()], axis=1).astype(np.float64)
+    n = coords.shape[0]
+    d = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)).ravel()
+    rows = np.repeat(np.arange(n), n)
+    cols = np.tile(np.arange(n), n)
+    a_eq = sparse.vstack([
+        sparse.csr_matrix((np.ones(n * n), (rows, np.arange(n * n))), shape=(n, n * n)),
+        sparse.csr_matrix((np.ones(n * n), (cols, np.arange(n * n))), shape=(n, n * n)),
+    ]).tocsr()
+    b_eq = np.concatenate([p.ravel(), q.ravel()])
+    res = optimize.linprog(d, A_eq=a_eq[:-1], b_eq=b_eq[:-1], bounds=(0, None), method="highs")
+    if not res.success:  # pragma: no cover - HiGHS solves balanced transport problems
+        raise SchemaError(f"EMD linear program failed: {res.message}")
+    return float(res.fun)
+
+
+def emd(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
+        resize: bool | None = None, downsample: int | None = None) -> float:
+    """Earth mover's distance between prediction and ground-truth map (``EMD.m``; per image).
+
+    Both conventions follow the MIT code (pysaliency has no EMD): ground truth resized by 1/32 (MATLAB
+    imresize), prediction resized to that size, prediction histogram-matched to the ground truth, both
+    normalised to sum 1, exact EMD with Euclidean ground distance in downsampled pixels.
+    Deviation: ``histMatchMaps.m`` matches 256-bin histograms; here values are matched exactly by rank.
+    """
+    conv = get_convention(convention)
+    g = _as_map(density, "ground-truth map")
+    p = _as_map(saliency_map)
+    if p.shape != g.shape and not (conv.resize if resize is None else resize):
+        _fit(p, g.shape, conv, resize)  # raises the size-mismatch error
+    f = conv.emd_downsample if downsample is None else downsample
+    im1 = imresize(g, scale=1.0 / f) if f > 1 else g
+    im2 = imresize(p, im1.shape)
+    im2 = _histogram_match(im2, im1)
+    im1 = im1 / im1.sum()
+    im2 = im2 / im2.sum()
+    return earth_movers_distance(im1, im2)

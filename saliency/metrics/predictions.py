@@ -1,0 +1,118 @@
+"""Read saliency-map predictions from disk as a lazy mapping stimulus → (H, W) float64 map.
+
+Sources: a folder of ``.png``/``.jpg``, ``.npy`` or ``.npz`` (first array) files named like the stimuli
+(``1001.jpg`` → ``1001.png`` / ``1001.npy`` / ``1001.jpg.npy``), or an HDF5 file as exported by pysaliency
+(``export_model_to_hdf5``: one dataset per stimulus, keyed by file name), read with h5py. Nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from saliency.errors import SchemaError
+
+_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def _read_file(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        a = np.load(path, allow_pickle=False)
+    elif suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if not z.files:
+                raise SchemaError(f"{path}: empty .npz archive")
+            a = z[z.files[0]]
+    else:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            a = np.asarray(im.convert("F") if im.mode not in ("L", "I;16", "I", "F") else im)
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 3 and a.shape[-1] in (1, 3, 4):
+        a = a[..., :3].mean(axis=-1) if a.shape[-1] >= 3 else a[..., 0]
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim != 2:
+        raise SchemaError(f"{path}: expected a 2-D saliency map, got shape {a.shape}")
+    return a
+
+
+class FolderPredictions(Mapping[str, np.ndarray]):
+    """Maps named like the stimuli in a folder."""
+
+    def __init__(self, folder: str | Path, stimuli: list[str]) -> None:
+        self.folder = Path(folder)
+        names = {p.name: p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in _SUFFIXES}
+        self._paths: dict[str, Path] = {}
+        for s in stimuli:
+            stem = Path(s).stem
+            cands = [s + ".npy", s + ".npz", *[stem + suf for suf in _SUFFIXES]]
+            for c in cands:
+                if c in names and c != s:  # never the stimulus image itself
+                    self._paths[s] = names[c]
+                    break
+        if not self._paths:
+            raise SchemaError(f"{self.folder}: no prediction files named like the stimuli "
+                              f"(e.g. {stimuli[0] if stimuli else '?'} → {Path(stimuli[0]).stem if stimuli else '?'}.png)")
+
+    def __getitem__(self, s: str) -> np.ndarray:
+        try:
+            return _read_file(self._paths[s])
+        except KeyError:
+            raise KeyError(s) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+class HDF5Predictions(Mapping[str, np.ndarray]):
+    """pysaliency HDF5 export: datasets keyed by stimulus file name (or its stem)."""
+
+    def __init__(self, path: str | Path, stimuli: list[str]) -> None:
+        import h5py
+
+        self.path = Path(path)
+        with h5py.File(self.path, "r") as f:
+            keys: list[str] = []
+            f.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
+        by_name: dict[str, str] = {}
+        for k in keys:
+            base = k.rsplit("/", 1)[-1]
+            by_name.setdefault(k, k)
+            by_name.setdefault(base, k)
+            by_name.setdefault(Path(base).stem, k)
+        self._keys = {s: by_name[c] for s in stimuli for c in (s, Path(s).stem) if c in by_name}
+
+    def __getitem__(self, s: str) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            a = np.asarray(f[self._keys[s]], dtype=np.float64)
+        if a.ndim != 2:
+            raise SchemaError(f"{self.path}[{self._keys[s]}]: expected a 2-D map, got shape {a.shape}")
+        return a
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def load_predictions(path: str | Path, stimuli: list[str]) -> Mapping[str, np.ndarray]:
+    """A folder of maps or a pysaliency HDF5 file → lazy mapping stimulus → map."""
+    p = Path(path)
+    if p.is_dir():
+        return FolderPredictions(p, stimuli)
+    if p.suffix.lower() in (".h5", ".hdf5", ".hdf"):
+        return HDF5Predictions(p, stimuli)
+    if not p.exists():
+        raise SchemaError(f"predictions not found: {p}")
+    raise SchemaError(f"{p}: predictions must be a folder of PNG/NPY/NPZ maps or an HDF5 file (.h5/.hdf5)")

@@ -1,0 +1,367 @@
+"""The real stages: thin adapters from a pipeline table to the library APIs of each area.
+
+Each stage writes into its own directory under the pipeline output (``<out>/<stage>/``):
+
+=========  ==========================================================================================
+stage      output
+=========  ==========================================================================================
+ingest     ``fixations.parquet`` (the canonical table), ``ingest_report.json`` (kept/dropped per reason)
+maps       ``shards/`` (``saliency.shards.open_shards`` reads it)
+baselines  ``summary.json`` ({"baselines": {name: summary}}), ``<name>/per_image.parquet``
+train      a training run directory (contract 6): ``config.toml``, ``checkpoints/``, ``metrics.jsonl``...
+evaluate   ``summary.json``, ``per_image.parquet``, ``info.json`` (model, split, checkpoint, stimuli)
+report     ``report.html``
+=========  ==========================================================================================
+
+Library modules are imported inside the stage functions, so a pipeline that does not use a stage
+does not need its area installed; each stage declares the packages whose source is hashed into its
+cache key (``code``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from saliency.errors import ConfigError
+from saliency.io import atomic_path, write_json
+from saliency.pipeline.runner import Stage, StageContext
+from saliency.pipeline.spec import PipelineSpec
+from saliency.registry import Registry
+
+STAGES: Registry[Stage] = Registry("pipeline stage")
+
+
+def _no_extra(settings: Mapping[str, Any], stage: str) -> None:
+    if settings:
+        raise ConfigError(f"[{stage}]: unknown setting(s) {sorted(settings)}")
+
+
+# ------------------------------------------------------------------------------------------ ingest
+def _ingest_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
+    return [spec.resolve_data(s.get("path", spec.dataset))]
+
+
+def run_ingest(ctx: StageContext) -> None:
+    """Read the dataset's recordings into the canonical fixation table (``saliency.ingest.ingest``).
+
+    Settings: ``reader`` (a ``saliency.readers.READERS`` format, e.g. ``nus``, ``fixatons``), ``path``
+    (dataset folder or files, relative to data_root), ``card`` (``"auto"``: ``data/<dataset>.toml``),
+    ``on_error``, ``out_of_stimulus``, ``pixels_per_degree``, ``drop_first``, ``min_duration_ms``,
+    ``max_duration_ms``, ``max_stimuli`` (0 = all; else the first n stimuli by name, for quick runs:
+    recorded in the report's ``subset``).
+    """
+    from saliency.fixations.table import FixationTable
+    from saliency.ingest import ingest
+    from saliency.readers.base import ReadOptions
+    from saliency.readers.request import ReadRequest
+
+    s = dict(ctx.settings)
+    reader = s.pop("reader", "nus")
+    root = ctx.spec.resolve_data(s.pop("path", ctx.spec.dataset))
+    options = ReadOptions(on_error=s.pop("on_error", "raise"), out_of_stimulus=s.pop("out_of_stimulus", "drop"))
+    request = ReadRequest(ctx.spec.dataset, options=options)
+    ppd = s.pop("pixels_per_degree", None)
+    if ppd is not None:
+        request = dataclasses.replace(request, pixels_per_degree=float(ppd))
+    max_stimuli = int(s.pop("max_stimuli", 0))
+    kwargs = {k: s.pop(k) for k in ("card", "drop_first", "min_duration_ms", "max_duration_ms") if k in s}
+    _no_extra(s, "ingest")
+    res = ingest(reader, [root], dataset=ctx.spec.dataset, out=ctx.out_dir, request=request, workers=1, **kwargs)
+    table, report = res.table, dict(res.report)
+    if max_stimuli > 0:
+        keep = sorted(table.meta.stimuli)[:max_stimuli]
+        meta = dataclasses.replace(table.meta, stimuli={k: table.meta.stimuli[k] for k in keep})
+        frame = table.data[table.data["stimulus"].isin(keep)]
+        report["subset"] = {"max_stimuli": max_stimuli, "fixations_before": len(table), "fixations_after": len(frame),
+                            "rule": "the first max_stimuli stimuli by name"}
+        table = FixationTable.from_frame(frame, meta)
+        table.write_parquet(ctx.out_dir / "fixations.parquet")
+        write_json(ctx.out_dir / "ingest_report.json", report)
+    ctx.summary.update(fixations=len(table), stimuli=len(table.meta.stimuli), dropped=res.accounting.total_dropped)
+
+
+# -------------------------------------------------------------------------------------------- maps
+def run_maps(ctx: StageContext) -> None:
+    """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
+
+    Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
+    of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
+    """
+    from saliency.fixations.table import FixationTable
+    from saliency.maps import MapOptions
+    from saliency.shards import build_shards
+
+    s = dict(ctx.settings)
+    shard_kw = dict(s.pop("shards", {}))
+    options = MapOptions(**s)
+    table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
+    build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
+    ctx.summary.update(stimuli=len(table.meta.stimuli))
+
+
+# --------------------------------------------------------------------------------------- baselines
+def run_baselines(ctx: StageContext) -> None:
+    """Baseline rows (centre bias, gold standard LOO, one human, chance) on the same metrics.
+
+    Settings: ``names`` (default: all of ``saliency.baselines.BASELINES``), ``metrics``, ``convention``,
+    ``sigma_px``, ``seed`` (default the pipeline seed).
+    """
+    import saliency.baselines as B
+    from saliency.shards import open_shards
+
+    s = dict(ctx.settings)
+    shards = open_shards(ctx.upstream["maps"] / "shards")
+    if "names" in s:
+        s["which"] = tuple(s.pop("names"))
+    s.setdefault("seed", ctx.spec.seed)
+    results = B.compute_baselines(shards, **s)
+    rows = {}
+    for name, res in results.items():
+        rows[name] = dict(res.summary)
+        with atomic_path(ctx.out_dir / name / "per_image.parquet") as tmp:
+            res.per_image.to_parquet(tmp, index=False)
+    write_json(ctx.out_dir / "summary.json", {"baselines": rows})
+    ctx.summary.update({f"{n}.NSS": r.get("NSS") for n, r in rows.items() if "NSS" in r})
+
+
+# ------------------------------------------------------------------------------------------- train
+_RECIPE_KEYS = {"data", "model", "optim", "loss", "train", "seed", "name"}
+
+
+def _train_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
+    out = []
+    if s.get("recipe"):
+        out.append(spec.resolve_file(s["recipe"]))
+    if spec.task == "sod":
+        out.append(spec.resolve_data(s.get("path", spec.dataset)))
+    return out
+
+
+def train_config_dict(ctx: StageContext) -> dict[str, Any]:
+    """The training recipe: ``recipe`` file (if any) ← the stage table's recipe tables ← pipeline data.
+
+    The pipeline owns the data location (shards of the maps stage; for SOD ``path``, relative to
+    data_root), the run name/folder and the seed default; any recipe value for those is replaced.
+    """
+    import tomllib
+
+    from saliency.pipeline.spec import deep_merge
+
+    s = dict(ctx.settings)
+    base: dict[str, Any] = {}
+    recipe = s.pop("recipe", None)
+    data_path = s.pop("path", ctx.spec.dataset)
+    if recipe:
+        path = ctx.spec.resolve_file(recipe)
+        try:
+            base = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"[train].recipe: {path} not found") from None
+    unknown = set(s) - _RECIPE_KEYS
+    if unknown:
+        raise ConfigError(f"[train]: unknown key(s) {sorted(unknown)}; expected recipe tables {sorted(_RECIPE_KEYS)}")
+    d = deep_merge(base, s)
+    data = d.setdefault("data", {})
+    data["task"] = ctx.spec.task
+    data.setdefault("dataset", ctx.spec.dataset)
+    if ctx.spec.task == "fixation":
+        data["shards"] = str(ctx.upstream["maps"] / "shards")
+    else:
+        data["sod_root"] = str(ctx.spec.resolve_data(data_path))
+    d.setdefault("seed", ctx.spec.seed)
+    d["name"] = ctx.out_dir.name
+    d["runs_dir"] = str(ctx.out_dir.parent)
+    return d
+
+
+def run_train(ctx: StageContext) -> None:
+    """Train a network with ``saliency.training.train`` into the stage directory (a run directory)."""
+    from saliency.training import RunConfig, train
+
+    cfg = RunConfig.from_dict(train_config_dict(ctx))
+    result = train(cfg, run_dir=ctx.out_dir)
+    ctx.summary.update(epochs=result.epochs_completed, best=result.best_value, seconds=round(result.seconds, 1))
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+def _split_stimuli(train_dir: Path, split: str) -> list[str]:
+    import json
+
+    p = train_dir / "splits.json"
+    if not p.is_file():
+        raise ConfigError(f"{p} not found: the train stage must record its splits")
+    splits = json.loads(p.read_text())["splits"]
+    if split == "all":
+        return sorted(s for v in splits.values() for s in v)
+    if split not in splits:
+        raise ConfigError(f"[evaluate].split: {split!r} not in {sorted(splits)} (or 'all')")
+    return list(splits[split])
+
+
+def run_evaluate(ctx: StageContext) -> None:
+    """Score the best checkpoint on a split (default ``test``) with the requested metrics.
+
+    Fixation task: ``saliency.metrics.evaluate`` against the shards (``metrics``, ``convention``).
+    SOD: the PySODMetrics-exact measures of ``saliency.metrics.sod`` against the masks.
+    Settings: ``split`` (train | val | test | all), ``limit`` (0 = all), ``metrics``, ``convention``.
+    """
+    import pandas as pd
+
+    from saliency.reports.rundir import find_checkpoint
+    from saliency.training import load_model, predict_maps
+
+    s = dict(ctx.settings)
+    split = s.pop("split", "test")
+    limit = int(s.pop("limit", 0))
+    train_dir = ctx.upstream["train"]
+    ckpt = find_checkpoint(train_dir)
+    if ckpt is None:
+        raise ConfigError(f"no checkpoint under {train_dir / 'checkpoints'}")
+    stimuli = _split_stimuli(train_dir, split)
+    if limit > 0:
+        stimuli = stimuli[:limit]
+    if not stimuli:
+        raise ConfigError(f"[evaluate]: split {split!r} is empty")
+    model = load_model(ckpt)
+    info: dict[str, Any] = {"task": ctx.spec.task, "dataset": ctx.spec.dataset, "split": split,
+                            "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
+                            "model": _model_name(train_dir)}
+    if ctx.spec.task == "fixation":
+        from saliency.metrics import evaluate
+        from saliency.shards import open_shards
+
+        shards = open_shards(ctx.upstream["maps"] / "shards")
+        paths = [shards.image_path(st) for st in stimuli]
+        preds = {st: m for st, (_, m) in zip(stimuli, predict_maps(model, paths), strict=True)}
+        convention = s.pop("convention", "pysaliency")
+        metrics = s.pop("metrics", None)
+        _no_extra(s, "evaluate")
+        res = evaluate(preds, _Subset(shards, stimuli), metrics=metrics, convention=convention)
+        summary, per_image = dict(res.summary), res.per_image
+    else:
+        from saliency.metrics import sod as sod_metrics
+
+        _no_extra(s, "evaluate")
+        root = _sod_root(train_dir, ctx)
+        images = {st: _sod_image(root, st) for st in stimuli}
+        masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
+        rows, pairs = [], []
+        for st, (_, pred) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
+            gt = _read_mask(masks[st])
+            pairs.append((pred, gt))
+            rows.append({"stimulus": st, "MAE": float(abs(pred - gt).mean())})
+        summary = dict(sod_metrics.evaluate_sod(pairs))
+        per_image = pd.DataFrame(rows)
+        info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
+    write_json(ctx.out_dir / "summary.json", summary)
+    with atomic_path(ctx.out_dir / "per_image.parquet") as tmp:
+        per_image.to_parquet(tmp, index=False)
+    write_json(ctx.out_dir / "info.json", info)
+    ctx.summary.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
+
+
+class _Subset:
+    """A ShardSet restricted to some stimuli (what ``evaluate`` iterates over)."""
+
+    def __init__(self, inner: Any, stimuli: list[str]) -> None:
+        self._inner, self._stimuli = inner, sorted(stimuli)
+
+    def __getattr__(self, k: str) -> Any:
+        return getattr(self._inner, k)
+
+    @property
+    def stimuli(self) -> list[str]:
+        return self._stimuli
+
+    def iter_ground_truth(self, stimuli: Any = None) -> Any:
+        return self._inner.iter_ground_truth(self._stimuli if stimuli is None else stimuli)
+
+
+def _model_name(train_dir: Path) -> str:
+    import tomllib
+
+    p = train_dir / "config.toml"
+    if p.is_file():
+        return str(tomllib.loads(p.read_text()).get("model", {}).get("name", "model"))
+    return "model"
+
+
+def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
+    import tomllib
+
+    p = train_dir / "config.toml"
+    root = tomllib.loads(p.read_text()).get("data", {}).get("sod_root") if p.is_file() else None
+    return Path(root) if root else ctx.spec.resolve_data(ctx.spec.dataset)
+
+
+def _sod_image(root: Path, stimulus: str) -> Path:
+    for ext in ("", ".jpg", ".png", ".jpeg"):
+        p = root / "images" / (stimulus if ext == "" else Path(stimulus).stem + ext)
+        if p.is_file():
+            return p
+    raise ConfigError(f"SOD image for {stimulus!r} not found under {root / 'images'}")
+
+
+def _read_mask(path: Path):
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return (np.asarray(im.convert("L")) > 127).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ report
+def run_report(ctx: StageContext) -> None:
+    """Write ``report.html`` (``saliency.reports.build_report``) from the upstream stage outputs.
+
+    Settings: ``gallery`` (images per best/worst row, default 3), ``rank_by``, ``title``.
+    The report reads the *final* stage directories, so it runs after every other stage.
+    """
+    from saliency.reports import build_report
+
+    s = dict(ctx.settings)
+    gallery = int(s.pop("gallery", 3))
+    rank_by = s.pop("rank_by", None)
+    title = s.pop("title", None)
+    _no_extra(s, "report")
+    out = build_report(ctx.spec.out, ctx.out_dir / "report.html", gallery_k=gallery, rank_by=rank_by, title=title)
+    ctx.summary.update(bytes=out.stat().st_size)
+
+
+def _register() -> None:
+    STAGES.add("ingest", Stage("ingest", run_ingest, inputs=_ingest_inputs,
+                               code=("saliency.readers", "saliency.fixations", "saliency.pipeline.stages"),
+                               description="recordings → fixations.parquet + ingest_report.json"))
+    STAGES.add("maps", Stage("maps", run_maps, needs=("ingest",), code=("saliency.maps", "saliency.shards"),
+                             description="fixations → Gaussian ground-truth shards"))
+    STAGES.add("baselines", Stage("baselines", run_baselines, needs=("maps",),
+                                  code=("saliency.baselines", "saliency.metrics"),
+                                  description="centre bias, gold standard, one human, chance"))
+    STAGES.add("train", Stage("train", run_train, needs=("maps",), inputs=_train_inputs,
+                              code=("saliency.training", "saliency.datasets", "saliency.models"),
+                              description="train a network (saliency.training.train)"))
+    STAGES.add("evaluate", Stage("evaluate", run_evaluate, needs=("maps", "train"),
+                                 code=("saliency.metrics", "saliency.training.predict", "saliency.pipeline.stages"),
+                                 description="score the best checkpoint on the test split"))
+    STAGES.add("report", Stage("report", run_report, needs=("evaluate",), code=("saliency.reports",),
+                               description="self-contained HTML report"))
+
+
+_register()
+
+
+def stages_for(spec: PipelineSpec) -> list[Stage]:
+    """The registered stages, with dependencies adapted to the task (SOD has no maps stage)."""
+    out = []
+    present = set(spec.stages)
+    for name in spec.stages:
+        st = STAGES.get(name)
+        needs = tuple(d for d in st.needs if d in present)
+        if name == "report":  # the report reads every earlier stage
+            needs = tuple(n for n in spec.stages if n != "report")
+        out.append(dataclasses.replace(st, needs=needs))
+    return out

@@ -1,0 +1,285 @@
+"""The run report: what went in, how training went, how the model compares with the baselines.
+
+:func:`render_report` turns a :class:`ReportData` into one self-contained HTML page (pure function,
+deterministic for equal inputs). :func:`build_report` collects the data from a run directory
+(a pipeline output directory or a training run directory, see :mod:`saliency.reports.rundir`) and
+writes ``report.html`` atomically.
+
+Gap closed (Kümmerer, Wallis & Bethge 2015, "Information-theoretic model comparison unifies saliency
+metrics", reported for NSS): ``(NSS_model − NSS_centre) / (NSS_gold − NSS_centre)``, the fraction of the
+distance from the centre-bias baseline to the leave-one-observer-out gold standard that the model covers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from saliency.io import atomic_write
+from saliency.reports import figures
+from saliency.reports.html import Raw, cards, esc, img, kv_table, page, table
+
+SUMMARY_SKIP = {"n", "n_images", "n_stimuli", "n_fixations", "count", "convention", "log_density",
+                "dataset", "model", "split"}
+
+
+@dataclass
+class GalleryItem:
+    """One stimulus of the best/worst gallery.
+
+    image: (H, W, 3) uint8; truth: (H, W) density (fixation task) or mask (SOD) or None;
+    prediction: (H, W) float (``log_density`` tells whether it is a log-density);
+    attention: name → (h, w) attention map at any scale; fixations: (x_px, y_px) 0-based or None.
+    """
+
+    stimulus: str
+    image: np.ndarray
+    prediction: np.ndarray
+    scores: Mapping[str, float] = field(default_factory=dict)
+    truth: np.ndarray | None = None
+    attention: Mapping[str, np.ndarray] = field(default_factory=dict)
+    fixations: tuple[np.ndarray, np.ndarray] | None = None
+    log_density: bool = False
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows; every part is optional (absent parts get a note, not an error)."""
+
+    title: str
+    task: str = "fixation"
+    model_name: str = "model"
+    model_summary: Mapping[str, Any] | None = None        # metric → mean (+ counts, convention)
+    baselines: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name → summary
+    per_image: pd.DataFrame | None = None
+    curves: Sequence[Mapping[str, Any]] = ()               # metrics.jsonl records
+    ingest: Mapping[str, Any] | None = None                # ingest_report.json
+    best: Sequence[GalleryItem] = ()
+    worst: Sequence[GalleryItem] = ()
+    rank_by: str = "NSS"
+    info: Mapping[str, Any] = field(default_factory=dict)  # run facts shown at the top
+    stages: Sequence[Mapping[str, Any]] = ()               # pipeline manifest rows
+    notes: Sequence[str] = ()
+
+
+def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
+    """Numeric metric keys in first-seen order, without counts and bookkeeping keys."""
+    out: list[str] = []
+    for s in summaries:
+        for k, v in (s or {}).items():
+            if k in SUMMARY_SKIP or k.startswith("n_") or k.endswith("_std") or k in out:
+                continue
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out.append(k)
+    return out
+
+
+def _find(baselines: Mapping[str, Any], *needles: str) -> str | None:
+    for name in baselines:
+        low = name.lower().replace("-", "_").replace(" ", "_")
+        if any(n in low for n in needles):
+            return name
+    return None
+
+
+def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[str, Any]],
+               metric: str = "NSS") -> tuple[float, str, str] | None:
+    """Fraction of the centre-bias → gold-standard gap closed on ``metric`` (None if not computable).
+
+    Returns (fraction, centre baseline name, gold baseline name).
+    """
+    centre = _find(baselines, "centre", "center")
+    gold = _find(baselines, "gold")
+    if model is None or centre is None or gold is None:
+        return None
+    try:
+        m, c, g = (float(model[metric]), float(baselines[centre][metric]), float(baselines[gold][metric]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) for v in (m, c, g)) or g == c:
+        return None
+    return (m - c) / (g - c), centre, gold
+
+
+def _metrics_section(d: ReportData) -> str:
+    rows: dict[str, Mapping[str, Any]] = {}
+    if d.model_summary is not None:
+        rows[d.model_name] = d.model_summary
+    rows.update(d.baselines)
+    if not rows:
+        return '<p class="note">No evaluation results in this run.</p>'
+    names = metric_names(*rows.values())
+    body = []
+    top: dict[str, Any] = {}
+    if d.model_summary is not None:
+        for m in names[:4]:
+            if m in d.model_summary:
+                top[f"{m} ({d.model_name})"] = d.model_summary[m]
+    g = gap_closed(d.model_summary, d.baselines, "NSS")
+    if g is not None:
+        frac, centre, gold = g
+        top["NSS gap closed"] = Raw(f"{100 * frac:.1f}%")
+        body.append(cards(top))
+        body.append(f'<p>The model closes <b>{100 * frac:.1f}%</b> of the NSS gap between the centre-bias '
+                    f'baseline (<code>{esc(centre)}</code>) and the leave-one-observer-out gold standard '
+                    f'(<code>{esc(gold)}</code>): (NSS<sub>model</sub> − NSS<sub>centre</sub>) / '
+                    '(NSS<sub>gold</sub> − NSS<sub>centre</sub>).</p>')
+    else:
+        body.append(cards(top) if top else "")
+        if d.task == "fixation":
+            body.append('<p class="note">Gap closed not computed: needs centre-bias and gold-standard baselines '
+                        "with NSS.</p>")
+    conv = (d.model_summary or {}).get("convention") or next(
+        (s.get("convention") for s in d.baselines.values() if s.get("convention")), None)
+    counts = (d.model_summary or {})
+    count_bits = [f"{k.replace('_', ' ')}: {fmt_int(counts[k])}" for k in ("n_images", "n_stimuli", "n_fixations")
+                  if k in counts]
+    header = ["", *names]
+    trs = [[n, *[rows[n].get(m, float("nan")) for m in names]] for n in rows]
+    classes = ["model" if (d.model_summary is not None and i == 0) else "" for i in range(len(trs))]
+    body.append(table(header, trs, row_classes=classes))
+    meta = ", ".join(x for x in [f"convention: {conv}" if conv else "", *count_bits] if x)
+    if meta:
+        body.append(f'<p class="sub">{esc(meta)}</p>')
+    bars = figures.metric_bars_png(rows, names)
+    if bars:
+        body.append(img(bars, "metrics of the model and the baselines", cls="plot"))
+    return "".join(body)
+
+
+def fmt_int(v: Any) -> str:
+    try:
+        return f"{int(v):,}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _curves_section(d: ReportData) -> str:
+    if not d.curves:
+        return '<p class="note">No training log (metrics.jsonl) in this run.</p>'
+    png = figures.training_curves_png(d.curves)
+    if png is None:
+        return '<p class="note">The training log has no numeric values.</p>'
+    last = {k: v for k, v in d.curves[-1].items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return img(png, "training curves", cls="plot") + f'<h3>Last record</h3>{kv_table(last)}'
+
+
+def _panel(item: GalleryItem) -> str:
+    im = np.asarray(item.image, dtype=np.uint8)
+    h, w = im.shape[:2]
+    panels = [img(figures.to_png(figures.thumbnail(im)), f"{item.stimulus} image", caption="image")]
+    if item.truth is not None:
+        gt = figures.overlay(im, item.truth)
+        if item.fixations is not None:
+            gt = figures.draw_points(gt, *item.fixations, radius=max(2, round(max(h, w) / 200)))
+        cap = "ground truth" + (" + fixations" if item.fixations is not None else "")
+        panels.append(img(figures.to_png(figures.thumbnail(gt)), f"{item.stimulus} ground truth", caption=cap))
+    pred = figures.overlay(im, item.prediction, log_density=item.log_density)
+    panels.append(img(figures.to_png(figures.thumbnail(pred)), f"{item.stimulus} prediction", caption="prediction"))
+    for name, att in item.attention.items():
+        a = np.asarray(att, dtype=np.float32)
+        ov = figures.overlay(im, a, cmap="viridis")
+        panels.append(img(figures.to_png(figures.thumbnail(ov)), f"{item.stimulus} attention {name}",
+                          caption=f"attention: {name}"))
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in item.scores.items() if isinstance(v, int | float))
+    return f"<h3>{esc(item.stimulus)} <span class=\"sub\">{esc(scores)}</span></h3><div class=\"gallery-row\">{''.join(panels)}</div>"
+
+
+def _gallery_section(d: ReportData) -> str:
+    if not d.best and not d.worst:
+        return '<p class="note">No gallery (needs a checkpoint, the ground truth and per-image scores).</p>'
+    out = [f'<p>Ranked by per-image {esc(d.rank_by)}. Heat maps are min-max normalised over each image.</p>']
+    if d.best:
+        out.append(f"<h3>Best {len(d.best)}</h3>" + "".join(_panel(i) for i in d.best))
+    if d.worst:
+        out.append(f"<h3>Worst {len(d.worst)}</h3>" + "".join(_panel(i) for i in d.worst))
+    return "".join(out)
+
+
+def _per_image_section(d: ReportData) -> str:
+    if d.per_image is None or d.per_image.empty:
+        return '<p class="note">No per-image results.</p>'
+    df = d.per_image
+    num = [c for c in df.columns if c != "stimulus" and pd.api.types.is_numeric_dtype(df[c])]
+    stats = df[num].describe(percentiles=[0.1, 0.5, 0.9]).T
+    rows = [[c, *[stats.loc[c, k] for k in ("count", "mean", "std", "min", "10%", "50%", "90%", "max")]]
+            for c in num]
+    for r in rows:
+        r[1] = int(r[1])
+    return table(["metric", "images", "mean", "std", "min", "p10", "median", "p90", "max"], rows)
+
+
+def _ingest_section(d: ReportData) -> str:
+    if d.ingest is None:
+        return '<p class="note">No ingest report in this run (fixations not ingested by this pipeline).</p>'
+    rep = d.ingest
+    acc = rep.get("accounting", rep) if isinstance(rep.get("accounting"), Mapping) else rep
+    out = []
+    top = {k: v for k, v in rep.items() if not isinstance(v, Mapping | list)}
+    top.update({k: v for k, v in acc.items() if not isinstance(v, Mapping | list) and k not in top})
+    if top:
+        out.append(kv_table(top))
+    kept, dropped = acc.get("kept"), acc.get("dropped")
+    reasons = acc.get("dropped_by_reason") or {}
+    if isinstance(kept, int | float) and isinstance(dropped, int | float) and kept + dropped > 0:
+        total = kept + dropped
+        rows = [["kept", kept, Raw(_bar(kept / total))]]
+        rows += [[f"dropped: {r}", n, Raw(_bar(n / total))] for r, n in sorted(reasons.items(), key=lambda t: -t[1])]
+        out.append(table(["", "fixations", "share"], rows))
+    files = acc.get("files")
+    if isinstance(files, Mapping) and files:
+        frows = []
+        for f, rec in sorted(files.items()):
+            drops = rec.get("dropped", {}) if isinstance(rec, Mapping) else {}
+            noted = rec.get("noted", {}) if isinstance(rec, Mapping) else {}
+            frows.append([Path(f).name, rec.get("kept", 0) if isinstance(rec, Mapping) else rec,
+                          sum(drops.values()) if isinstance(drops, Mapping) else drops,
+                          "; ".join(f"{k}: {v}" for k, v in {**drops, **noted}.items()) or ""])
+        shown = frows[:40]
+        out.append(f"<h3>Per source file ({len(frows)})</h3>")
+        out.append(table(["file", "kept", "dropped", "reasons / notes"], shown, left_cols=1))
+        if len(frows) > len(shown):
+            out.append(f'<p class="note">… {len(frows) - len(shown)} more files in ingest_report.json.</p>')
+    return "".join(out) or '<p class="note">The ingest report is empty.</p>'
+
+
+def _bar(frac: float) -> str:
+    return f'<span class="bar" style="width:{max(1, round(160 * frac))}px"></span> {100 * frac:.1f}%'
+
+
+def _stages_section(d: ReportData) -> str:
+    rows = [[s.get("stage", ""), s.get("status", ""), s.get("duration_s", float("nan")), s.get("finished", ""),
+             str(s.get("key", ""))[:12]] for s in d.stages]
+    return table(["stage", "status", "seconds", "finished (UTC)", "cache key"], rows, left_cols=2)
+
+
+def render_report(d: ReportData) -> str:
+    """The report as one HTML string (self-contained: inline CSS, PNG data URIs, no scripts)."""
+    sections = []
+    if d.info:
+        sections.append(("run", "Run", kv_table(d.info)))
+    sections.append(("metrics", "Metrics", _metrics_section(d)))
+    sections.append(("training", "Training", _curves_section(d)))
+    sections.append(("gallery", "Best and worst images", _gallery_section(d)))
+    sections.append(("per-image", "Per-image distribution", _per_image_section(d)))
+    if d.task == "fixation" or d.ingest is not None:
+        sections.append(("ingest", "Ingest", _ingest_section(d)))
+    if d.stages:
+        sections.append(("stages", "Pipeline stages", _stages_section(d)))
+    if d.notes:
+        sections.append(("notes", "Notes", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in d.notes) + "</ul>"))
+    subtitle = f"task: {d.task} · model: {d.model_name}"
+    return page(d.title, subtitle, sections)
+
+
+def write_report(d: ReportData, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_write(path, "w") as fh:
+        fh.write(render_report(d))
+    return path

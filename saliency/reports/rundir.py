@@ -1,0 +1,251 @@
+"""Collect a report's data from a run directory.
+
+Two layouts are understood:
+
+* a **pipeline output directory** (``saliency run``): ``manifest.json``, ``ingest/ingest_report.json``,
+  ``maps/shards/``, ``baselines/summary.json``, ``train/`` (a training run directory),
+  ``evaluate/{summary.json, per_image.parquet, info.json}``;
+* a **training run directory** (``saliency train``): ``metrics.jsonl``, ``checkpoints/best.pt``,
+  ``eval/<dataset>/{summary.json, per_image.parquet}``.
+
+Gallery predictions and attention maps are computed from the checkpoint for the few stimuli shown
+(torch is imported only then).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from saliency.errors import ConfigError, SchemaError
+from saliency.reports.report import GalleryItem, ReportData
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise SchemaError(f"{path}: not valid JSON ({exc})") from None
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file; a truncated last line (a run still writing) is ignored."""
+    out = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            if i == len(lines):
+                break
+            raise SchemaError(f"{path}:{i}: not a JSON record") from None
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def rank_stimuli(per_image: pd.DataFrame, rank_by: str, k: int) -> tuple[list[str], list[str]]:
+    """(best k, worst k) stimuli by ``rank_by`` (higher is better, except error metrics like MAE/KL)."""
+    if rank_by not in per_image.columns:
+        raise ConfigError(f"cannot rank by {rank_by!r}: per-image columns are {list(per_image.columns)}")
+    df = per_image[["stimulus", rank_by]].dropna()
+    lower_better = rank_by.lower() in {"mae", "kl", "kldiv", "kl_div", "emd"}
+    df = df.sort_values([rank_by, "stimulus"], ascending=[lower_better, True], kind="mergesort")
+    best = list(df["stimulus"].head(k))
+    worst = [s for s in reversed(list(df["stimulus"].tail(k))) if s not in best]
+    return best, worst
+
+
+def find_train_dir(run: Path) -> Path | None:
+    for cand in (run / "train", run):
+        if (cand / "metrics.jsonl").is_file() or (cand / "checkpoints").is_dir():
+            return cand
+    return None
+
+
+def find_checkpoint(train_dir: Path | None) -> Path | None:
+    if train_dir is None:
+        return None
+    for name in ("best.pt", "last.pt"):
+        p = train_dir / "checkpoints" / name
+        if p.is_file():
+            return p
+    return None
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | None = None,
+                         stimuli_info: Mapping[str, Mapping[str, str]] | None = None,
+                         attention_side: int = 256) -> Callable[[str], GalleryItem]:
+    """A function stimulus → :class:`GalleryItem` using the checkpoint's model.
+
+    Fixation task: image, density and fixations from the shards; prediction from
+    ``saliency.training.predict_maps`` (log-density at the original size). SOD: image and mask paths from
+    ``stimuli_info`` (stimulus → {"image_path", "mask_path"}). Attention maps come from
+    ``saliency.models.attention_maps`` on the image scaled to ``attention_side`` (longer side).
+    """
+    import torch
+
+    from saliency.models import attention_maps, normalize_image
+    from saliency.training import load_model, predict_maps
+
+    model = load_model(checkpoint)
+    model.eval()
+    shards = None
+    if task == "fixation":
+        if shards_root is None:
+            raise ConfigError("a fixation-task gallery needs the shards (maps stage output)")
+        from saliency.shards import open_shards
+
+        shards = open_shards(shards_root)
+
+    def load(stimulus: str) -> GalleryItem:
+        truth, fix = None, None
+        if shards is not None:
+            gt = shards.load(stimulus)
+            image_path = Path(gt.image_path)
+            truth = gt.density
+            fix = (gt.fixations["x"].to_numpy(float), gt.fixations["y"].to_numpy(float))
+        else:
+            info = (stimuli_info or {}).get(stimulus)
+            if info is None:
+                raise ConfigError(f"no image path recorded for stimulus {stimulus!r}")
+            image_path = Path(info["image_path"])
+            if info.get("mask_path"):
+                truth = (load_image(info["mask_path"])[..., 0] > 127).astype(np.float32)
+        image = load_image(image_path)
+        (_, pred), = list(predict_maps(model, [image_path]))
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        s = min(1.0, attention_side / max(h, w))
+        small = np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s)))))
+        with torch.no_grad():
+            att = attention_maps(model, normalize_image(small)[None])
+        attention = {}
+        for name, t in att.items():
+            a = t.detach().float().cpu().numpy()
+            while a.ndim > 2:  # (B, heads/C, h, w) → mean over leading axes
+                a = a.mean(axis=0)
+            if a.ndim == 2 and min(a.shape) > 1:
+                attention[name] = a
+        return GalleryItem(stimulus=stimulus, image=image, prediction=np.asarray(pred, np.float32),
+                           truth=truth, fixations=fix, attention=dict(list(attention.items())[:3]),
+                           log_density=(task == "fixation"))
+
+    return load
+
+
+def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, title: str | None = None,
+            gallery_loader: Callable[[str], GalleryItem] | None = None, with_gallery: bool = True
+            ) -> ReportData:
+    """Gather a :class:`ReportData` from a run directory (see module docstring for the layouts)."""
+    run = Path(run).resolve()
+    if not run.is_dir():
+        raise ConfigError(f"{run}: run directory not found")
+    notes: list[str] = []
+    manifest = read_json(run / "manifest.json") if (run / "manifest.json").is_file() else None
+    task = "fixation"
+    info: dict[str, Any] = {"directory": str(run)}
+    stages: list[dict[str, Any]] = []
+    if manifest is not None:
+        for name, rec in manifest.get("stages", {}).items():
+            stages.append({"stage": name, **{k: rec.get(k) for k in ("status", "duration_s", "finished", "key")}})
+            task = (rec.get("ingredients", {}).get("pipeline", {}) or {}).get("task", task)
+            info.setdefault("dataset", (rec.get("ingredients", {}).get("pipeline", {}) or {}).get("dataset"))
+    train_dir = find_train_dir(run)
+    curves = read_jsonl(train_dir / "metrics.jsonl") if train_dir and (train_dir / "metrics.jsonl").is_file() else []
+
+    # model evaluation: pipeline's evaluate/ first, else the training run's eval/<dataset>/
+    eval_dir = run / "evaluate" if (run / "evaluate" / "summary.json").is_file() else None
+    if eval_dir is None and train_dir is not None and (train_dir / "eval").is_dir():
+        cands = sorted(p.parent for p in (train_dir / "eval").glob("*/summary.json"))
+        eval_dir = cands[0] if cands else None
+    summary = read_json(eval_dir / "summary.json") if eval_dir else None
+    per_image = pd.read_parquet(eval_dir / "per_image.parquet") if eval_dir and (
+        eval_dir / "per_image.parquet").is_file() else None
+    eval_info = read_json(eval_dir / "info.json") if eval_dir and (eval_dir / "info.json").is_file() else {}
+    task = eval_info.get("task", task)
+    model_name = eval_info.get("model", "model")
+    for k in ("dataset", "model", "split", "checkpoint", "n_images"):
+        if eval_info.get(k) is not None:
+            info[k] = eval_info[k]
+
+    baselines: dict[str, Any] = {}
+    bfile = run / "baselines" / "summary.json"
+    if bfile.is_file():
+        baselines = dict(read_json(bfile).get("baselines", {}))
+    ingest = None
+    for cand in (run / "ingest" / "ingest_report.json", run / "ingest_report.json"):
+        if cand.is_file():
+            ingest = read_json(cand)
+            break
+
+    rank = rank_by or ("NSS" if task == "fixation" else "MAE")
+    best: list[GalleryItem] = []
+    worst: list[GalleryItem] = []
+    if with_gallery and per_image is not None and gallery_k > 0:
+        if rank not in per_image.columns:
+            notes.append(f"gallery: per-image results have no {rank!r} column")
+        else:
+            loader = gallery_loader
+            if loader is None:
+                ckpt = find_checkpoint(train_dir)
+                shards_root = run / "maps" / "shards"
+                if ckpt is None:
+                    notes.append("gallery: no checkpoint found")
+                else:
+                    loader = model_gallery_loader(
+                        ckpt, task=task, shards_root=shards_root if shards_root.is_dir() else None,
+                        stimuli_info=eval_info.get("stimuli"))
+            if loader is not None:
+                b, w = rank_stimuli(per_image, rank, gallery_k)
+                scores = per_image.set_index("stimulus")
+                num = [c for c in per_image.columns if c != "stimulus" and pd.api.types.is_numeric_dtype(per_image[c])]
+
+                def item(s: str) -> GalleryItem:
+                    it = loader(s)
+                    it.scores = {c: float(scores.loc[s, c]) for c in num[:4]}
+                    return it
+
+                best = [item(s) for s in b]
+                worst = [item(s) for s in w]
+    return ReportData(
+        title=title or f"Saliency report: {info.get('dataset') or run.name}", task=task, model_name=model_name,
+        model_summary=summary, baselines=baselines, per_image=per_image, curves=curves, ingest=ingest,
+        best=best, worst=worst, rank_by=rank, info={k: v for k, v in info.items() if v is not None},
+        stages=stages, notes=notes,
+    )
+
+
+def build_report(run: str | Path, out: str | Path | None = None, *, gallery_k: int = 3,
+                 rank_by: str | None = None, title: str | None = None, with_gallery: bool = True,
+                 gallery_loader: Callable[[str], GalleryItem] | None = None) -> Path:
+    """Write ``report.html`` for a run directory (default: ``<run>/report/report.html`` for a pipeline
+    directory, ``<run>/report.html`` otherwise); returns its path."""
+    from saliency.reports.report import write_report
+
+    run = Path(run)
+    data = collect(run, gallery_k=gallery_k, rank_by=rank_by, title=title, with_gallery=with_gallery,
+                   gallery_loader=gallery_loader)
+    if out is None:
+        out = run / "report" / "report.html" if (run / "manifest.json").is_file() else run / "report.html"
+    return write_report(data, out)
+
+
+def stimuli_in(per_image: pd.DataFrame | None) -> Sequence[str]:
+    return [] if per_image is None else list(per_image["stimulus"])

@@ -1,0 +1,410 @@
+"""The training loop: seeded, resumable to the bit, single process or DDP (torchrun).
+
+One epoch = one pass over the train split (or ``max_steps_per_epoch`` batches). After each epoch: the
+validation metrics, a JSONL/CSV record, ``checkpoints/last.pt`` (and ``best.pt`` when the monitored
+metric improved), all written atomically by rank 0. ``resume=True`` restores model, optimizer,
+scheduler, scaler, RNG states, history and early-stopping state from ``last.pt`` and continues with the
+next epoch; data order and augmentation depend only on (seed, epoch), so a resumed run ends with
+weights bit-identical to an uninterrupted one (CPU; deterministic kernels).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from saliency.errors import ConfigError
+from saliency.io import atomic_write, write_json
+from saliency.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from saliency.training.config import RunConfig, dump_config
+from saliency.training.data import build_run_data, make_loader
+from saliency.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
+from saliency.training.evaluation import evaluate_fixation, evaluate_sod, validate
+from saliency.training.losses import DEFAULT_FIXATION_WEIGHTS, DEFAULT_SOD_WEIGHTS, WeightedObjective
+from saliency.training.modeling import build_network, model_spec, unwrap
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` leaves behind (paths inside ``run_dir``) and its headline numbers."""
+
+    run_dir: Path
+    last_checkpoint: Path
+    best_checkpoint: Path
+    epochs_completed: int
+    best_value: float | None
+    stopped_early: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+    model: nn.Module | None = field(default=None, repr=False)  # the trained network (last epoch)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))  # noqa: NPY002 (global RNG libraries may draw from)
+    torch.manual_seed(seed)
+
+
+def resolve_device(cfg: RunConfig, info: DistInfo) -> torch.device:
+    want = cfg.train.device
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device: CUDA requested but no GPU is available")
+        if want == "cuda":
+            want = f"cuda:{info.local_rank}"
+        torch.cuda.set_device(torch.device(want))
+    return torch.device(want)
+
+
+def amp_settings(cfg: RunConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, channels_last) from the config and the device."""
+    prec = cfg.train.precision
+    if prec == "auto":
+        prec = "bf16" if device.type == "cuda" else "fp32"
+    dtype = torch.bfloat16 if prec == "bf16" else None
+    cl = cfg.train.channels_last == "on" or (cfg.train.channels_last == "auto" and device.type == "cuda")
+    return dtype, cl
+
+
+def param_groups(model: nn.Module, cfg: RunConfig) -> list[dict[str, Any]]:
+    """Four groups: (encoder | rest) × (decayed weights | biases and norms, no weight decay)."""
+    o = cfg.optim
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        enc = name.startswith("encoder.")
+        decay = p.ndim > 1
+        groups.setdefault((enc, decay), []).append(p)
+    out = []
+    for (enc, decay), ps in sorted(groups.items()):
+        out.append({"params": ps, "lr": o.lr * (o.encoder_lr_mult if enc else 1.0),
+                    "weight_decay": o.weight_decay if decay else 0.0})
+    return out
+
+
+def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
+    o = cfg.optim
+    groups = param_groups(model, cfg)
+    if o.name == "adamw":
+        return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
+    return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=True)
+
+
+def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, min_ratio: float) -> float:
+    """Linear warm-up from 1/warmup to 1, then cosine to ``min_ratio`` at ``total_steps`` (or constant)."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    t = min(max(t, 0.0), 1.0)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _improved(value: float, best: float | None, mode: str) -> bool:
+    if best is None or not math.isfinite(best):
+        return math.isfinite(value)
+    return value > best if mode == "max" else value < best
+
+
+def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    keys: list[str] = []
+    for rec in history:
+        keys += [k for k in rec if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for rec in history:
+        w.writerow(rec)
+    with atomic_write(path, "w") as fh:
+        fh.write(buf.getvalue())
+
+
+def _write_jsonl(path: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_write(path, "w") as fh:
+        for rec in history:
+            fh.write(json.dumps(rec, sort_keys=True) + "\n")
+
+
+def resolve_config(cfg: RunConfig) -> RunConfig:
+    """Fill task-dependent defaults (the loss weights) so ``config.toml`` states everything used."""
+    if not cfg.loss.weights:
+        default = DEFAULT_FIXATION_WEIGHTS if cfg.data.task == "fixation" else DEFAULT_SOD_WEIGHTS
+        cfg = cfg.replace(**{"loss.weights": dict(default)})
+    return cfg
+
+
+def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool = False,
+          source: Any = None, show_progress: bool = False,
+          on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
+    """Train ``config``; leave ``run_dir`` (default ``<runs_dir>/<name>``) per contract 6.
+
+    source: overrides the data source (an object with ``stimuli`` and ``load``; tests).
+    on_epoch_end(epoch, record): called on every rank after each epoch's checkpoint (tests use it to
+    interrupt a run).
+    """
+    t_start = time.perf_counter()
+    cfg = resolve_config(config)
+    run_dir = Path(run_dir) if run_dir is not None else Path(cfg.runs_dir) / cfg.name
+    ckpt_dir = run_dir / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    device_kind = "cuda" if (cfg.train.device.startswith("cuda") or
+                             (cfg.train.device == "auto" and torch.cuda.is_available())) else "cpu"
+    info = init_distributed(device_kind)
+    device = resolve_device(cfg, info)
+    amp_dtype, channels_last = amp_settings(cfg, device)
+    task = cfg.data.task
+
+    if resume and not last_path.is_file():
+        raise ConfigError(f"--resume: {last_path} does not exist")
+    if resume:
+        import tomllib
+
+        from saliency.training.config import RunConfig as _RC
+
+        saved = _RC.from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
+        if saved.to_dict() != cfg.to_dict():
+            diff = sorted(k for k in _flatten(cfg.to_dict()).keys() | _flatten(saved.to_dict()).keys()
+                          if _flatten(cfg.to_dict()).get(k) != _flatten(saved.to_dict()).get(k))
+            raise ConfigError(f"--resume: config differs from {run_dir / 'config.toml'} at {', '.join(diff)}")
+
+    seed_everything(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    data = build_run_data(cfg, source)
+    model = build_network(cfg.model.name, cfg.model.options, task).to(device)
+    if getattr(model, "task", task) != task:
+        raise ConfigError(f"model {cfg.model.name!r} is a {model.task!r} model but data.task is {task!r}")
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, cfg)
+
+    probe = make_loader(data.train, batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed, epoch=0,
+                        num_workers=0, dist_info=info, drop_last=len(data.train) > cfg.train.batch_size)
+    steps_per_epoch = len(probe)
+    if cfg.train.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, cfg.train.max_steps_per_epoch)
+    total_steps = steps_per_epoch * cfg.train.epochs
+    warmup = round(cfg.optim.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.optim.schedule, cfg.optim.min_lr_ratio))
+    scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling
+    objective = WeightedObjective(cfg.loss.weights, task)
+
+    start_epoch, step, best, bad_epochs, history = 0, 0, None, 0, []
+    if resume:
+        ck = load_checkpoint(last_path, map_location=device)
+        unwrap(model).load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        scaler.load_state_dict(ck["scaler"]) if ck["scaler"] else None
+        start_epoch, step, bad_epochs = int(ck["epoch"]), int(ck["step"]), int(ck["bad_epochs"])
+        best = ck["best"]
+        history = list(ck["history"])
+        set_rng_state(ck["rng"])
+    elif info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(run_dir / "config.toml", "w") as fh:
+            fh.write(dump_config(cfg))
+        from saliency.datasets import write_splits
+
+        write_splits(run_dir / "splits.json", data.splits, fractions=cfg.data.split_fractions,
+                     salt=cfg.data.split_salt, dataset=cfg.data.dataset)
+    barrier(info)
+
+    train_model: nn.Module = model
+    if info.enabled:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.train.compile:
+        train_model = torch.compile(train_model)
+
+    tb = _tensorboard(run_dir) if (cfg.train.tensorboard and info.is_main) else None
+    spec = model_spec(unwrap(model), cfg.model.name, cfg.model.options)
+    stopped_early = False
+    prog_ctx = _progress(show_progress and info.is_main)
+    with prog_ctx as prog:
+        for epoch in range(start_epoch, cfg.train.epochs):
+            loader = make_loader(data.train, batch_size=cfg.train.batch_size, shuffle=True, seed=cfg.seed,
+                                 epoch=epoch, num_workers=cfg.data.num_workers, dist_info=info,
+                                 drop_last=len(data.train) > cfg.train.batch_size)
+            task_id = prog.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=steps_per_epoch,
+                                    rate="") if prog else None
+            train_model.train()
+            t0 = time.perf_counter()
+            seen, loss_sum, term_sums = 0, 0.0, {}
+            for i, batch in enumerate(loader):
+                if i >= steps_per_epoch:
+                    break
+                x = batch["image"].to(device, non_blocking=True)
+                if channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                tensors = {k: v.to(device) for k, v in batch.items()
+                           if k in ("density", "fixation_map", "mask")}
+                with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
+                                    enabled=amp_dtype is not None):
+                    pred = train_model(x)
+                loss, terms = objective(pred.float(), tensors)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if cfg.optim.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                step += 1
+                seen += x.shape[0]
+                loss_sum += float(loss.detach()) * x.shape[0]
+                for k, v in terms.items():
+                    term_sums[k] = term_sums.get(k, 0.0) + v * x.shape[0]
+                if prog is not None:
+                    dt = time.perf_counter() - t0
+                    prog.update(task_id, advance=1,
+                                rate=f"{seen * info.world_size / dt:,.1f} img/s loss {loss_sum / seen:.4f}")
+                if tb is not None and step % cfg.train.log_every == 0:
+                    tb.add_scalar("train/loss", float(loss.detach()), step)
+            train_s = time.perf_counter() - t0
+            record: dict[str, Any] = {
+                "epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[-1],
+                "train_loss": loss_sum / max(seen, 1),
+                **{f"train_{k}": v / max(seen, 1) for k, v in sorted(term_sums.items())},
+                "images_per_s": seen * info.world_size / train_s if train_s > 0 else float("nan"),
+                "epoch_s": train_s,
+            }
+            if info.is_main:
+                val_loader = make_loader(data.val, batch_size=cfg.train.eval_batch_size, shuffle=False,
+                                         seed=cfg.seed, epoch=0, num_workers=cfg.data.num_workers,
+                                         dist_info=DistInfo())
+                val = validate(unwrap(model), val_loader, device, task, amp_dtype, channels_last)
+                record.update({f"val_{k}": v for k, v in val.items()})
+                key = f"val_{cfg.train.monitor}"
+                if key not in record:
+                    raise ConfigError(f"train.monitor: {cfg.train.monitor!r} is not a validation metric; "
+                                      f"known: {sorted(k[4:] for k in record if k.startswith('val_'))}")
+                value = float(record[key])
+                improved = _improved(value, best, cfg.train.monitor_mode)
+                if improved:
+                    best, bad_epochs = value, 0
+                else:
+                    bad_epochs += 1
+                record["best"] = best
+                history.append(record)
+                state = {
+                    "model": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                    "rng": rng_state(), "epoch": epoch + 1, "step": step, "best": best,
+                    "bad_epochs": bad_epochs, "history": history, "config": dump_config(cfg),
+                    "model_spec": spec, "canvas": [cfg.data.height, cfg.data.width], "task": task,
+                }
+                save_checkpoint(last_path, state)
+                if improved:
+                    save_checkpoint(best_path, state)
+                _write_jsonl(run_dir / "metrics.jsonl", history)
+                _write_csv(run_dir / "metrics.csv", history)
+                if tb is not None:
+                    for k, v in record.items():
+                        if isinstance(v, (int, float)) and k not in ("epoch", "step"):
+                            tb.add_scalar(k, v, epoch + 1)
+            record, bad_epochs, best = broadcast_object(info, (record, bad_epochs, best))
+            if prog is not None:
+                prog.update(task_id, rate=_summary_text(record, cfg.train.monitor))
+            barrier(info)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, record)
+            if cfg.train.patience and bad_epochs >= cfg.train.patience:
+                stopped_early = True
+                break
+
+    evaluation: dict[str, dict[str, Any]] = {}
+    if cfg.train.final_eval and info.is_main:
+        evaluation = final_evaluation(cfg, data, best_path if best_path.is_file() else last_path, run_dir, device)
+    barrier(info)
+    if tb is not None:
+        tb.close()
+    epochs_done = len(history) if info.is_main else 0
+    return RunResult(run_dir=run_dir, last_checkpoint=last_path, best_checkpoint=best_path,
+                     epochs_completed=epochs_done, best_value=best, stopped_early=stopped_early,
+                     history=history, evaluation=evaluation, seconds=time.perf_counter() - t_start,
+                     model=unwrap(model))
+
+
+def final_evaluation(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path,
+                     device: torch.device) -> dict[str, dict[str, Any]]:
+    """Score the chosen checkpoint on the test split (and ``data.extra_eval`` shard sets) at the stimuli's
+    original resolution; write ``eval/<dataset>/{summary.json, per_image.parquet}``."""
+    from saliency.training.predict import load_model
+
+    model = load_model(checkpoint, device=device)
+    canvas = (cfg.data.height, cfg.data.width)
+    out: dict[str, dict[str, Any]] = {}
+    jobs: list[tuple[str, Any, list[str]]] = [(cfg.data.dataset, data.source, data.splits["test"] or
+                                               data.splits["val"])]
+    for extra in cfg.data.extra_eval:
+        from saliency.datasets.fixation import open_source
+
+        src = open_source(Path(extra))
+        name = (getattr(src, "meta", None) or {}).get("dataset", Path(extra).parent.name)
+        jobs.append((name, src, list(src.stimuli)))
+    for name, src, stimuli in jobs:
+        if cfg.data.task == "fixation":
+            per, summary = evaluate_fixation(model, src, stimuli, canvas, device)
+        else:
+            per, summary = evaluate_sod(model, src, stimuli, canvas, device)
+        summary = {**summary, "checkpoint": checkpoint.name, "split": "test" if name == cfg.data.dataset else "all"}
+        d = run_dir / "eval" / name
+        write_json(d / "summary.json", summary)
+        from saliency.io import atomic_path
+
+        with atomic_path(d / "per_image.parquet") as tmp:
+            per.to_parquet(tmp, index=False)
+        out[name] = summary
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _summary_text(record: dict[str, Any], monitor: str) -> str:
+    v = record.get(f"val_{monitor}")
+    return f"{record['images_per_s']:,.1f} img/s · val {monitor} {v:.4f}" if v is not None else ""
+
+
+def _progress(enabled: bool) -> Any:
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from saliency.cli.common import progress
+
+    return progress()
+
+
+def _tensorboard(run_dir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))

@@ -1,0 +1,152 @@
+"""Training objectives, pluggable by name (``LOSSES`` registry).
+
+Fixation prediction (pred: (B, 1, H, W) float log-density, log-softmax over each image's H·W pixels;
+target: (B, 1, H, W) probability map summing to 1; fixation_map: (B, 1, H, W) fixation counts):
+
+- ``kl``:  Σ g · log(ε + g / (ε + p)), p = exp(pred), ε = 2.2204e-16 (MIT benchmark KLdiv; Bylinskii et
+  al., "What do different evaluation metrics tell us about saliency models?", TPAMI 2019).
+- ``cc``:  Pearson correlation of p and g over pixels (MIT ``CC``).
+- ``nss``: mean of the standardised saliency (p − mean p) / std p at the fixated pixels, weighted by
+  fixation counts (Peters et al. 2005; population std as pysaliency.metrics.NSS).
+- ``sim``: Σ min(p̂, ĝ) of both maps normalised to sum 1 (Judd et al.; MIT ``similarity``).
+
+Each term returns the per-image *metric* averaged over the batch (lower is better only for ``kl``).
+A weighted objective is minimised: ``loss = Σ w_k · term_k`` with signed weights; the default
+``{"kl": 1.0, "cc": -0.1, "nss": -0.1}`` is KL − 0.1·CC − 0.1·NSS.
+
+Salient-object detection (logits: (B, 1, H, W); mask: (B, 1, H, W) in [0, 1]):
+
+- ``structure``: weighted BCE + weighted IoU of F3Net (Wei et al., AAAI 2020) / PraNet (Fan et al.,
+  MICCAI 2020): weights 1 + 5·|avgpool₃₁(mask) − mask| emphasise pixels near object boundaries.
+- ``bce``, ``iou``: the unweighted terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+
+from saliency.errors import ConfigError
+from saliency.registry import Registry
+
+EPS_MIT = 2.2204e-16
+LossFn = Callable[..., torch.Tensor]
+LOSSES: Registry[LossFn] = Registry("loss")
+FIXATION_TERMS = ("kl", "cc", "nss", "sim")
+SOD_TERMS = ("structure", "bce", "iou")
+DEFAULT_FIXATION_WEIGHTS: Mapping[str, float] = {"kl": 1.0, "cc": -0.1, "nss": -0.1}
+DEFAULT_SOD_WEIGHTS: Mapping[str, float] = {"structure": 1.0}
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1).float()
+
+
+@LOSSES.register("kl")
+def kl_div(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(g ‖ p), MIT form Σ g·log(ε + g/(ε + p)); pred log-density, target density. Mean over batch."""
+    p = _flat(pred).exp()
+    g = _flat(target)
+    p = p / p.sum(1, keepdim=True)
+    g = g / g.sum(1, keepdim=True)
+    return (g * torch.log(EPS_MIT + g / (EPS_MIT + p))).sum(1).mean()
+
+
+@LOSSES.register("cc")
+def cc(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Pearson correlation of exp(pred) and target, per image, mean over batch."""
+    p = _flat(pred).exp()
+    g = _flat(target)
+    p = p - p.mean(1, keepdim=True)
+    g = g - g.mean(1, keepdim=True)
+    return ((p * g).sum(1) / ((p.square().sum(1) * g.square().sum(1)).sqrt() + 1e-12)).mean()
+
+
+@LOSSES.register("nss")
+def nss(pred: torch.Tensor, target: torch.Tensor | None = None,
+        fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Count-weighted mean of the standardised exp(pred) at fixations, per image, mean over batch.
+
+    Images without fixations are left out of the mean.
+    """
+    if fixation_map is None:
+        raise ConfigError("loss term 'nss' needs fixation maps (the batch has no 'fixation_map')")
+    p = _flat(pred).exp()
+    f = _flat(fixation_map)
+    z = (p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True, correction=0) + 1e-12)
+    n = f.sum(1)
+    per = (z * f).sum(1) / n.clamp_min(1)
+    ok = n > 0
+    return per[ok].mean() if bool(ok.any()) else per.sum() * 0
+
+
+@LOSSES.register("sim")
+def sim(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Histogram intersection Σ min(p̂, ĝ) of the sum-normalised maps, mean over batch."""
+    p = _flat(pred).exp()
+    g = _flat(target)
+    p = p / p.sum(1, keepdim=True)
+    g = g / g.sum(1, keepdim=True)
+    return torch.minimum(p, g).sum(1).mean()
+
+
+def _boundary_weight(mask: torch.Tensor) -> torch.Tensor:
+    return 1 + 5 * torch.abs(F.avg_pool2d(mask, kernel_size=31, stride=1, padding=15) - mask)
+
+
+@LOSSES.register("structure")
+def structure_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """F3Net/PraNet structure loss: boundary-weighted BCE + weighted IoU, mean over batch."""
+    logits, mask = logits.float(), mask.float()
+    weit = _boundary_weight(mask)
+    wbce = F.binary_cross_entropy_with_logits(logits, mask, reduction="none")
+    wbce = (weit * wbce).sum((2, 3)) / weit.sum((2, 3))
+    p = torch.sigmoid(logits)
+    inter = (p * mask * weit).sum((2, 3))
+    union = ((p + mask) * weit).sum((2, 3))
+    wiou = 1 - (inter + 1) / (union - inter + 1)
+    return (wbce + wiou).mean()
+
+
+@LOSSES.register("bce")
+def bce(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-pixel binary cross-entropy with logits."""
+    return F.binary_cross_entropy_with_logits(logits.float(), mask.float())
+
+
+@LOSSES.register("iou")
+def iou(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Soft IoU loss 1 − (Σpm + 1)/(Σ(p + m − pm) + 1)."""
+    p = torch.sigmoid(logits.float())
+    inter = (p * mask).sum((2, 3))
+    union = (p + mask).sum((2, 3))
+    return (1 - (inter + 1) / (union - inter + 1)).mean()
+
+
+class WeightedObjective:
+    """``Σ w_k · LOSSES[k](...)`` for one task; ``__call__`` returns (loss, {term: value})."""
+
+    def __init__(self, weights: Mapping[str, float], task: str = "fixation") -> None:
+        allowed = FIXATION_TERMS if task == "fixation" else SOD_TERMS
+        if not weights:
+            raise ConfigError("loss.weights is empty")
+        for k in weights:
+            LOSSES.get(k)
+            if k not in allowed:
+                raise ConfigError(f"loss.weights.{k}: not a {task} objective; use one of {list(allowed)}")
+        self.weights = {k: float(v) for k, v in weights.items()}
+        self.task = task
+
+    def __call__(self, pred: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        terms = {}
+        total = pred.new_zeros((), dtype=torch.float32)
+        for k, w in self.weights.items():
+            if self.task == "fixation":
+                v = LOSSES.get(k)(pred, batch["density"], batch.get("fixation_map"))
+            else:
+                v = LOSSES.get(k)(pred, batch["mask"])
+            terms[k] = float(v.detach())
+            total = total + w * v
+        return total, terms

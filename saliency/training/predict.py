@@ -1,0 +1,38 @@
+"""Rebuilding a trained model from a checkpoint and predicting maps at the images' original size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from saliency.training.checkpoint import load_checkpoint
+from saliency.training.evaluation import predict_maps_iter
+from saliency.training.modeling import rebuild_network
+
+
+def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The network stored in ``checkpoint`` (loaded with weights_only=True), in eval mode.
+
+    ``model.canvas`` is set to the (height, width) it was trained at.
+    """
+    ck = load_checkpoint(checkpoint, map_location="cpu")
+    model = rebuild_network(ck["model_spec"])
+    model.load_state_dict(ck["model"])
+    model.canvas = tuple(int(v) for v in ck["canvas"])
+    return model.to(torch.device(device)).eval()
+
+
+def predict_maps(model: nn.Module, image_paths: Sequence[str | Path], *, canvas: tuple[int, int] | None = None,
+                 device: str | torch.device = "cpu") -> Iterator[tuple[Path, np.ndarray]]:
+    """Yield (path, (h, w) float32 map at the image's original size) for each image.
+
+    Fixation models give a probability map summing to 1; SOD models per-pixel probabilities.
+    """
+    canvas = canvas or getattr(model, "canvas", None)
+    if canvas is None:
+        raise ValueError("predict_maps: pass canvas=(height, width) for a model not from load_model")
+    yield from predict_maps_iter(model, image_paths, canvas, device)
