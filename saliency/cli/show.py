@@ -29,13 +29,18 @@ def show(
     from PIL import Image
 
     from saliency.cli.common import console
+    from saliency.errors import ReaderError
     from saliency.io import atomic_path
     from saliency.maps.render import render_ground_truth
     from saliency.shards import open_shards
 
     gt = open_shards(shards).load(stimulus)
-    with Image.open(gt.image_path) as im:
-        image = np.asarray(im.convert("RGB"))
+    try:
+        with Image.open(gt.image_path) as im:
+            image = np.asarray(im.convert("RGB"))
+    except OSError as exc:
+        raise ReaderError(f"cannot read the stimulus image ({exc}); the manifest records this path",
+                          path=gt.image_path) from exc
     extra = _attention_panels(attention, image) if attention is not None else None
     picture = render_ground_truth(image, gt.density, gt.fixations, cmap=cmap, alpha=alpha,
                                   scanpaths=not no_scanpaths, title=stimulus, extra=extra)
