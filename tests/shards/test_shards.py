@@ -190,3 +190,36 @@ def test_maps_cli_builds_verifies_and_show_renders(osie_small, tmp_path):
     assert pixels.std() > 20  # a picture, not a blank canvas
     heat = pixels[22:, 800:].astype(int)
     assert (heat[..., 0] - heat[..., 2]).max() > 100  # the heat map's red peak is there
+
+
+def test_cli_split_build_and_finalize(osie_small, tmp_path, capsys):
+    fix = tmp_path / "fixations.parquet"
+    osie_small.write_parquet(fix)
+    out = tmp_path / "split"
+    for index in (0, 1):
+        with pytest.raises(SystemExit) as rc:
+            main(["maps", str(fix), "--out", str(out), "--shard-size", "3", "--shard-index", str(index),
+                  "--shard-count", "2", "--format", "parquet", "--dtype", "float16"])
+        assert rc.value.code == 0
+    assert "not finalised yet" in capsys.readouterr().out
+    (out / "meta.json").unlink()
+    with pytest.raises(SystemExit) as rc:
+        main(["maps", "--finalize", "--out", str(out)])
+    assert rc.value.code == 0
+    ss = open_shards(out)
+    assert len(ss) == 7 and ss.meta["format"] == "parquet" and ss.verify(deep=True).ok
+    (out / "maps/00001.parquet").unlink()
+    with pytest.raises(SystemExit) as rc:
+        main(["verify", str(out), "--json"])
+    assert rc.value.code == 1
+    assert '"maps/00001.parquet": "missing"' in capsys.readouterr().out
+
+
+def test_shard_set_gives_leave_one_observer_out_maps(built, osie_small):
+    ss = open_shards(built)
+    loo = ss.leave_one_observer_out("1004.jpg")
+    rows = osie_small.for_stimulus("1004.jpg")
+    assert sorted(loo) == sorted(rows["observer"].unique())
+    others = rows[rows["observer"] != "s03"]
+    ref = fuse_fixations(others["x"].to_numpy(), others["y"].to_numpy(), 600, 800, 24.0)
+    np.testing.assert_allclose(loo["s03"], ref, atol=1e-6 * float(ref.max()))
