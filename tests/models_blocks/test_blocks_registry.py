@@ -3,16 +3,13 @@ exportable to ONNX with dynamic H/W (legacy TorchScript exporter; onnxscript is 
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from saliency.models.blocks import BLOCKS, build_block
 
-C = 16
+C = 8
 NAMES = BLOCKS.names()
 EXPECTED = {"se", "eca", "cbam", "non_local", "sagan", "mhsa", "swin", "axial", "sk", "residual_attention"}
 #: blocks documented to be exactly the identity at initialisation (output == input)
@@ -145,8 +142,8 @@ def test_training_from_init_leaves_identity_and_reaches_every_parameter(name: st
     receive gradient (gates open first, then the layers behind them)."""
     block = make(name).train()
     opt = torch.optim.SGD(block.parameters(), lr=0.01)
-    x = torch.randn(2, C, 7, 9)
-    w = torch.randn(2, C, 7, 9, generator=torch.Generator().manual_seed(2))
+    x = torch.randn(2, C, 5, 6)
+    w = torch.randn(2, C, 5, 6, generator=torch.Generator().manual_seed(2))
     for _ in range(3):
         opt.zero_grad()
         (block(x) * w).sum().backward()
@@ -157,34 +154,8 @@ def test_training_from_init_leaves_identity_and_reaches_every_parameter(name: st
         assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname} is stuck"
 
 
-def export_and_run(module: nn.Module, example: torch.Tensor, others: list[torch.Tensor],
-                   dynamic_hw: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Export with the TorchScript ONNX exporter (dynamic B/H/W), run in onnxruntime; (ours, ort) pairs."""
-    import onnxruntime as ort
-
-    module.eval()
-    buf = io.BytesIO()
-    axes = {0: "b", 2: "h", 3: "w"} if dynamic_hw else {0: "b"}
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (example,), buf, dynamo=False, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": axes, "y": axes}, opset_version=17)
-    session = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
-    pairs = []
-    for x in [example, *others]:
-        with torch.no_grad():
-            ours = module(x).numpy()
-        pairs.append((ours, session.run(None, {"x": x.numpy()})[0]))
-    return pairs
-
-
 @pytest.mark.parametrize("name", NAMES)
-def test_block_exports_to_onnx_with_dynamic_size(name: str) -> None:
+def test_block_exports_to_onnx_with_dynamic_size(name: str, onnx_roundtrip) -> None:
     block = _perturbed(make(name))
-    pairs = export_and_run(block, torch.randn(1, C, 8, 10),
-                           [torch.randn(2, C, 13, 17), torch.randn(1, C, 7, 9), torch.randn(1, C, 1, 1)])
-    for ours, theirs in pairs:
-        assert theirs.shape == ours.shape
-        np.testing.assert_allclose(theirs, ours, atol=1e-4, rtol=1e-4)
+    onnx_roundtrip(block, (torch.randn(1, C, 8, 10),),
+                   [(torch.randn(2, C, 13, 17),), (torch.randn(1, C, 7, 9),), (torch.randn(1, C, 1, 1),)])
