@@ -25,7 +25,7 @@ class NonLocalBlock(nn.Module):
         super().__init__()
         inner = inner or max(1, channels // 2)
         self.theta = nn.Conv2d(channels, inner, 1)
-        self.phi = nn.Conv2d(channels, inner, 1)
+        self.phi = nn.Conv2d(channels, inner, 1, bias=False)  # a key bias cancels in the softmax
         self.g = nn.Conv2d(channels, inner, 1)
         self.w_z = nn.Conv2d(inner, channels, 1)
         if norm == "bn":

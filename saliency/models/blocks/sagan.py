@@ -23,7 +23,7 @@ class SelfAttention2d(nn.Module):
         super().__init__()
         qk = max(1, channels // reduction)
         self.f = nn.Conv2d(channels, qk, 1)
-        self.g = nn.Conv2d(channels, qk, 1)
+        self.g = nn.Conv2d(channels, qk, 1, bias=False)  # a key bias cancels in the softmax
         self.h = nn.Conv2d(channels, channels, 1)
         self.v = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))
