@@ -216,3 +216,16 @@ def test_sagan_gamma_starts_at_zero_and_query_key_width_is_c_over_8() -> None:
     block = BLOCKS.get("sagan")(64)
     assert block.gamma.item() == 0.0
     assert block.f.out_channels == 8 and block.g.out_channels == 8 and block.h.out_channels == 64
+
+
+@pytest.mark.parametrize("name", ["non_local", "sagan", "mhsa", "swin", "axial"])
+def test_attention_maps_are_recorded_in_eval_and_skipped_in_training_by_default(name: str) -> None:
+    block = BLOCKS.get(name)(C)
+    x = torch.randn(2, C, 6, 7)
+    block.train()(x)
+    assert block.attention is None  # fused SDPA path in training
+    block.eval()(x)
+    assert block.attention is not None and block.attention.shape == (2, 1, 6, 7)
+    forced = BLOCKS.get(name)(C, record_attention=True).train()
+    forced(x)
+    assert forced.attention is not None
