@@ -229,3 +229,12 @@ def test_attention_maps_are_recorded_in_eval_and_skipped_in_training_by_default(
     forced = BLOCKS.get(name)(C, record_attention=True).train()
     forced(x)
     assert forced.attention is not None
+
+
+def test_block_cost_counts_multiply_adds_of_the_convolutions() -> None:
+    from saliency.models.blocks.cost import block_cost
+
+    r = block_cost("se", 32, 5, 6)
+    # SE MACs: two 1×1 convs on the pooled vector: 32·8 + 8·32 (elementwise gating is not counted)
+    assert r["macs"] == 32 * 8 + 8 * 32
+    assert r["params"] == 32 * 8 + 8 + 8 * 32 + 32

@@ -36,3 +36,26 @@ def block_cost(name: str, channels: int, height: int, width: int, *, batch: int 
     return {"block": name, "params": sum(p.numel() for p in block.parameters()),
             "macs": count_macs(block, x), "cpu_s": sorted(times)[len(times) // 2],
             "shape": f"{batch}x{channels}x{height}x{width}"}
+
+
+def cost_table(channels: int = 256, height: int = 30, width: int = 40) -> str:
+    """Markdown table of :func:`block_cost` for every registered block (one CPU thread)."""
+    from saliency.models.blocks import BLOCKS
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rows = [f"| block | params | MMACs | CPU ms (1 thread) |  (1×{channels}×{height}×{width}, eval)",
+                "|---|---:|---:|---:|"]
+        for name in BLOCKS.names():
+            r = block_cost(name, channels, height, width)
+            rows.append(f"| {name} | {r['params']:,} | {r['macs'] / 1e6:,.1f} | {r['cpu_s'] * 1e3:.1f} |")
+    finally:
+        torch.set_num_threads(before)
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # python -m saliency.models.blocks.cost [C H W]
+    import sys
+
+    print(cost_table(*(int(a) for a in sys.argv[1:4])))
