@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from saliency.models.blocks import BLOCKS, build_block
@@ -159,3 +161,22 @@ def test_block_exports_to_onnx_with_dynamic_size(name: str, onnx_roundtrip) -> N
     block = _perturbed(make(name))
     onnx_roundtrip(block, (torch.randn(1, C, 8, 10),),
                    [(torch.randn(2, C, 13, 17),), (torch.randn(1, C, 7, 9),), (torch.randn(1, C, 1, 1),)])
+
+
+@given(name=st.sampled_from(NAMES), h=st.integers(1, 16), w=st.integers(1, 16), b=st.integers(1, 2))
+@settings(max_examples=40, deadline=None)
+def test_any_block_any_size_property(name: str, h: int, w: int, b: int) -> None:
+    block = _BUILT.setdefault(name, _perturbed(make(name)).eval())
+    x = torch.randn(b, C, h, w)
+    with torch.no_grad():
+        y = block(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+_BUILT: dict[str, nn.Module] = {}
+
+
+@pytest.mark.parametrize("name", ["non_local", "sagan", "mhsa", "swin", "axial"])
+def test_fused_attention_path_exports_to_onnx(name: str, onnx_roundtrip) -> None:
+    block = _perturbed(make(name, record_attention=False))
+    onnx_roundtrip(block, (torch.randn(1, C, 8, 10),), [(torch.randn(2, C, 13, 17),), (torch.randn(1, C, 1, 1),)])
