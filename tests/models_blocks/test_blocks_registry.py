@@ -180,3 +180,15 @@ _BUILT: dict[str, nn.Module] = {}
 def test_fused_attention_path_exports_to_onnx(name: str, onnx_roundtrip) -> None:
     block = _perturbed(make(name, record_attention=False))
     onnx_roundtrip(block, (torch.randn(1, C, 8, 10),), [(torch.randn(2, C, 13, 17),), (torch.randn(1, C, 1, 1),)])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_gives_the_same_result_in_channels_last_memory_format(name: str) -> None:
+    """The model runs its conv path channels-last; blocks must not depend on the memory layout."""
+    block = _perturbed(make(name)).eval()
+    x = torch.randn(2, C, 7, 9)
+    with torch.no_grad():
+        ref = block(x)
+        block_cl = block.to(memory_format=torch.channels_last)
+        out = block_cl(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
