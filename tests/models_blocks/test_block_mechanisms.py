@@ -226,6 +226,8 @@ def test_attention_maps_are_recorded_in_eval_and_skipped_in_training_by_default(
     assert block.attention is None  # fused SDPA path in training
     block.eval()(x)
     assert block.attention is not None and block.attention.shape == (2, 1, 6, 7)
+    block.train()(x)
+    assert block.attention is None  # cleared, never a stale map from an earlier input
     forced = BLOCKS.get(name)(C, record_attention=True).train()
     forced(x)
     assert forced.attention is not None

@@ -192,3 +192,18 @@ def test_block_gives_the_same_result_in_channels_last_memory_format(name: str) -
         block_cl = block.to(memory_format=torch.channels_last)
         out = block_cl(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_traced_block_runs_at_other_sizes(name: str) -> None:
+    """``torch.jit.trace`` (used by the TorchScript export of the models) records the size arithmetic."""
+    import warnings
+
+    block = _perturbed(make(name)).eval()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(block, torch.randn(1, C, 8, 10), check_trace=False)
+    for shape in [(2, C, 13, 17), (1, C, 7, 9), (1, C, 1, 1)]:
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            torch.testing.assert_close(traced(x), block(x), atol=1e-5, rtol=1e-5)

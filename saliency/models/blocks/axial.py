@@ -62,6 +62,7 @@ class AxialAttention(nn.Module):
     def forward(self, t: Tensor) -> Tensor:
         t, row_map = self.rows(t, wants_map(self))
         t, col_map = self.cols(t, wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if row_map is not None and col_map is not None:
             self.attention = ((row_map + col_map) / 2).unsqueeze(1).detach()
         return self.proj(t)

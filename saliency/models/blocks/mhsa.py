@@ -40,6 +40,7 @@ class GlobalAttention(nn.Module):
         b, h, w, c = t.shape
         qkv = self.qkv(t).reshape(b, h * w, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         out, weights = attend(qkv[0], qkv[1], qkv[2], need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:  # (B, heads, N, N)
             self.attention = received_attention(weights).mean(1).detach().reshape(b, 1, h, w)
         out = out.transpose(1, 2).reshape(b, h, w, c)

@@ -46,6 +46,7 @@ class NonLocalBlock(nn.Module):
         k = self.phi(x).flatten(2).transpose(1, 2)
         v = self.g(x).flatten(2).transpose(1, 2)
         y, weights = attend(q, k, v, scale=1.0, need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             self.attention = received_attention(weights).detach().reshape(b, 1, h, w)
         y = y.transpose(1, 2).reshape(b, -1, h, w)

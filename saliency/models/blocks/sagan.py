@@ -36,6 +36,7 @@ class SelfAttention2d(nn.Module):
         k = self.g(x).flatten(2).transpose(1, 2)
         val = self.h(x).flatten(2).transpose(1, 2)
         o, weights = attend(q, k, val, scale=1.0, need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             self.attention = received_attention(weights).detach().reshape(b, 1, hh, ww)
         o = self.v(o.transpose(1, 2).reshape(b, c, hh, ww))

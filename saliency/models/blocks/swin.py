@@ -116,6 +116,7 @@ class WindowAttention(nn.Module):
         out, weights = attend(qkv[0], qkv[1], qkv[2], bias=bias, need_weights=wants_map(self))
         out = self.proj(out.transpose(1, 2).reshape(-1, n, c))
         out = _merge(out, win, b, hp, wp)
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             # attention received from the real (non-padding) queries of the window, averaged over heads
             qv = valid.repeat(b, 1)[:, None, :, None]  # (B·nW, 1, n, 1)
