@@ -240,3 +240,28 @@ def test_block_cost_counts_multiply_adds_of_the_convolutions() -> None:
     # SE MACs: two 1×1 convs on the pooled vector: 32·8 + 8·32 (elementwise gating is not counted)
     assert r["macs"] == 32 * 8 + 8 * 32
     assert r["params"] == 32 * 8 + 8 + 8 * 32 + 32
+
+
+def _may_interact(a: tuple[int, int], b: tuple[int, int], hp: int, wp: int, win: int, s: int) -> bool:
+    """Independent statement of shifted-window attention: after rolling by −s, two positions interact iff
+    they fall in the same window and the roll kept their offset (neither or both wrapped), per axis."""
+    for ia, ib, n in ((a[0], b[0], hp), (a[1], b[1], wp)):
+        ra, rb = (ia - s) % n, (ib - s) % n
+        if ra // win != rb // win or ra - rb != ia - ib:
+            return False
+    return True
+
+
+@given(h=st.integers(1, 13), w=st.integers(1, 13), shift=st.integers(0, 3), data=st.data())
+@settings(max_examples=40, deadline=None)
+def test_window_attention_reaches_exactly_the_allowed_positions(h: int, w: int, shift: int, data) -> None:
+    win = 4
+    torch.manual_seed(0)
+    mixer = perturb(WindowAttention(C, 2, window=win, shift=shift)).eval()
+    src = (data.draw(st.integers(0, h - 1)), data.draw(st.integers(0, w - 1)))
+    reach = _influence(mixer, h, w, src)
+    hp, wp = -(-h // win) * win, -(-w // win) * win
+    for i in range(h):
+        for j in range(w):
+            allowed = _may_interact((i, j), src, hp, wp, win, shift)
+            assert (reach[i, j] > 0) == allowed, (i, j, src, reach[i, j].item())
