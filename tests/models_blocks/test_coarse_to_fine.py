@@ -137,3 +137,39 @@ def test_modules_are_registered_so_eval_reaches_them() -> None:
     c2f = CoarseToFine(net, net)
     c2f.eval()
     assert not net.training
+
+
+def _dog_log_density(t: torch.Tensor) -> torch.Tensor:
+    """Centre-surround colour contrast (difference of Gaussians, σ 1/6 px), as a log-density."""
+    def blur(x: torch.Tensor, s: float) -> torch.Tensor:
+        r = int(3 * s)
+        k = torch.exp(-torch.arange(-r, r + 1.0) ** 2 / (2 * s * s))
+        k = (k / k.sum()).view(1, 1, 1, -1).expand(x.shape[1], 1, 1, -1)
+        x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k, groups=x.shape[1])
+        return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.transpose(2, 3), groups=x.shape[1])
+
+    b, _, h, w = t.shape
+    c = (blur(t, 1.0) - blur(t, 6.0)).square().sum(1, keepdim=True)
+    return torch.log(c + 1e-6).reshape(b, -1).log_softmax(-1).reshape(b, 1, h, w)
+
+
+def test_report_on_a_real_stimulus_is_consistent(datasets_dir) -> None:
+    import numpy as np
+    from PIL import Image
+
+    path = sorted((datasets_dir / "osie" / "stimuli").glob("*.jpg"))[0]
+    img = Image.open(path).convert("RGB").resize((200, 150), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    c2f = CoarseToFine(_dog_log_density, _dog_log_density, coarse_scale=0.5, patch_px=32, top_k=4,
+                       context_px=8, log_density=True)
+    res = c2f.run(x)
+    rep = res.report
+    torch.testing.assert_close(res.map.exp().sum(), torch.tensor(1.0))
+    assert 0 < rep.macs_saved_fraction < 1
+    assert rep.coarse_macs < rep.full_fine_macs
+    assert -1 <= rep.cc <= 1 and rep.kl >= 0
+    assert len(rep.boxes[0]) == 4
+    # the refined cells are the most contrasted ones of the coarse map
+    coarse = c2f.coarse_map(x).exp()
+    best = max(rep.boxes[0], key=lambda b: coarse[..., b[0]:b[2], b[1]:b[3]].mean())
+    assert coarse[..., best[0]:best[2], best[1]:best[3]].mean() >= coarse.mean()
