@@ -206,6 +206,12 @@ def test_residual_attention_is_exactly_1_5x_at_init_and_applies_1_plus_mask() ->
     assert ((block.attention > 0) & (block.attention < 1)).all()
 
 
+def test_residual_attention_mask_bias_sets_the_initial_gain() -> None:
+    block = BLOCKS.get("residual_attention")(C, mask_bias=-4.0).eval()
+    x = torch.randn(1, C, 5, 6)
+    torch.testing.assert_close(block(x), (1 + torch.sigmoid(torch.tensor(-4.0))) * x)
+
+
 def test_residual_attention_modules_stack() -> None:
     stack = torch.nn.Sequential(*[BLOCKS.get("residual_attention")(C, depth=d) for d in (1, 2, 3)]).eval()
     x = torch.randn(1, C, 13, 17)
