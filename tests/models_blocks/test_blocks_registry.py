@@ -207,3 +207,15 @@ def test_traced_block_runs_at_other_sizes(name: str) -> None:
         x = torch.randn(*shape)
         with torch.no_grad():
             torch.testing.assert_close(traced(x), block(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_block_runs_in_bfloat16(name: str) -> None:
+    """Masks, positional encodings and grids follow the input dtype (mask value −1e4 fits bf16/fp16)."""
+    block = _perturbed(make(name)).eval()
+    x = torch.randn(1, C, 9, 11)
+    with torch.no_grad():
+        ref = block(x)
+        out = block.to(torch.bfloat16)(x.bfloat16())
+    assert out.dtype == torch.bfloat16
+    assert ((out.float() - ref).abs().max() / ref.abs().max()).item() < 3e-2
