@@ -123,15 +123,14 @@ def test_swin_relative_position_table_has_2w_minus_1_squared_entries() -> None:
 
 
 def _influence(mixer: WindowAttention, h: int, w: int, src: tuple[int, int]) -> torch.Tensor:
-    """|∂ out / ∂ in[src]| summed over channels → (H, W): which outputs a given input position reaches."""
-    x = torch.randn(1, h, w, C, requires_grad=True)
-    out = mixer(x)
-    grads = torch.zeros(h, w)
-    for i in range(h):
-        for j in range(w):
-            (g,) = torch.autograd.grad(out[0, i, j].sum(), x, retain_graph=True)
-            grads[i, j] = g[0, src[0], src[1]].abs().sum()
-    return grads
+    """Which outputs change when one input position changes → (H, W) of |Δ out| summed over channels.
+    Masked pairs get exactly zero weight (exp(−1e4) underflows to 0 in float32), so Δ is exactly 0 there."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(1, h, w, C, generator=g)
+    x2 = x.clone()
+    x2[0, src[0], src[1]] += torch.randn(C, generator=g)
+    with torch.no_grad():
+        return (mixer(x2) - mixer(x)).abs().sum(-1)[0]
 
 
 def test_regular_windows_do_not_mix_across_window_borders() -> None:
@@ -207,6 +206,12 @@ def test_residual_attention_is_exactly_1_5x_at_init_and_applies_1_plus_mask() ->
     assert ((block.attention > 0) & (block.attention < 1)).all()
 
 
+def test_residual_attention_mask_bias_sets_the_initial_gain() -> None:
+    block = BLOCKS.get("residual_attention")(C, mask_bias=-4.0).eval()
+    x = torch.randn(1, C, 5, 6)
+    torch.testing.assert_close(block(x), (1 + torch.sigmoid(torch.tensor(-4.0))) * x)
+
+
 def test_residual_attention_modules_stack() -> None:
     stack = torch.nn.Sequential(*[BLOCKS.get("residual_attention")(C, depth=d) for d in (1, 2, 3)]).eval()
     x = torch.randn(1, C, 13, 17)
@@ -217,3 +222,52 @@ def test_sagan_gamma_starts_at_zero_and_query_key_width_is_c_over_8() -> None:
     block = BLOCKS.get("sagan")(64)
     assert block.gamma.item() == 0.0
     assert block.f.out_channels == 8 and block.g.out_channels == 8 and block.h.out_channels == 64
+
+
+@pytest.mark.parametrize("name", ["non_local", "sagan", "mhsa", "swin", "axial"])
+def test_attention_maps_are_recorded_in_eval_and_skipped_in_training_by_default(name: str) -> None:
+    block = BLOCKS.get(name)(C)
+    x = torch.randn(2, C, 6, 7)
+    block.train()(x)
+    assert block.attention is None  # fused SDPA path in training
+    block.eval()(x)
+    assert block.attention is not None and block.attention.shape == (2, 1, 6, 7)
+    block.train()(x)
+    assert block.attention is None  # cleared, never a stale map from an earlier input
+    forced = BLOCKS.get(name)(C, record_attention=True).train()
+    forced(x)
+    assert forced.attention is not None
+
+
+def test_block_cost_counts_multiply_adds_of_the_convolutions() -> None:
+    from saliency.models.blocks.cost import block_cost
+
+    r = block_cost("se", 32, 5, 6)
+    # SE MACs: two 1×1 convs on the pooled vector: 32·8 + 8·32 (elementwise gating is not counted)
+    assert r["macs"] == 32 * 8 + 8 * 32
+    assert r["params"] == 32 * 8 + 8 + 8 * 32 + 32
+
+
+def _may_interact(a: tuple[int, int], b: tuple[int, int], hp: int, wp: int, win: int, s: int) -> bool:
+    """Independent statement of shifted-window attention: after rolling by −s, two positions interact iff
+    they fall in the same window and the roll kept their offset (neither or both wrapped), per axis."""
+    for ia, ib, n in ((a[0], b[0], hp), (a[1], b[1], wp)):
+        ra, rb = (ia - s) % n, (ib - s) % n
+        if ra // win != rb // win or ra - rb != ia - ib:
+            return False
+    return True
+
+
+@given(h=st.integers(1, 13), w=st.integers(1, 13), shift=st.integers(0, 3), data=st.data())
+@settings(max_examples=40, deadline=None)
+def test_window_attention_reaches_exactly_the_allowed_positions(h: int, w: int, shift: int, data) -> None:
+    win = 4
+    torch.manual_seed(0)
+    mixer = perturb(WindowAttention(C, 2, window=win, shift=shift)).eval()
+    src = (data.draw(st.integers(0, h - 1)), data.draw(st.integers(0, w - 1)))
+    reach = _influence(mixer, h, w, src)
+    hp, wp = -(-h // win) * win, -(-w // win) * win
+    for i in range(h):
+        for j in range(w):
+            allowed = _may_interact((i, j), src, hp, wp, win, shift)
+            assert (reach[i, j] > 0) == allowed, (i, j, src, reach[i, j].item())

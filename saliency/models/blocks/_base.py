@@ -5,9 +5,11 @@ Conventions used by every block in this package:
 * tensors are (B, C, H, W) float, any H, W >= 1, batch 1 allowed;
 * a block that computes an attention map stores the last one, detached, in ``self.attention``
   (``None`` before the first forward); the shape is documented per block;
-* ``record_attention`` (default ``True``) makes the self-attention blocks compute the softmax explicitly
-  so that the map can be stored; set it to ``False`` to use the fused
-  :func:`torch.nn.functional.scaled_dot_product_attention` kernel instead (same result, no map).
+* ``record_attention`` of the self-attention blocks: ``None`` (default, "auto") computes the softmax
+  explicitly and stores the map in eval mode, and uses the fused
+  :func:`torch.nn.functional.scaled_dot_product_attention` kernel (no map) in training mode, where the
+  map is not looked at and the O((HW)²) weights are the bottleneck (global MHSA at 60×80: 5× faster);
+  ``True``/``False`` force the explicit (with map) / fused (no map) path. Both give the same output.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ def build_block(name: str | None, channels: int, **kwargs: Any) -> nn.Module:
     if name is None or name == "none":
         return nn.Identity()
     return BLOCKS.get(name)(channels, **kwargs)
+
+
+def wants_map(module: nn.Module) -> bool:
+    """Whether ``module`` should compute (and store) its attention map: its ``record_attention`` if set,
+    else only in eval mode."""
+    record = getattr(module, "record_attention", None)
+    return (not module.training) if record is None else bool(record)
 
 
 def attend(q: Tensor, k: Tensor, v: Tensor, *, scale: float | None = None, bias: Tensor | None = None,

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from saliency.models.blocks._base import BLOCKS, TransformerBlock, attend, default_heads, received_attention
+from saliency.models.blocks._base import (
+    BLOCKS,
+    TransformerBlock,
+    attend,
+    default_heads,
+    received_attention,
+    wants_map,
+)
 
 
 class _AxisAttention(nn.Module):
@@ -41,7 +48,7 @@ class AxialAttention(nn.Module):
     sums to 1 along each row, the column part along each column.
     """
 
-    def __init__(self, channels: int, heads: int | None = None, record_attention: bool = True) -> None:
+    def __init__(self, channels: int, heads: int | None = None, record_attention: bool | None = None) -> None:
         super().__init__()
         heads = heads or default_heads(channels)
         if channels % heads:
@@ -53,8 +60,9 @@ class AxialAttention(nn.Module):
         self.attention: Tensor | None = None
 
     def forward(self, t: Tensor) -> Tensor:
-        t, row_map = self.rows(t, self.record_attention)
-        t, col_map = self.cols(t, self.record_attention)
+        t, row_map = self.rows(t, wants_map(self))
+        t, col_map = self.cols(t, wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if row_map is not None and col_map is not None:
             self.attention = ((row_map + col_map) / 2).unsqueeze(1).detach()
         return self.proj(t)
@@ -70,6 +78,6 @@ class AxialBlock(TransformerBlock):
     """
 
     def __init__(self, channels: int, heads: int | None = None, *, pos: str = "cpe", mlp_ratio: float = 4.0,
-                 layer_scale: float | None = 1e-3, record_attention: bool = True) -> None:
+                 layer_scale: float | None = 1e-3, record_attention: bool | None = None) -> None:
         super().__init__(channels, AxialAttention(channels, heads, record_attention=record_attention),
                          mlp_ratio=mlp_ratio, pos=pos, layer_scale=layer_scale)

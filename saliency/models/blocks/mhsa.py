@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from saliency.models.blocks._base import BLOCKS, TransformerBlock, attend, default_heads, received_attention
+from saliency.models.blocks._base import (
+    BLOCKS,
+    TransformerBlock,
+    attend,
+    default_heads,
+    received_attention,
+    wants_map,
+)
 
 
 class GlobalAttention(nn.Module):
@@ -19,7 +26,7 @@ class GlobalAttention(nn.Module):
     """
 
     def __init__(self, channels: int, heads: int | None = None, qkv_bias: bool = True,
-                 record_attention: bool = True) -> None:
+                 record_attention: bool | None = None) -> None:
         super().__init__()
         self.heads = heads or default_heads(channels)
         if channels % self.heads:
@@ -32,7 +39,8 @@ class GlobalAttention(nn.Module):
     def forward(self, t: Tensor) -> Tensor:
         b, h, w, c = t.shape
         qkv = self.qkv(t).reshape(b, h * w, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        out, weights = attend(qkv[0], qkv[1], qkv[2], need_weights=self.record_attention)
+        out, weights = attend(qkv[0], qkv[1], qkv[2], need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:  # (B, heads, N, N)
             self.attention = received_attention(weights).mean(1).detach().reshape(b, 1, h, w)
         out = out.transpose(1, 2).reshape(b, h, w, c)
@@ -54,7 +62,7 @@ class MHSABlock(TransformerBlock):
 
     def __init__(self, channels: int, heads: int | None = None, *, mode: str = "global", pos: str = "cpe",
                  mlp_ratio: float = 4.0, layer_scale: float | None = 1e-3, window: int = 7,
-                 record_attention: bool = True) -> None:
+                 record_attention: bool | None = None) -> None:
         if mode == "global":
             mixer: nn.Module = GlobalAttention(channels, heads, record_attention=record_attention)
         elif mode == "window":

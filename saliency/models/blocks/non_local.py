@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from saliency.models.blocks._base import BLOCKS, attend, received_attention
+from saliency.models.blocks._base import BLOCKS, attend, received_attention, wants_map
 
 
 @BLOCKS.register("non_local")
@@ -21,11 +21,11 @@ class NonLocalBlock(nn.Module):
     """
 
     def __init__(self, channels: int, inner: int | None = None, norm: str = "bn",
-                 record_attention: bool = True) -> None:
+                 record_attention: bool | None = None) -> None:
         super().__init__()
         inner = inner or max(1, channels // 2)
         self.theta = nn.Conv2d(channels, inner, 1)
-        self.phi = nn.Conv2d(channels, inner, 1)
+        self.phi = nn.Conv2d(channels, inner, 1, bias=False)  # a key bias cancels in the softmax
         self.g = nn.Conv2d(channels, inner, 1)
         self.w_z = nn.Conv2d(inner, channels, 1)
         if norm == "bn":
@@ -45,7 +45,8 @@ class NonLocalBlock(nn.Module):
         q = self.theta(x).flatten(2).transpose(1, 2)  # (B, N, inner)
         k = self.phi(x).flatten(2).transpose(1, 2)
         v = self.g(x).flatten(2).transpose(1, 2)
-        y, weights = attend(q, k, v, scale=1.0, need_weights=self.record_attention)
+        y, weights = attend(q, k, v, scale=1.0, need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             self.attention = received_attention(weights).detach().reshape(b, 1, h, w)
         y = y.transpose(1, 2).reshape(b, -1, h, w)

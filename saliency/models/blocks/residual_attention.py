@@ -49,14 +49,17 @@ class ResidualAttention(nn.Module):
     ``out = (1 + M) · T`` (attention residual learning, paper eq. 3). Shape-preserving and stackable
     (stack several in ``nn.Sequential``).
 
-    Init: trunk units start as the identity and the mask's last 1×1 conv is zero-initialised, so
-    M ≡ σ(0) = 0.5 and the module computes exactly ``1.5 · x`` at initialisation — the identity up to the
-    constant gain of the (1 + M) form, which the paper keeps.
+    Init: trunk units start as the identity and the mask's last 1×1 conv has zero weights and bias
+    ``mask_bias`` (default 0), so M ≡ σ(mask_bias) and the module computes exactly ``(1 + σ(mask_bias))·x``
+    at initialisation: ``1.5 · x`` by default — the identity up to the constant gain of the (1 + M) form,
+    which the paper keeps. Inside a pretrained encoder (where downstream BN running statistics expect the
+    original scale) use e.g. ``mask_bias=-4`` to start at 1.018·x (the mask still gets σ'(−4) ≈ 0.018 of
+    the gradient).
     ``self.attention``: the soft mask averaged over channels, (B, 1, H, W), in (0, 1).
     Cost: ≈ 2·2·9·C²·H·W MACs (trunk) + ≈ 9·C²·H·W·(2/4 + 2/16 + …) (mask) + 2·C²·H·W.
     """
 
-    def __init__(self, channels: int, depth: int = 2) -> None:
+    def __init__(self, channels: int, depth: int = 2, mask_bias: float = 0.0) -> None:
         super().__init__()
         self.trunk = nn.Sequential(PreActResidual(channels), PreActResidual(channels))
         self.hourglass = _Hourglass(channels, depth)
@@ -64,7 +67,7 @@ class ResidualAttention(nn.Module):
             nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, 1, bias=False),
             nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, channels, 1))
         nn.init.zeros_(self.mask_head[-1].weight)
-        nn.init.zeros_(self.mask_head[-1].bias)
+        nn.init.constant_(self.mask_head[-1].bias, mask_bias)
         self.attention: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from saliency.models.blocks._base import BLOCKS, attend, received_attention
+from saliency.models.blocks._base import BLOCKS, attend, received_attention, wants_map
 
 
 @BLOCKS.register("sagan")
@@ -19,11 +19,11 @@ class SelfAttention2d(nn.Module):
     Cost: O((H·W)²·C) time, O((H·W)²) memory.
     """
 
-    def __init__(self, channels: int, reduction: int = 8, record_attention: bool = True) -> None:
+    def __init__(self, channels: int, reduction: int = 8, record_attention: bool | None = None) -> None:
         super().__init__()
         qk = max(1, channels // reduction)
         self.f = nn.Conv2d(channels, qk, 1)
-        self.g = nn.Conv2d(channels, qk, 1)
+        self.g = nn.Conv2d(channels, qk, 1, bias=False)  # a key bias cancels in the softmax
         self.h = nn.Conv2d(channels, channels, 1)
         self.v = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))
@@ -35,7 +35,8 @@ class SelfAttention2d(nn.Module):
         q = self.f(x).flatten(2).transpose(1, 2)
         k = self.g(x).flatten(2).transpose(1, 2)
         val = self.h(x).flatten(2).transpose(1, 2)
-        o, weights = attend(q, k, val, scale=1.0, need_weights=self.record_attention)
+        o, weights = attend(q, k, val, scale=1.0, need_weights=wants_map(self))
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             self.attention = received_attention(weights).detach().reshape(b, 1, hh, ww)
         o = self.v(o.transpose(1, 2).reshape(b, c, hh, ww))

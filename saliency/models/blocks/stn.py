@@ -38,20 +38,25 @@ class SpatialTransformer(nn.Module):
     """Learned affine warp of the input image: localisation net → θ (B, 2, 3) → grid sample.
 
     Images (B, 3, H, W) → warped images (B, 3, H, W) (output size = input size unless ``out_size`` is
-    given). The localisation net is conv5×5/2-ReLU-conv3×3/2-ReLU-adaptive-avg-pool(4)-FC-ReLU-FC(6) and
-    works at any H, W >= 1. Identity init as in the paper: the last FC has zero weights and bias
+    given). The localisation net sees the image resized (bilinear, no antialiasing) to
+    ``loc_size``×``loc_size`` (64) — a fixed-size graph that exports to ONNX with dynamic H, W (adaptive
+    pooling to a non-1 size does not) — then conv5×5/2-ReLU-conv3×3/2-ReLU-avgpool(loc_size/16)-FC-ReLU-FC(6). Identity init as in the paper: the last FC has zero weights and bias
     ``[1, 0, 0, 0, 1, 0]``, so the module starts as the identity warp (bilinear sampling at the pixel
     centres, ``align_corners=False``: exact up to float rounding).
     ``self.theta``: last affine parameters (B, 2, 3), detached. :meth:`warp_back` maps a prediction made
     on the warped image back to the original frame (inverse affine), e.g. a saliency map.
     """
 
-    def __init__(self, in_channels: int = 3, hidden: int = 32, padding_mode: str = "border") -> None:
+    def __init__(self, in_channels: int = 3, hidden: int = 32, padding_mode: str = "border",
+                 loc_size: int = 64) -> None:
         super().__init__()
+        if loc_size % 16:
+            raise ValueError(f"loc_size must be a multiple of 16, got {loc_size}")
+        self.loc_size = loc_size
         self.localisation = nn.Sequential(
             nn.Conv2d(in_channels, 16, 5, stride=2, padding=2), nn.ReLU(),
             nn.Conv2d(16, hidden, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+            nn.AvgPool2d(loc_size // 16), nn.Flatten(),
             nn.Linear(hidden * 16, hidden), nn.ReLU(),
             nn.Linear(hidden, 6))
         last = self.localisation[-1]
@@ -62,7 +67,8 @@ class SpatialTransformer(nn.Module):
         self.theta: Tensor | None = None
 
     def forward(self, x: Tensor, out_size: tuple[int, int] | None = None) -> Tensor:
-        theta = self.localisation(x).reshape(-1, 2, 3)
+        small = F.interpolate(x, size=(self.loc_size, self.loc_size), mode="bilinear", align_corners=False)
+        theta = self.localisation(small).reshape(-1, 2, 3)
         self.theta = theta.detach()
         h, w = out_size if out_size is not None else (x.shape[-2], x.shape[-1])
         grid = affine_grid(theta, h, w)

@@ -12,6 +12,7 @@ from saliency.models.blocks._base import (
     TransformerBlock,
     attend,
     default_heads,
+    wants_map,
 )
 
 
@@ -55,7 +56,7 @@ class WindowAttention(nn.Module):
     """
 
     def __init__(self, channels: int, heads: int | None = None, *, window: int = 7, shift: int = 0,
-                 qkv_bias: bool = True, record_attention: bool = True) -> None:
+                 qkv_bias: bool = True, record_attention: bool | None = None) -> None:
         super().__init__()
         if not 0 <= shift < window:
             raise ValueError(f"shift must be in [0, window), got shift={shift}, window={window}")
@@ -112,9 +113,10 @@ class WindowAttention(nn.Module):
         n_win = mask.shape[0]
         bias = (mask[None, :, None] + rel_bias[None, None]).expand(b, n_win, self.heads, n, n)
         bias = bias.reshape(-1, self.heads, n, n)
-        out, weights = attend(qkv[0], qkv[1], qkv[2], bias=bias, need_weights=self.record_attention)
+        out, weights = attend(qkv[0], qkv[1], qkv[2], bias=bias, need_weights=wants_map(self))
         out = self.proj(out.transpose(1, 2).reshape(-1, n, c))
         out = _merge(out, win, b, hp, wp)
+        self.attention = None  # fused path: no map (never a stale one)
         if weights is not None:
             # attention received from the real (non-padding) queries of the window, averaged over heads
             qv = valid.repeat(b, 1)[:, None, :, None]  # (B·nW, 1, n, 1)
@@ -142,7 +144,7 @@ class SwinBlockPair(nn.Module):
 
     def __init__(self, channels: int, heads: int | None = None, *, window: int = 7, shift: int | None = None,
                  mlp_ratio: float = 4.0, layer_scale: float | None = 1e-3, pos: str = "none",
-                 record_attention: bool = True) -> None:
+                 record_attention: bool | None = None) -> None:
         super().__init__()
         shift = window // 2 if shift is None else shift
         self.regular = TransformerBlock(
