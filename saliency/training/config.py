@@ -24,7 +24,9 @@ class DataConfig:
 
     height/width: the letterbox canvas (px). Split fractions are (train, val, test) by stimulus hash.
     ``limit_*`` > 0 keeps only the first n stimuli of a split (quick runs). ``extra_eval`` lists other
-    shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers).
+    shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers);
+    ``extra_eval_limit`` > 0 scores only the first n stimuli of each such set in split-hash order
+    (``saliency.datasets.splits.stimulus_unit``: a fixed, name-independent pseudo-random sample).
     """
 
     dataset: str = "osie"
@@ -45,6 +47,7 @@ class DataConfig:
     rotations: bool = False
     vflip: bool = False
     extra_eval: tuple[str, ...] = ()
+    extra_eval_limit: int = 0
 
     def __post_init__(self) -> None:
         _choice("data.task", self.task, ("fixation", "sod"))
@@ -56,14 +59,28 @@ class DataConfig:
             check_fractions(self.split_fractions)
         except ConfigError as exc:
             raise ConfigError(f"data.split_fractions: {exc}") from None
-        for k in ("limit_train", "limit_val", "limit_test", "num_workers"):
+        for k in ("limit_train", "limit_val", "limit_test", "num_workers", "extra_eval_limit"):
             _nonneg(f"data.{k}", getattr(self, k))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """``name``: a zoo name of ``saliency.models.MODELS`` (or ``tiny``, a 3-layer test net);
-    ``options``: keyword overrides passed to ``build_model`` (e.g. ``{attention = "cbam"}``)."""
+    """The network of a run.
+
+    ``name``: a zoo name of ``saliency.models.MODELS``, ``"default"`` (the task's default model) or
+    ``"tiny"`` (a 3-layer test net). ``options``: overrides of fields of the zoo entry's
+    :class:`saliency.models.ModelConfig`, passed to ``build_model(name, **options)``, e.g.::
+
+        [model]
+        name = "effnet_lite0"
+        options = {blocks = ["none", "none", "cbam", "cbam", "cbam"], bottleneck = "mhsa", n_priors = 0}
+
+    Valid keys are that dataclass' fields except ``name``/``description`` (``encoder``, ``encoder_width``,
+    ``pretrained``, ``weights_path``, ``blocks`` — one block name per encoder stage —, ``bottleneck``,
+    ``decoder_channels``, ``fusion``, ``n_priors``, ``stn``, ``head_channels``, ``task``); for ``tiny``
+    only ``width``. Unknown keys or invalid values raise :class:`ConfigError` when the run config is built
+    (see :meth:`RunConfig.__post_init__`), listing the valid keys.
+    """
 
     name: str = "default"
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -170,6 +187,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
             raise ConfigError(f"name must be a non-empty directory name, got {self.name!r}")
+        check_model_options(self.model.name, self.model.options, self.data.task)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -184,6 +202,44 @@ class RunConfig:
         for k, v in overrides.items():
             _set_dotted(d, k, v)
         return RunConfig.from_dict(d)
+
+
+TINY_OPTIONS = ("width",)
+#: saliency.models.ModelConfig fields a recipe may not override (they name the zoo entry itself)
+_FIXED_MODEL_FIELDS = ("name", "description")
+
+
+def model_option_keys(name: str) -> list[str]:
+    """The keys ``model.options`` accepts for model ``name`` (sorted)."""
+    if name == "tiny":
+        return list(TINY_OPTIONS)
+    from saliency.models import ModelConfig as NetConfig
+
+    return sorted(f.name for f in dataclasses.fields(NetConfig) if f.name not in _FIXED_MODEL_FIELDS)
+
+
+def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixation") -> None:
+    """Raise :class:`ConfigError` unless ``model.name`` exists and ``model.options`` are valid overrides of
+    its zoo configuration (keys and values; nothing is built, no weights are read)."""
+    valid = model_option_keys(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"model.options: unknown key(s) {unknown} for model {name!r}; valid keys: "
+                          f"{', '.join(valid)}")
+    if name == "tiny":
+        return
+    from saliency import models
+    from saliency.errors import UnknownNameError
+
+    zoo_name = name
+    if name == "default":
+        zoo_name = models.DEFAULT_FIXATION_MODEL if task == "fixation" else models.DEFAULT_SOD_MODEL
+    try:
+        models.get_config(zoo_name, **dict(options))
+    except UnknownNameError as exc:
+        raise ConfigError(f"model.name: {exc}") from None
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"model.options: {exc}") from None
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:

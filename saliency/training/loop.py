@@ -348,27 +348,43 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
 
 def final_evaluation(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path,
                      device: torch.device) -> dict[str, dict[str, Any]]:
-    """Score the chosen checkpoint on the test split (and ``data.extra_eval`` shard sets) at the stimuli's
-    original resolution; write ``eval/<dataset>/{summary.json, per_image.parquet}``."""
+    """Score the chosen checkpoint on the test split (and ``data.extra_eval`` shard sets, at most
+    ``data.extra_eval_limit`` stimuli each) at the stimuli's original resolution; write
+    ``eval/<dataset>/{summary.json, per_image.parquet}``."""
     from saliency.training.predict import load_model
 
     model = load_model(checkpoint, device=device)
     canvas = (cfg.data.height, cfg.data.width)
     out: dict[str, dict[str, Any]] = {}
-    jobs: list[tuple[str, Any, list[str]]] = [(cfg.data.dataset, data.source, data.splits["test"] or
-                                               data.splits["val"])]
+    own_path = None
+    if cfg.data.task == "fixation" and hasattr(data.source, "manifest"):  # a shard set read from disk
+        from saliency.training.data import resolve_path
+
+        own_path = str(resolve_path(cfg.data.shards))
+    jobs: list[tuple[str, Any, list[str], str | None]] = [
+        (cfg.data.dataset, data.source, data.splits["test"] or data.splits["val"], own_path)]
     for extra in cfg.data.extra_eval:
         from saliency.datasets.fixation import open_source
+        from saliency.datasets.splits import stimulus_unit
 
         src = open_source(Path(extra))
         name = (getattr(src, "meta", None) or {}).get("dataset", Path(extra).parent.name)
-        jobs.append((name, src, list(src.stimuli)))
-    for name, src, stimuli in jobs:
+        while name in {j[0] for j in jobs}:  # two sets of one dataset: keep both summaries
+            name = f"{name}+"
+        stimuli = list(src.stimuli)
+        if cfg.data.extra_eval_limit:
+            stimuli = sorted(sorted(stimuli, key=stimulus_unit)[:cfg.data.extra_eval_limit])
+        jobs.append((name, src, stimuli, str(extra)))
+    for name, src, stimuli, path in jobs:
         if cfg.data.task == "fixation":
             per, summary = evaluate_fixation(model, src, stimuli, canvas, device)
         else:
             per, summary = evaluate_sod(model, src, stimuli, canvas, device)
-        summary = {**summary, "checkpoint": checkpoint.name, "split": "test" if name == cfg.data.dataset else "all"}
+        summary = {**summary, "checkpoint": checkpoint.name,
+                   "split": "test" if name == cfg.data.dataset else "all" if path is None or
+                   not cfg.data.extra_eval_limit else f"first {cfg.data.extra_eval_limit} in hash order"}
+        if path is not None:
+            summary["shards"] = path
         d = run_dir / "eval" / name
         write_json(d / "summary.json", summary)
         from saliency.io import atomic_path

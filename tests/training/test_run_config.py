@@ -24,8 +24,37 @@ def test_overrides_are_parsed_as_toml_values():
 def test_set_overrides_apply_and_validate(tmp_path):
     p = tmp_path / "r.toml"
     p.write_text('name = "r"\n[train]\nepochs = 2\n')
-    cfg = load_config(p, ["train.epochs=4", "model.options.attention=\"cbam\"", "optim.name=sgd"])
-    assert cfg.train.epochs == 4 and cfg.model.options == {"attention": "cbam"} and cfg.optim.name == "sgd"
+    cfg = load_config(p, ["train.epochs=4", "model.options.bottleneck=\"mhsa\"", "optim.name=sgd"])
+    assert cfg.train.epochs == 4 and cfg.model.options == {"bottleneck": "mhsa"} and cfg.optim.name == "sgd"
+
+
+def test_model_options_are_fields_of_the_zoo_config(tmp_path):
+    p = tmp_path / "r.toml"
+    p.write_text('name = "r"\n[model]\nname = "effnet_lite0"\n'
+                 'options = {blocks = ["none", "none", "cbam", "cbam", "cbam"], bottleneck = "mhsa", '
+                 'n_priors = 0, fusion = true}\n')
+    cfg = load_config(p)
+    assert cfg.model.options["n_priors"] == 0 and cfg.model.options["fusion"] is True
+
+
+@pytest.mark.parametrize(("override", "needle"), [
+    ('model.options.attention="cbam"', r"unknown key\(s\) \['attention'\].*valid keys: .*blocks.*bottleneck"),
+    ('model.options.bottleneck="nope"', r"model\.options: .*unknown attention block 'nope'"),
+    ('model.options.blocks=["se"]', r"model\.options: .*blocks"),
+    ('model.name="no_such_model"', r"model\.name: unknown model 'no_such_model'"),
+    ('model.options.depth=3', r"model\.options: unknown key"),
+])
+def test_bad_model_options_raise_config_error_listing_valid_keys(tmp_path, override, needle):
+    p = tmp_path / "r.toml"
+    p.write_text('name = "r"\n')
+    with pytest.raises(ConfigError, match=needle):
+        load_config(p, [override])
+
+
+def test_tiny_model_accepts_only_width():
+    RunConfig.from_dict({"model": {"name": "tiny", "options": {"width": 4}}})
+    with pytest.raises(ConfigError, match="valid keys: width"):
+        RunConfig.from_dict({"model": {"name": "tiny", "options": {"n_priors": 2}}})
 
 
 @pytest.mark.parametrize(("override", "key"), [
@@ -46,7 +75,8 @@ def test_bad_values_raise_config_error_naming_the_key(tmp_path, override, key):
 
 
 def test_resolved_config_round_trips_through_toml():
-    cfg = RunConfig().replace(**{"model.options": {"attention": "se"}, "loss.weights": {"kl": 1.0}})
+    cfg = RunConfig().replace(**{"model.options": {"blocks": ["none", "none", "se", "se", "se"], "n_priors": 0},
+                               "loss.weights": {"kl": 1.0}})
     again = RunConfig.from_dict(tomllib.loads(dump_config(cfg)))
     assert again == cfg
 
