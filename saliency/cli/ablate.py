@@ -12,7 +12,8 @@ ORDER = 62
 def register(app: typer.Typer) -> None:
     @app.command("ablate")
     def ablate_cmd(
-        config: Path = typer.Argument(..., exists=True, dir_okay=False, help="TOML recipe (pipelines/configs/)."),
+        config: Path | None = typer.Argument(None, exists=True, dir_okay=False,
+                                             help="TOML recipe (pipelines/configs/)."),
         set_: list[str] = typer.Option([], "--set", help="Override a recipe key: --set train.epochs=3 (repeatable)."),
         mechanisms: str = typer.Option("", "--mechanisms", "-m",
                                        help="Comma-separated mechanisms (default: all; --list shows them)."),
@@ -29,17 +30,23 @@ def register(app: typer.Typer) -> None:
         CC, KL, SIM and the centre-bias → gold-standard NSS gap closed, per scored dataset) and
         attention.png. Resumable: finished mechanisms are not trained again.
         """
+        from rich.table import Table
+
         from saliency.cli.common import console, err_console, print_json
         from saliency.training import load_config
         from saliency.training.ablation import DEFAULT_MECHANISMS, MECHANISMS, run_ablation
         from saliency.training.ablation_report import table_text_rows
 
         if list_:
-            c = console()
+            listing = Table("mechanism", "what", "where", title="attention mechanisms (saliency ablate -m)")
             for name in DEFAULT_MECHANISMS:
                 m = MECHANISMS.get(name)
-                c.print(f"[bold]{name:<20}[/bold] {m.description} ({m.where})", highlight=False)
+                listing.add_row(name, m.description, m.where)
+            console().print(listing)
             return
+        if config is None:
+            raise typer.BadParameter("a recipe is required (e.g. pipelines/configs/ablation_cpu.toml)",
+                                     param_hint="CONFIG")
         cfg = load_config(config, set_)
         names = [m.strip() for m in mechanisms.split(",") if m.strip()] or None
         log = err_console()
@@ -55,8 +62,6 @@ def register(app: typer.Typer) -> None:
 
             print_json(json.loads(res.files["json"].read_text()))
             return
-        from rich.table import Table
-
         heads, cells = table_text_rows(res)
         table = Table(title=f"attention ablation · {cfg.name} · seed {res.seed}", show_lines=False)
         for k, h in enumerate(heads):

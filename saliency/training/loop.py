@@ -151,6 +151,32 @@ def resolve_config(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: WeightedObjective,
+               x: torch.Tensor, targets: dict[str, torch.Tensor], *, amp_dtype: torch.dtype | None = None,
+               grad_clip: float = 0.0, scaler: torch.amp.GradScaler | None = None,
+               clip_module: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimisation step: forward (under bf16 autocast when ``amp_dtype``), the objective on the
+    float32 prediction, backward, global-norm clipping of ``clip_module``'s gradients (default ``model``;
+    the unwrapped module under DDP) when ``grad_clip`` > 0, optimizer step. Returns (loss, terms)."""
+    with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        pred = model(x)
+    loss, terms = objective(pred.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_((clip_module or model).parameters(), grad_clip)
+        optimizer.step()
+        return loss, terms
+    scaler.scale(loss).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_((clip_module or model).parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss, terms
+
+
 def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool = False,
           source: Any = None, show_progress: bool = False,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
@@ -258,17 +284,8 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                     x = x.contiguous(memory_format=torch.channels_last)
                 tensors = {k: v.to(device) for k, v in batch.items()
                            if k in ("density", "fixation_map", "mask")}
-                with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
-                                    enabled=amp_dtype is not None):
-                    pred = train_model(x)
-                loss, terms = objective(pred.float(), tensors)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if cfg.optim.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
+                loss, terms = train_step(train_model, optimizer, objective, x, tensors, amp_dtype=amp_dtype,
+                                         grad_clip=cfg.optim.grad_clip, scaler=scaler, clip_module=model)
                 scheduler.step()
                 step += 1
                 seen += x.shape[0]
