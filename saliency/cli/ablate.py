@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         from saliency.cli.common import console, err_console, print_json
         from saliency.training import load_config
         from saliency.training.ablation import DEFAULT_MECHANISMS, MECHANISMS, run_ablation
-        from saliency.training.ablation_report import table_text_rows
+        from saliency.training.ablation_report import METRIC_COLUMNS, table_text_rows
 
         if list_:
             listing = Table("mechanism", "what", "where", title="attention mechanisms (saliency ablate -m)")
@@ -63,14 +63,26 @@ def register(app: typer.Typer) -> None:
             print_json(json.loads(res.files["json"].read_text()))
             return
         heads, cells = table_text_rows(res)
-        table = Table(title=f"attention ablation · {cfg.name} · seed {res.seed}", show_lines=False)
-        for k, h in enumerate(heads):
-            table.add_column(h, justify="left" if k == 0 else "right", no_wrap=True)
-        for row in cells:
-            table.add_row(*row)
         c = console()
-        c.print(table)
-        for ds, b in res.baselines.items():
-            c.print(f"  {ds}: centre bias NSS {b['centre_gaussian_nss']:.3f}, gold standard NSS "
-                    f"{b['gold_standard_nss']:.3f} ({b['n_images']} images)", highlight=False)
-        c.print("  " + "  ".join(f"{k}: {p}" for k, p in res.files.items()), highlight=False)
+        # one table per scored dataset (cost columns with the first), so it fits a terminal
+        per_ds = len(METRIC_COLUMNS) + 1  # the metrics and the gap closed
+        groups = [[0, 1, 2, 3]] + [[0, *range(4 + per_ds * k, 4 + per_ds * (k + 1))]
+                                   for k in range(len(res.datasets))]
+        hw = res.rows[0].get("latency_hw", [288, 384]) if res.rows else [288, 384]
+        titles = [f"cost ({hw[0]}×{hw[1]}, batch 1)", *res.datasets]
+        for idx, what in zip(groups, titles, strict=True):
+            title = f"attention ablation · {cfg.name} · seed {res.seed} · {what}"
+            table = Table(title=title)
+            for j in idx:
+                table.add_column(heads[j].split(" ", 1)[-1] if j >= 4 else heads[j],
+                                 justify="left" if j == 0 else "right", no_wrap=True)
+            for row in cells:
+                table.add_row(*[row[j] for j in idx])
+            c.print(table)
+        for ds in res.datasets:
+            b = res.baselines.get(ds)
+            if b:
+                c.print(f"  {ds}: centre bias NSS {b['centre_gaussian_nss']:.3f}, gold standard NSS "
+                        f"{b['gold_standard_nss']:.3f} ({b['n_images']} images)", highlight=False)
+        for k, p in res.files.items():
+            c.print(f"  {k}: {p}", highlight=False)

@@ -172,7 +172,7 @@ def run_ablation(config: RunConfig, *, mechanisms: Sequence[str] | None = None, 
         if done is not None:
             status = "done"
             skipped.append(name)
-            row = done
+            row = {**done, "run_dir": str(run_dir)}  # where it is now (the folder may have moved)
         elif net in by_network:
             first = by_network[net]
             status = f"same as {first['mechanism']}"

@@ -120,3 +120,24 @@ def test_recipe_attention_is_removed_before_the_mechanism_is_applied():
 def test_tiny_model_cannot_be_ablated():
     with pytest.raises(ConfigError, match="zoo model"):
         mechanism_config(RunConfig.from_dict({"model": {"name": "tiny"}}), "se")
+
+
+@pytest.mark.parametrize("mechanism", DEFAULT_MECHANISMS)
+def test_every_mechanism_trains_a_step_of_the_recipe_model(mechanism, one_thread):
+    from saliency.training.loop import make_optimizer, train_step
+    from saliency.training.losses import DEFAULT_FIXATION_WEIGHTS, WeightedObjective
+    from saliency.training.modeling import build_network
+
+    base = RunConfig.from_dict({"model": {"name": "effnet_lite0", "options": {"pretrained": False}}})
+    cfg = mechanism_config(base, mechanism)
+    model = build_network(cfg.model.name, cfg.model.options, "fixation").train()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 64, 96, generator=g)
+    dens = torch.rand(2, 1, 64, 96, generator=g)
+    targets = {"density": dens / dens.sum(dim=(2, 3), keepdim=True),
+               "fixation_map": (torch.rand(2, 1, 64, 96, generator=g) > 0.99).float()}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loss, _ = train_step(model, make_optimizer(model, cfg), WeightedObjective(DEFAULT_FIXATION_WEIGHTS), x,
+                         targets, grad_clip=1.0)
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
