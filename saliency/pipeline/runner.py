@@ -64,6 +64,8 @@ class Stage:
     needs: upstream stage names (must come earlier in the pipeline).
     inputs: external files/directories the stage reads (hashed into the key).
     code: importable modules/packages whose source is hashed into the key (the code version).
+    key_extra: anything else the stage's output depends on (JSON-able; hashed into the key), e.g. the
+        settings of another stage it reads (the baselines stage reads the train stage's split rule).
     """
 
     name: str
@@ -72,6 +74,7 @@ class Stage:
     inputs: Callable[[PipelineSpec, dict[str, Any]], Sequence[Path]] | None = None
     code: tuple[str, ...] = ()
     description: str = ""
+    key_extra: Callable[[PipelineSpec, dict[str, Any]], Any] | None = None
 
 
 @dataclass
@@ -166,6 +169,8 @@ def stage_key(stage: Stage, spec: PipelineSpec, manifest: Manifest) -> tuple[str
         "inputs": inputs_digest(declared, manifest.hashes),
         "code": {"version": saliency.__version__, "source": code_digest(stage.code)},
     }
+    if stage.key_extra is not None:
+        ingredients["extra"] = stage.key_extra(spec, settings)
     return hash_settings(ingredients), ingredients
 
 

@@ -26,7 +26,28 @@ from saliency.reports import figures
 from saliency.reports.html import Raw, cards, esc, img, kv_table, page, table
 
 SUMMARY_SKIP = {"n", "n_images", "n_stimuli", "n_fixations", "count", "convention", "log_density",
-                "dataset", "model", "split"}
+                "dataset", "model", "split", "sigma_px", "centre_gaussian_fit_stimuli", "seconds", "epoch"}
+
+#: How metric keys (``saliency.metrics`` names are lower case) are shown in tables and figures.
+DISPLAY = {"nss": "NSS", "cc": "CC", "auc_judd": "AUC-Judd", "auc_borji": "AUC-Borji", "sauc": "sAUC",
+           "kl": "KL", "sim": "SIM", "ig": "IG", "emd": "EMD", "mae": "MAE"}
+
+
+def display_name(metric: str) -> str:
+    """``"nss"`` → ``"NSS"``, ``"nss_fixation_mean"`` → ``"NSS (per fixation)"``; unknown keys unchanged."""
+    if metric.endswith("_fixation_mean"):
+        return f"{display_name(metric[: -len('_fixation_mean')])} (per fixation)"
+    return DISPLAY.get(metric.lower(), metric)
+
+
+def find_key(mapping: Mapping[str, Any] | None, key: str) -> str | None:
+    """The key of ``mapping`` equal to ``key`` ignoring case (exact match first), else None."""
+    if not mapping:
+        return None
+    if key in mapping:
+        return key
+    low = key.lower()
+    return next((k for k in mapping if isinstance(k, str) and k.lower() == low), None)
 
 
 @dataclass
@@ -69,11 +90,18 @@ class ReportData:
 
 
 def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
-    """Numeric metric keys in first-seen order, without counts and bookkeeping keys."""
+    """Metric keys in first-seen order: a summary's own ``metrics`` list when it has one (as
+    ``saliency.metrics.evaluate`` writes), else its numeric keys without counts and bookkeeping keys.
+    Per-fixation means (``*_fixation_mean``) stay in summary.json; the table shows per-image means."""
     out: list[str] = []
     for s in summaries:
-        for k, v in (s or {}).items():
-            if k in SUMMARY_SKIP or k.startswith("n_") or k.endswith("_std") or k in out:
+        s = s or {}
+        listed = s.get("metrics")
+        keys = [k for k in listed if k in s] if isinstance(listed, list | tuple) else list(s)
+        for k in keys:
+            v = s[k]
+            if (k in SUMMARY_SKIP or k.startswith("n_") or k.endswith(("_std", "_fixation_mean"))
+                    or any(k.lower() == o.lower() for o in out)):
                 continue
             if isinstance(v, int | float) and not isinstance(v, bool):
                 out.append(k)
@@ -81,10 +109,11 @@ def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
 
 
 def _find(baselines: Mapping[str, Any], *needles: str) -> str | None:
-    for name in baselines:
-        low = name.lower().replace("-", "_").replace(" ", "_")
-        if any(n in low for n in needles):
-            return name
+    """The first baseline whose name contains a needle, trying the needles in order (most specific first)."""
+    for n in needles:
+        for name in baselines:
+            if n in name.lower().replace("-", "_").replace(" ", "_"):
+                return name
     return None
 
 
@@ -94,12 +123,14 @@ def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[
 
     Returns (fraction, centre baseline name, gold baseline name).
     """
-    centre = _find(baselines, "centre", "center")
+    centre = _find(baselines, "centre_gaussian", "centre", "center")
     gold = _find(baselines, "gold")
     if model is None or centre is None or gold is None:
         return None
     try:
-        m, c, g = (float(model[metric]), float(baselines[centre][metric]), float(baselines[gold][metric]))
+        m, c, g = (float(model[find_key(model, metric) or metric]),
+                   float(baselines[centre][find_key(baselines[centre], metric) or metric]),
+                   float(baselines[gold][find_key(baselines[gold], metric) or metric]))
     except (KeyError, TypeError, ValueError):
         return None
     if not all(math.isfinite(v) for v in (m, c, g)) or g == c:
@@ -120,7 +151,7 @@ def _metrics_section(d: ReportData) -> str:
     if d.model_summary is not None:
         for m in names[:4]:
             if m in d.model_summary:
-                top[f"{m} ({d.model_name})"] = d.model_summary[m]
+                top[f"{display_name(m)} ({d.model_name})"] = d.model_summary[m]
     g = gap_closed(d.model_summary, d.baselines, "NSS")
     if g is not None:
         frac, centre, gold = g
@@ -140,14 +171,15 @@ def _metrics_section(d: ReportData) -> str:
     counts = (d.model_summary or {})
     count_bits = [f"{k.replace('_', ' ')}: {fmt_int(counts[k])}" for k in ("n_images", "n_stimuli", "n_fixations")
                   if k in counts]
-    header = ["", *names]
-    trs = [[n, *[rows[n].get(m, float("nan")) for m in names]] for n in rows]
+    header = ["", *[display_name(m) for m in names]]
+    trs = [[n, *[rows[n].get(find_key(rows[n], m) or m, float("nan")) for m in names]] for n in rows]
     classes = ["model" if (d.model_summary is not None and i == 0) else "" for i in range(len(trs))]
     body.append(table(header, trs, row_classes=classes))
     meta = ", ".join(x for x in [f"convention: {conv}" if conv else "", *count_bits] if x)
     if meta:
         body.append(f'<p class="sub">{esc(meta)}</p>')
-    bars = figures.metric_bars_png(rows, names)
+    bars = figures.metric_bars_png({n: {display_name(m): r.get(find_key(r, m) or m, float("nan")) for m in names}
+                                    for n, r in rows.items()}, [display_name(m) for m in names])
     if bars:
         body.append(img(bars, "metrics of the model and the baselines", cls="plot"))
     return "".join(body)
@@ -194,7 +226,13 @@ def _panel(item: GalleryItem) -> str:
 def _gallery_section(d: ReportData) -> str:
     if not d.best and not d.worst:
         return '<p class="note">No gallery (needs a checkpoint, the ground truth and per-image scores).</p>'
-    out = [f'<p>Ranked by per-image {esc(d.rank_by)}. Heat maps are min-max normalised over each image.</p>']
+    out = [f'<p>Ranked by per-image {esc(display_name(d.rank_by))}. Panels: the image, the ground truth '
+           '(with the fixations), the prediction and the spatial attention maps of the network\'s attention '
+           'blocks (<code>saliency.models.attention_maps</code>, module path as caption). Heat maps are '
+           'min-max normalised over each image.</p>']
+    if not any(i.attention for i in [*d.best, *d.worst]):
+        out.append(f'<p class="note">The model ({esc(d.model_name)}) computes no spatial attention maps (it has '
+                   'no attention blocks, or only channel attention): no attention panels.</p>')
     if d.best:
         out.append(f"<h3>Best {len(d.best)}</h3>" + "".join(_panel(i) for i in d.best))
     if d.worst:
@@ -208,7 +246,7 @@ def _per_image_section(d: ReportData) -> str:
     df = d.per_image
     num = [c for c in df.columns if c != "stimulus" and pd.api.types.is_numeric_dtype(df[c])]
     stats = df[num].describe(percentiles=[0.1, 0.5, 0.9]).T
-    rows = [[c, *[stats.loc[c, k] for k in ("count", "mean", "std", "min", "10%", "50%", "90%", "max")]]
+    rows = [[display_name(c), *[stats.loc[c, k] for k in ("count", "mean", "std", "min", "10%", "50%", "90%", "max")]]
             for c in num]
     for r in rows:
         r[1] = int(r[1])

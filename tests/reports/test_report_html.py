@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -114,15 +115,28 @@ def test_build_report_reads_a_pipeline_directory(tmp_path: Path):
         assert f"{s} image" in html
 
 
-def _screenshot(html_path: Path, png: Path, tmp: Path) -> None:
+def _chromium() -> str:
+    """The browser: ``$SALIENCY_CHROMIUM`` (set by .ci/run once it found one: must work), else on PATH."""
+    forced = os.environ.get("SALIENCY_CHROMIUM")
+    if forced:
+        if not (Path(forced).is_file() and os.access(forced, os.X_OK)):
+            pytest.fail(f"SALIENCY_CHROMIUM={forced!r} is not an executable file")
+        return forced
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium); CI installs it")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); .ci/run installs it when it can")
+    return exe
+
+
+def _screenshot(html_path: Path, png: Path, tmp: Path) -> None:
+    exe = _chromium()
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'profile'}", f"--screenshot={png}", "--window-size=1280,2000",
            "--hide-scrollbars", html_path.resolve().as_uri()]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and png.is_file(), (
+        f"{exe} failed to render the report (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path):
