@@ -54,6 +54,7 @@ class StageContext:
     upstream: dict[str, Path]
     log: Callable[[str], None] = print
     summary: dict[str, Any] = field(default_factory=dict)  # a stage may put a few numbers here
+    show_progress: bool = False  # long stages (training) may draw a progress bar on the terminal
 
 
 @dataclass(frozen=True)
@@ -194,11 +195,12 @@ def _why_stale(stage: Stage, key: str, ingredients: Mapping[str, Any], rec: Mapp
 
 def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[str] = (),
                  force: Iterable[str] = (), dry_run: bool = False,
-                 log: Callable[[str], None] = lambda _msg: None) -> RunReport:
+                 log: Callable[[str], None] = lambda _msg: None, show_progress: bool = False) -> RunReport:
     """Run (or plan, with ``dry_run``) the pipeline; returns what happened to every stage.
 
     only: run just these stages, unconditionally (their upstream stages must be up to date).
     force: run these stages even if cached (downstream stages re-run only if the output changed).
+    show_progress: let long stages draw progress bars (the CLI sets it unless ``--json``).
     A failed stage is recorded in the manifest with its error; the stages after it are skipped and
     the error is re-raised after the manifest is saved (library errors keep their type).
     """
@@ -246,7 +248,7 @@ def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         ctx = StageContext(stage.name, spec, spec.stage_settings(stage.name), tmp,
-                           {d: spec.out / d for d in stage.needs}, log=log)
+                           {d: spec.out / d for d in stage.needs}, log=log, show_progress=show_progress)
         t0 = time.perf_counter()
         try:
             stage.run(ctx)

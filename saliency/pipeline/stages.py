@@ -97,6 +97,12 @@ def run_maps(ctx: StageContext) -> None:
 
     s = dict(ctx.settings)
     shard_kw = dict(s.pop("shards", {}))
+    known = {f.name for f in dataclasses.fields(MapOptions)}
+    if set(s) - known:
+        raise ConfigError(f"[maps]: unknown setting(s) {sorted(set(s) - known)}; known: {sorted(known)} and [maps.shards]")
+    bad = set(shard_kw) - {"dtype", "fmt", "shard_size", "workers"}
+    if bad:
+        raise ConfigError(f"[maps.shards]: unknown setting(s) {sorted(bad)}; known: dtype, fmt, shard_size, workers")
     options = MapOptions(**s)
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
@@ -258,7 +264,7 @@ def run_train(ctx: StageContext) -> None:
     from saliency.training import RunConfig, train
 
     cfg = RunConfig.from_dict(train_config_dict(ctx))
-    result = train(cfg, run_dir=ctx.out_dir)
+    result = train(cfg, run_dir=ctx.out_dir, show_progress=ctx.show_progress)
     ctx.summary.update(epochs=result.epochs_completed, best=result.best_value, seconds=round(result.seconds, 1))
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from saliency.io import atomic_write
 from saliency.reports import figures
-from saliency.reports.html import Raw, cards, esc, img, kv_table, page, table
+from saliency.reports.html import Raw, cards, esc, fmt, img, kv_table, page, table
 
 SUMMARY_SKIP = {"n", "n_images", "n_stimuli", "n_fixations", "count", "convention", "log_density",
                 "dataset", "model", "split", "sigma_px", "centre_gaussian_fit_stimuli", "seconds", "epoch"}
@@ -261,8 +261,21 @@ def _ingest_section(d: ReportData) -> str:
     out = []
     top = {k: v for k, v in rep.items() if not isinstance(v, Mapping | list)}
     top.update({k: v for k, v in acc.items() if not isinstance(v, Mapping | list) and k not in top})
+    tab = rep.get("table")
+    if isinstance(tab, Mapping):  # what the table holds: size, observers, geometry, coordinate convention
+        top.update({f"table: {k.replace('_', ' ')}": v for k, v in tab.items()
+                    if not isinstance(v, Mapping | list) and v is not None})
+    card = rep.get("card")
+    if isinstance(card, Mapping):
+        top.update({f"dataset {k}": card[k] for k in ("citation", "licence") if card.get(k)})
     if top:
         out.append(kv_table(top))
+    sub = rep.get("subset")
+    if isinstance(sub, Mapping) and sub.get("fixations_before"):
+        after, before = sub.get("fixations_after", 0), sub["fixations_before"]
+        out.append(f'<p><b>Subset</b> ({esc(sub.get("rule", ""))}, max_stimuli = {fmt(sub.get("max_stimuli"))}): '
+                   f'{fmt(after)} of {fmt(before)} fixations ({100 * after / before:.1f}%) go to the later stages; '
+                   'the accounting below is of the full read.</p>')
     kept, dropped = acc.get("kept"), acc.get("dropped")
     reasons = acc.get("dropped_by_reason") or {}
     if isinstance(kept, int | float) and isinstance(dropped, int | float) and kept + dropped > 0:
@@ -291,9 +304,16 @@ def _bar(frac: float) -> str:
     return f'<span class="bar" style="width:{max(1, round(160 * frac))}px"></span> {100 * frac:.1f}%'
 
 
+_STAGE_ORDER = ("ingest", "maps", "baselines", "train", "evaluate", "report")
+
+
 def _stages_section(d: ReportData) -> str:
+    def order(s: Mapping[str, Any]) -> tuple[int, str]:
+        name = str(s.get("stage", ""))
+        return (_STAGE_ORDER.index(name) if name in _STAGE_ORDER else len(_STAGE_ORDER), name)
+
     rows = [[s.get("stage", ""), s.get("status", ""), s.get("duration_s", float("nan")), s.get("finished", ""),
-             str(s.get("key", ""))[:12]] for s in d.stages]
+             str(s.get("key", ""))[:12]] for s in sorted(d.stages, key=order)]
     return table(["stage", "status", "seconds", "finished (UTC)", "cache key"], rows, left_cols=2)
 
 

@@ -148,3 +148,32 @@ def test_report_renders_in_headless_chromium(tmp_path: Path):
     assert shot.shape == (2000, 1280)
     non_white = float((shot < 245).mean())
     assert shot.std() > 20 and non_white > 0.05, (shot.std(), non_white)
+
+
+def test_report_understands_the_lower_case_keys_of_saliency_metrics():
+    """Summaries as ``saliency.metrics.evaluate`` / ``compute_baselines`` write them (lower-case metric names,
+    per-fixation means, bookkeeping numbers) give the gap closed and a table of metrics only."""
+    model = {"convention": "pysaliency", "metrics": ["nss", "cc"], "n_images": 8, "nss": 1.3, "cc": 0.5,
+             "nss_fixation_mean": 1.4}
+    extra = {"sigma_px": 24.0, "centre_gaussian_fit_stimuli": 72, "baseline": "x", "split": "test"}
+    baselines = {"chance": {"metrics": ["nss", "cc"], "nss": 0.0, "cc": 0.0, **extra},
+                 "centre_gaussian": {"metrics": ["nss", "cc"], "nss": 1.0, "cc": 0.4, **extra},
+                 "centre_loo": {"metrics": ["nss", "cc"], "nss": 1.1, "cc": 0.42, **extra},
+                 "gold_standard": {"metrics": ["nss", "cc"], "nss": 2.0, "cc": 0.9, **extra}}
+    frac, centre, gold = gap_closed(model, baselines)
+    assert frac == pytest.approx(0.3) and (centre, gold) == ("centre_gaussian", "gold_standard")
+    html = render_report(ReportData(title="t", model_summary=model, baselines=baselines))
+    assert "30.0%" in html and "<th class=\"\">NSS</th>" in html
+    assert "sigma_px" not in html and "centre_gaussian_fit_stimuli" not in html and "fixation_mean" not in html
+
+
+def test_only_spatial_attention_maps_go_into_the_gallery():
+    import torch
+
+    from saliency.reports.rundir import spatial_attention
+
+    att = {"cbam": torch.rand(1, 1, 6, 8), "eca": torch.rand(1, 16, 1, 1), "sk": torch.rand(1, 2, 16),
+           "fusion": torch.rand(1, 3, 6, 8), "pool": torch.rand(1, 1, 1, 1)}
+    out = spatial_attention(att)
+    assert list(out) == ["cbam"] and out["cbam"].shape == (6, 8)
+    np.testing.assert_array_equal(out["cbam"], att["cbam"][0, 0].numpy())
