@@ -333,6 +333,8 @@ def run_evaluate(ctx: StageContext) -> None:
         summary, per_image = dict(res.summary), res.per_image
         info["stimuli_scored"] = sorted(stimuli)
     else:
+        import numpy as np
+
         from saliency.metrics import sod as sod_metrics
 
         _no_extra(s, "evaluate")
@@ -340,10 +342,13 @@ def run_evaluate(ctx: StageContext) -> None:
         images = {st: _sod_image(root, st) for st in stimuli}
         masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
         rows, pairs = [], []
-        for st, (_, pred) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
+        for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
+            # PySODMetrics' inputs: the prediction as an 8-bit grey map, the mask as read (binarised at > 128)
+            pred = np.rint(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
             gt = _read_mask(masks[st])
             pairs.append((pred, gt))
-            rows.append({"stimulus": st, "MAE": float(abs(pred - gt).mean())})
+            rows.append({"stimulus": st, "mae": sod_metrics.MAE().update(pred, gt),
+                         "sm": sod_metrics.Smeasure().update(pred, gt)})
         summary = dict(sod_metrics.evaluate_sod(pairs))
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
@@ -380,11 +385,12 @@ def _sod_image(root: Path, stimulus: str) -> Path:
 
 
 def _read_mask(path: Path):
+    """(H, W) uint8 grey mask as PySODMetrics reads it (``cv2.IMREAD_GRAYSCALE``: boolean PNG → 0/255)."""
     import numpy as np
     from PIL import Image
 
     with Image.open(path) as im:
-        return (np.asarray(im.convert("L")) > 127).astype(np.float32)
+        return np.asarray(im.convert("L"))
 
 
 # ------------------------------------------------------------------------------------------ report

@@ -30,7 +30,9 @@ SUMMARY_SKIP = {"n", "n_images", "n_stimuli", "n_fixations", "count", "conventio
 
 #: How metric keys (``saliency.metrics`` names are lower case) are shown in tables and figures.
 DISPLAY = {"nss": "NSS", "cc": "CC", "auc_judd": "AUC-Judd", "auc_borji": "AUC-Borji", "sauc": "sAUC",
-           "kl": "KL", "sim": "SIM", "ig": "IG", "emd": "EMD", "mae": "MAE"}
+           "kl": "KL", "sim": "SIM", "ig": "IG", "emd": "EMD", "mae": "MAE", "sm": "S-measure",
+           "max_fm": "max F", "mean_fm": "mean F", "adp_fm": "adaptive F", "wfm": "weighted F",
+           "max_em": "max E", "mean_em": "mean E", "adp_em": "adaptive E"}
 
 
 def display_name(metric: str) -> str:
