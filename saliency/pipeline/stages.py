@@ -335,23 +335,27 @@ def run_evaluate(ctx: StageContext) -> None:
     else:
         import numpy as np
 
+        from saliency.datasets.fixation import SODFolder
         from saliency.metrics import sod as sod_metrics
 
         _no_extra(s, "evaluate")
         root = _sod_root(train_dir, ctx)
-        images = {st: _sod_image(root, st) for st in stimuli}
+        folder = SODFolder(root)
+        images = {st: folder.image_path(st) for st in stimuli}
         masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
         rows, pairs = [], []
         for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
-            # PySODMetrics' inputs: the prediction as an 8-bit grey map, the mask as read (binarised at > 128)
+            # PySODMetrics' inputs: the prediction as an 8-bit grey map, the mask as 0/255 (binarised at > 128);
+            # SODFolder.mask puts the masks stored transposed in the shared SOD copy upright
             pred = np.rint(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
-            gt = _read_mask(masks[st])
+            gt = folder.mask(st).astype(np.uint8) * 255
             pairs.append((pred, gt))
             rows.append({"stimulus": st, "mae": sod_metrics.MAE().update(pred, gt),
                          "sm": sod_metrics.Smeasure().update(pred, gt)})
         summary = dict(sod_metrics.evaluate_sod(pairs))
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
+        info["sod_root"] = str(root)
     write_json(ctx.out_dir / "summary.json", summary)
     with atomic_path(ctx.out_dir / "per_image.parquet") as tmp:
         per_image.to_parquet(tmp, index=False)
@@ -374,23 +378,6 @@ def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
     p = train_dir / "config.toml"
     root = tomllib.loads(p.read_text()).get("data", {}).get("sod_root") if p.is_file() else None
     return Path(root) if root else ctx.spec.resolve_data(ctx.spec.dataset)
-
-
-def _sod_image(root: Path, stimulus: str) -> Path:
-    for ext in ("", ".jpg", ".png", ".jpeg"):
-        p = root / "images" / (stimulus if ext == "" else Path(stimulus).stem + ext)
-        if p.is_file():
-            return p
-    raise ConfigError(f"SOD image for {stimulus!r} not found under {root / 'images'}")
-
-
-def _read_mask(path: Path):
-    """(H, W) uint8 grey mask as PySODMetrics reads it (``cv2.IMREAD_GRAYSCALE``: boolean PNG → 0/255)."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L"))
 
 
 # ------------------------------------------------------------------------------------------ report

@@ -107,12 +107,14 @@ def spatial_attention(att: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | None = None,
                          stimuli_info: Mapping[str, Mapping[str, str]] | None = None,
-                         attention_side: int = 256, max_attention: int = 3) -> Callable[[str], GalleryItem]:
+                         attention_side: int = 256, max_attention: int = 3,
+                         sod_root: str | Path | None = None) -> Callable[[str], GalleryItem]:
     """A function stimulus → :class:`GalleryItem` using the checkpoint's model.
 
     Fixation task: image, density and fixations from the shards; prediction from
     ``saliency.training.predict_maps`` (log-density at the original size). SOD: image and mask paths from
-    ``stimuli_info`` (stimulus → {"image_path", "mask_path"}). Attention maps come from
+    ``stimuli_info`` (stimulus → {"image_path", "mask_path"}), masks through ``SODFolder(sod_root).mask``
+    when ``sod_root`` is given (it rights the masks stored transposed). Attention maps come from
     ``saliency.models.attention_maps`` on the image scaled to ``attention_side`` (longer side); the
     deepest ``max_attention`` spatial maps are kept (:func:`spatial_attention`). A model without attention
     blocks gives none (the gallery says so).
@@ -131,6 +133,11 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
         from saliency.shards import open_shards
 
         shards = open_shards(shards_root)
+    sod_folder = None
+    if task == "sod" and sod_root is not None:
+        from saliency.datasets.fixation import SODFolder
+
+        sod_folder = SODFolder(sod_root)
 
     def load(stimulus: str) -> GalleryItem:
         truth, fix = None, None
@@ -144,7 +151,9 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
             if info is None:
                 raise ConfigError(f"no image path recorded for stimulus {stimulus!r}")
             image_path = Path(info["image_path"])
-            if info.get("mask_path"):
+            if sod_folder is not None:
+                truth = sod_folder.mask(stimulus).astype(np.float32)  # upright even where stored transposed
+            elif info.get("mask_path"):
                 truth = (load_image(info["mask_path"])[..., 0] > 127).astype(np.float32)
         image = load_image(image_path)
         (_, pred), = list(predict_maps(model, [image_path]))
@@ -232,7 +241,7 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
                 else:
                     loader = model_gallery_loader(
                         ckpt, task=task, shards_root=shards_root if shards_root.is_dir() else None,
-                        stimuli_info=eval_info.get("stimuli"))
+                        stimuli_info=eval_info.get("stimuli"), sod_root=eval_info.get("sod_root"))
             if loader is not None:
                 b, w = rank_stimuli(per_image, rank, gallery_k)
                 rank = find_key(dict.fromkeys(per_image.columns), rank) or rank
