@@ -28,8 +28,9 @@ def register(app: typer.Typer) -> None:
         from saliency.pipeline.stages import stages_for
 
         spec = load_pipeline(pipeline, quick=quick, overrides=set_, out=out, data_root=data_root)
-        log = (lambda _m: None) if json_out else (lambda m: err_console().print(m, highlight=False))
-        rep = run_pipeline(spec, stages_for(spec), only=only, force=force, dry_run=dry_run, log=log)
+        log = (lambda _m: None) if json_out else (lambda m: err_console().print(m, highlight=False, markup=False))
+        rep = run_pipeline(spec, stages_for(spec), only=only, force=force, dry_run=dry_run, log=log,
+                           show_progress=not json_out)
         if json_out:
             print_json(rep.to_dict())
             return

@@ -54,6 +54,7 @@ class StageContext:
     upstream: dict[str, Path]
     log: Callable[[str], None] = print
     summary: dict[str, Any] = field(default_factory=dict)  # a stage may put a few numbers here
+    show_progress: bool = False  # long stages (training) may draw a progress bar on the terminal
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Stage:
     needs: upstream stage names (must come earlier in the pipeline).
     inputs: external files/directories the stage reads (hashed into the key).
     code: importable modules/packages whose source is hashed into the key (the code version).
+    key_extra: anything else the stage's output depends on (JSON-able; hashed into the key), e.g. the
+        settings of another stage it reads (the baselines stage reads the train stage's split rule).
     """
 
     name: str
@@ -72,6 +75,7 @@ class Stage:
     inputs: Callable[[PipelineSpec, dict[str, Any]], Sequence[Path]] | None = None
     code: tuple[str, ...] = ()
     description: str = ""
+    key_extra: Callable[[PipelineSpec, dict[str, Any]], Any] | None = None
 
 
 @dataclass
@@ -166,6 +170,8 @@ def stage_key(stage: Stage, spec: PipelineSpec, manifest: Manifest) -> tuple[str
         "inputs": inputs_digest(declared, manifest.hashes),
         "code": {"version": saliency.__version__, "source": code_digest(stage.code)},
     }
+    if stage.key_extra is not None:
+        ingredients["extra"] = stage.key_extra(spec, settings)
     return hash_settings(ingredients), ingredients
 
 
@@ -189,11 +195,12 @@ def _why_stale(stage: Stage, key: str, ingredients: Mapping[str, Any], rec: Mapp
 
 def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[str] = (),
                  force: Iterable[str] = (), dry_run: bool = False,
-                 log: Callable[[str], None] = lambda _msg: None) -> RunReport:
+                 log: Callable[[str], None] = lambda _msg: None, show_progress: bool = False) -> RunReport:
     """Run (or plan, with ``dry_run``) the pipeline; returns what happened to every stage.
 
     only: run just these stages, unconditionally (their upstream stages must be up to date).
     force: run these stages even if cached (downstream stages re-run only if the output changed).
+    show_progress: let long stages draw progress bars (the CLI sets it unless ``--json``).
     A failed stage is recorded in the manifest with its error; the stages after it are skipped and
     the error is re-raised after the manifest is saved (library errors keep their type).
     """
@@ -241,7 +248,7 @@ def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         ctx = StageContext(stage.name, spec, spec.stage_settings(stage.name), tmp,
-                           {d: spec.out / d for d in stage.needs}, log=log)
+                           {d: spec.out / d for d in stage.needs}, log=log, show_progress=show_progress)
         t0 = time.perf_counter()
         try:
             stage.run(ctx)

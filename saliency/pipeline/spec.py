@@ -11,7 +11,7 @@ Relative paths:
   ``data_root`` defaults to ``$SALIENCY_SHARED/datasets`` if that variable is set, else
   ``<project root>/../shared/datasets``.
 - dataset paths inside stage tables (keys ending in ``path`` / ``root``, e.g. ``ingest.path``)
-  resolve against ``data_root``; a training recipe (``train.config``) against the pipeline file.
+  resolve against ``data_root``; a training recipe (``train.recipe``) against the pipeline file.
 Overrides (``--set train.epochs=2``) take TOML values (``2``, ``"text"``, ``[1, 2]``) and fall back to
 a plain string.
 """

@@ -97,6 +97,12 @@ def run_maps(ctx: StageContext) -> None:
 
     s = dict(ctx.settings)
     shard_kw = dict(s.pop("shards", {}))
+    known = {f.name for f in dataclasses.fields(MapOptions)}
+    if set(s) - known:
+        raise ConfigError(f"[maps]: unknown setting(s) {sorted(set(s) - known)}; known: {sorted(known)} and [maps.shards]")
+    bad = set(shard_kw) - {"dtype", "fmt", "shard_size", "workers"}
+    if bad:
+        raise ConfigError(f"[maps.shards]: unknown setting(s) {sorted(bad)}; known: dtype, fmt, shard_size, workers")
     options = MapOptions(**s)
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
@@ -104,32 +110,97 @@ def run_maps(ctx: StageContext) -> None:
 
 
 # --------------------------------------------------------------------------------------- baselines
+def _baseline_split(spec: PipelineSpec, s: Mapping[str, Any]) -> tuple[str, int]:
+    """(split, limit) the baselines are scored on: by default the evaluate stage's, so that the model and
+    the baselines are compared on the same images ("all" when the pipeline trains nothing)."""
+    ev = spec.settings.get("evaluate", {})
+    default = str(ev.get("split", "test")) if "train" in spec.stages else "all"
+    split = str(s.get("split", default))
+    limit = int(s.get("limit", ev.get("limit", 0) if "split" not in s else 0))
+    return split, limit
+
+
+def _baselines_key_extra(spec: PipelineSpec, s: dict[str, Any]) -> dict[str, Any]:
+    """The split rule the baselines stage uses (train stage data settings), hashed into its key."""
+    split, limit = _baseline_split(spec, s)
+    if "train" not in spec.stages:
+        return {"split": split, "limit": limit}
+    data = resolve_train_dict(spec, spec.stage_settings("train"), shards=Path("shards"),
+                              out_dir=spec.out / "train").get("data", {})
+    rule = {k: data.get(k) for k in ("split_fractions", "split_salt", "limit_train", "limit_val", "limit_test")}
+    return {"split": split, "limit": limit, "rule": rule}
+
+
+def split_stimuli(spec: PipelineSpec, stimuli: list[str], split: str, limit: int = 0) -> list[str]:
+    """The stimuli of ``split`` exactly as the train stage will split them (``saliency.datasets.make_splits``
+    with the recipe's fractions, salt and ``limit_*``), then the first ``limit`` (0 = all)."""
+    if "train" not in spec.stages:
+        if split != "all":
+            raise ConfigError(f"[baselines].split: {split!r} needs a train stage (its split rule); use 'all'")
+        out = sorted(stimuli)
+    else:
+        from saliency.datasets.splits import make_splits
+        from saliency.training import RunConfig
+
+        d = RunConfig.from_dict(resolve_train_dict(spec, spec.stage_settings("train"), shards=Path("shards"),
+                                                   out_dir=spec.out / "train")).data
+        splits = make_splits(stimuli, d.split_fractions, d.split_salt)
+        for key, lim in (("train", d.limit_train), ("val", d.limit_val), ("test", d.limit_test)):
+            if lim > 0:
+                splits[key] = splits[key][:lim]
+        if split == "all":  # as the evaluate stage: every stimulus the run's splits hold
+            out = sorted(s for v in splits.values() for s in v)
+        elif split not in splits:
+            raise ConfigError(f"[baselines].split: {split!r} not in {sorted(splits)} (or 'all')")
+        else:
+            out = list(splits[split]) or (list(splits["val"]) if split == "test" else [])
+    return out[:limit] if limit > 0 else out
+
+
 def run_baselines(ctx: StageContext) -> None:
-    """Baseline rows (centre bias, gold standard LOO, one human, chance) on the same metrics.
+    """Baseline rows (chance, centre bias, gold standard LOO, one human) on the same metrics as the model.
 
     Settings: ``names`` (default: all of ``saliency.baselines.BASELINES``), ``metrics``, ``convention``,
-    ``sigma_px``, ``seed`` (default the pipeline seed).
+    ``sigma_px``, ``seed`` (default the pipeline seed), ``split`` and ``limit`` (default: the evaluate
+    stage's, i.e. the model's test images, split by the train stage's rule; ``"all"`` scores every
+    image). The centre-bias Gaussian is fitted to the fixations of the images *not* scored.
     """
     import saliency.baselines as B
     from saliency.shards import open_shards
 
     s = dict(ctx.settings)
+    split, limit = _baseline_split(ctx.spec, s)
+    s.pop("split", None)
+    s.pop("limit", None)
     shards = open_shards(ctx.upstream["maps"] / "shards")
+    stimuli = split_stimuli(ctx.spec, list(shards.stimuli), split, limit)
+    if not stimuli:
+        raise ConfigError(f"[baselines]: split {split!r} is empty")
     if "names" in s:
         s["which"] = tuple(s.pop("names"))
     s.setdefault("seed", ctx.spec.seed)
-    results = B.compute_baselines(shards, **s)
+    unknown = set(s) - {"which", "metrics", "convention", "sigma_px", "seed"}
+    if unknown:
+        raise ConfigError(f"[baselines]: unknown setting(s) {sorted(unknown)}")
+    results = B.compute_baselines(shards, stimuli=stimuli, **s)
     rows = {}
     for name, res in results.items():
-        rows[name] = dict(res.summary)
+        rows[name] = {**res.summary, "split": split}
         with atomic_path(ctx.out_dir / name / "per_image.parquet") as tmp:
             res.per_image.to_parquet(tmp, index=False)
-    write_json(ctx.out_dir / "summary.json", {"baselines": rows})
-    ctx.summary.update({f"{n}.NSS": r.get("NSS") for n, r in rows.items() if "NSS" in r})
+    write_json(ctx.out_dir / "summary.json", {"baselines": rows, "split": split, "stimuli": sorted(stimuli)})
+    ctx.summary.update(images=len(stimuli), split=split)
+    ctx.summary.update({f"{n}.nss": r.get("nss") for n, r in rows.items() if "nss" in r})
 
 
 # ------------------------------------------------------------------------------------------- train
 _RECIPE_KEYS = {"data", "model", "optim", "loss", "train", "seed", "name"}
+
+
+def _train_recipe(spec: PipelineSpec, _s: dict[str, Any]) -> list[Path]:
+    """The train stage's recipe file (the baselines stage reads its split rule)."""
+    recipe = spec.settings.get("train", {}).get("recipe")
+    return [spec.resolve_file(recipe)] if recipe and "train" in spec.stages else []
 
 
 def _train_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
@@ -141,41 +212,51 @@ def _train_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
     return out
 
 
-def train_config_dict(ctx: StageContext) -> dict[str, Any]:
+def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shards: Path,
+                       out_dir: Path) -> dict[str, Any]:
     """The training recipe: ``recipe`` file (if any) ← the stage table's recipe tables ← pipeline data.
 
-    The pipeline owns the data location (shards of the maps stage; for SOD ``path``, relative to
-    data_root), the run name/folder and the seed default; any recipe value for those is replaced.
+    The pipeline owns the data location (``shards``, the maps stage output; for SOD ``path``, relative
+    to data_root), the run name/folder (``out_dir``) and the seed default; any recipe value for those is
+    replaced.
     """
     import tomllib
 
     from saliency.pipeline.spec import deep_merge
 
-    s = dict(ctx.settings)
+    s = dict(settings)
     base: dict[str, Any] = {}
     recipe = s.pop("recipe", None)
-    data_path = s.pop("path", ctx.spec.dataset)
+    data_path = s.pop("path", spec.dataset)
     if recipe:
-        path = ctx.spec.resolve_file(recipe)
+        path = spec.resolve_file(recipe)
         try:
             base = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"[train].recipe: {path} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"[train].recipe: {path} is not valid TOML: {exc}") from None
     unknown = set(s) - _RECIPE_KEYS
     if unknown:
         raise ConfigError(f"[train]: unknown key(s) {sorted(unknown)}; expected recipe tables {sorted(_RECIPE_KEYS)}")
     d = deep_merge(base, s)
     data = d.setdefault("data", {})
-    data["task"] = ctx.spec.task
-    data.setdefault("dataset", ctx.spec.dataset)
-    if ctx.spec.task == "fixation":
-        data["shards"] = str(ctx.upstream["maps"] / "shards")
+    data["task"] = spec.task
+    data.setdefault("dataset", spec.dataset)
+    if spec.task == "fixation":
+        data["shards"] = str(shards)
     else:
-        data["sod_root"] = str(ctx.spec.resolve_data(data_path))
-    d.setdefault("seed", ctx.spec.seed)
-    d["name"] = ctx.out_dir.name
-    d["runs_dir"] = str(ctx.out_dir.parent)
+        data["sod_root"] = str(spec.resolve_data(data_path))
+    d.setdefault("seed", spec.seed)
+    d["name"] = out_dir.name
+    d["runs_dir"] = str(out_dir.parent)
     return d
+
+
+def train_config_dict(ctx: StageContext) -> dict[str, Any]:
+    """:func:`resolve_train_dict` for a running train stage."""
+    return resolve_train_dict(ctx.spec, ctx.settings, shards=ctx.upstream.get("maps", Path(".")) / "shards",
+                              out_dir=ctx.out_dir)
 
 
 def run_train(ctx: StageContext) -> None:
@@ -183,7 +264,7 @@ def run_train(ctx: StageContext) -> None:
     from saliency.training import RunConfig, train
 
     cfg = RunConfig.from_dict(train_config_dict(ctx))
-    result = train(cfg, run_dir=ctx.out_dir)
+    result = train(cfg, run_dir=ctx.out_dir, show_progress=ctx.show_progress)
     ctx.summary.update(epochs=result.epochs_completed, best=result.best_value, seconds=round(result.seconds, 1))
 
 
@@ -199,7 +280,8 @@ def _split_stimuli(train_dir: Path, split: str) -> list[str]:
         return sorted(s for v in splits.values() for s in v)
     if split not in splits:
         raise ConfigError(f"[evaluate].split: {split!r} not in {sorted(splits)} (or 'all')")
-    return list(splits[split])
+    # as the training loop's final evaluation: an empty test split falls back to validation
+    return list(splits[split]) or (list(splits.get("val", [])) if split == "test" else [])
 
 
 def run_evaluate(ctx: StageContext) -> None:
@@ -231,7 +313,9 @@ def run_evaluate(ctx: StageContext) -> None:
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
+        from saliency.baselines import fit_centre_gaussian
         from saliency.metrics import evaluate
+        from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
 
         shards = open_shards(ctx.upstream["maps"] / "shards")
@@ -240,45 +324,43 @@ def run_evaluate(ctx: StageContext) -> None:
         convention = s.pop("convention", "pysaliency")
         metrics = s.pop("metrics", None)
         _no_extra(s, "evaluate")
-        res = evaluate(preds, _Subset(shards, stimuli), metrics=metrics, convention=convention)
+        # information gain is measured against the same centre-bias Gaussian as the baselines stage's:
+        # fitted to the fixations of the images not scored (all images if every one is scored)
+        rest = sorted(set(shards.stimuli) - set(stimuli)) or list(shards.stimuli)
+        centre = fit_centre_gaussian(shards.fixations.data, sizes_from_manifest(shards.manifest), rest)
+        res = evaluate(preds, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
+                       seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
         summary, per_image = dict(res.summary), res.per_image
+        info["stimuli_scored"] = sorted(stimuli)
     else:
+        import numpy as np
+
+        from saliency.datasets.fixation import SODFolder
         from saliency.metrics import sod as sod_metrics
 
         _no_extra(s, "evaluate")
         root = _sod_root(train_dir, ctx)
-        images = {st: _sod_image(root, st) for st in stimuli}
+        folder = SODFolder(root)
+        images = {st: folder.image_path(st) for st in stimuli}
         masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
         rows, pairs = [], []
-        for st, (_, pred) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
-            gt = _read_mask(masks[st])
+        for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
+            # PySODMetrics' inputs: the prediction as an 8-bit grey map, the mask as 0/255 (binarised at > 128);
+            # SODFolder.mask puts the masks stored transposed in the shared SOD copy upright
+            pred = np.rint(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
+            gt = folder.mask(st).astype(np.uint8) * 255
             pairs.append((pred, gt))
-            rows.append({"stimulus": st, "MAE": float(abs(pred - gt).mean())})
+            rows.append({"stimulus": st, "mae": sod_metrics.MAE().update(pred, gt),
+                         "sm": sod_metrics.Smeasure().update(pred, gt)})
         summary = dict(sod_metrics.evaluate_sod(pairs))
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
+        info["sod_root"] = str(root)
     write_json(ctx.out_dir / "summary.json", summary)
     with atomic_path(ctx.out_dir / "per_image.parquet") as tmp:
         per_image.to_parquet(tmp, index=False)
     write_json(ctx.out_dir / "info.json", info)
     ctx.summary.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
-
-
-class _Subset:
-    """A ShardSet restricted to some stimuli (what ``evaluate`` iterates over)."""
-
-    def __init__(self, inner: Any, stimuli: list[str]) -> None:
-        self._inner, self._stimuli = inner, sorted(stimuli)
-
-    def __getattr__(self, k: str) -> Any:
-        return getattr(self._inner, k)
-
-    @property
-    def stimuli(self) -> list[str]:
-        return self._stimuli
-
-    def iter_ground_truth(self, stimuli: Any = None) -> Any:
-        return self._inner.iter_ground_truth(self._stimuli if stimuli is None else stimuli)
 
 
 def _model_name(train_dir: Path) -> str:
@@ -296,22 +378,6 @@ def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
     p = train_dir / "config.toml"
     root = tomllib.loads(p.read_text()).get("data", {}).get("sod_root") if p.is_file() else None
     return Path(root) if root else ctx.spec.resolve_data(ctx.spec.dataset)
-
-
-def _sod_image(root: Path, stimulus: str) -> Path:
-    for ext in ("", ".jpg", ".png", ".jpeg"):
-        p = root / "images" / (stimulus if ext == "" else Path(stimulus).stem + ext)
-        if p.is_file():
-            return p
-    raise ConfigError(f"SOD image for {stimulus!r} not found under {root / 'images'}")
-
-
-def _read_mask(path: Path):
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return (np.asarray(im.convert("L")) > 127).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -338,8 +404,9 @@ def _register() -> None:
                                description="recordings → fixations.parquet + ingest_report.json"))
     STAGES.add("maps", Stage("maps", run_maps, needs=("ingest",), code=("saliency.maps", "saliency.shards"),
                              description="fixations → Gaussian ground-truth shards"))
-    STAGES.add("baselines", Stage("baselines", run_baselines, needs=("maps",),
-                                  code=("saliency.baselines", "saliency.metrics"),
+    STAGES.add("baselines", Stage("baselines", run_baselines, needs=("maps",), inputs=_train_recipe,
+                                  key_extra=_baselines_key_extra,
+                                  code=("saliency.baselines", "saliency.metrics", "saliency.datasets.splits"),
                                   description="centre bias, gold standard, one human, chance"))
     STAGES.add("train", Stage("train", run_train, needs=("maps",), inputs=_train_inputs,
                               code=("saliency.training", "saliency.datasets", "saliency.models"),

@@ -115,7 +115,8 @@ def _fig_png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-_IGNORED_CURVE_KEYS = {"epoch", "step", "time", "time_s", "elapsed_s", "lr_step", "wall_s", "seconds"}
+_IGNORED_CURVE_KEYS = {"epoch", "step", "time", "time_s", "elapsed_s", "lr_step", "wall_s", "seconds",
+                       "epoch_s", "images_per_s", "best"}  # timings and the running best: not curves
 
 
 def curve_series(records: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, tuple[list[float], list[float]]]]:

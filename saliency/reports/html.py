@@ -32,8 +32,8 @@ tr.model td { font-weight: 700; color: var(--accent); }
 .card .k { color: var(--muted); font-size: 12px; }
 .gallery-row { display: flex; gap: 8px; align-items: flex-start; margin: 8px 0 18px; flex-wrap: wrap; }
 figure { margin: 0; }
-figure img { display: block; width: 240px; height: auto; image-rendering: auto; border: 1px solid var(--line); }
-figcaption { font-size: 11px; color: var(--muted); text-align: center; width: 240px; }
+figure img { display: block; width: 184px; height: auto; image-rendering: auto; border: 1px solid var(--line); }
+figcaption { font-size: 11px; color: var(--muted); text-align: center; width: 184px; overflow-wrap: anywhere; }
 figure.plot img { width: auto; max-width: 100%; height: auto; }
 .note { color: var(--muted); font-style: italic; }
 .bar { display: inline-block; height: 10px; background: var(--accent); vertical-align: middle; }

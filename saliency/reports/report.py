@@ -23,10 +23,33 @@ import pandas as pd
 
 from saliency.io import atomic_write
 from saliency.reports import figures
-from saliency.reports.html import Raw, cards, esc, img, kv_table, page, table
+from saliency.reports.html import Raw, cards, esc, fmt, img, kv_table, page, table
 
 SUMMARY_SKIP = {"n", "n_images", "n_stimuli", "n_fixations", "count", "convention", "log_density",
-                "dataset", "model", "split"}
+                "dataset", "model", "split", "sigma_px", "centre_gaussian_fit_stimuli", "seconds", "epoch"}
+
+#: How metric keys (``saliency.metrics`` names are lower case) are shown in tables and figures.
+DISPLAY = {"nss": "NSS", "cc": "CC", "auc_judd": "AUC-Judd", "auc_borji": "AUC-Borji", "sauc": "sAUC",
+           "kl": "KL", "sim": "SIM", "ig": "IG", "emd": "EMD", "mae": "MAE", "sm": "S-measure",
+           "max_fm": "max F", "mean_fm": "mean F", "adp_fm": "adaptive F", "wfm": "weighted F",
+           "max_em": "max E", "mean_em": "mean E", "adp_em": "adaptive E"}
+
+
+def display_name(metric: str) -> str:
+    """``"nss"`` → ``"NSS"``, ``"nss_fixation_mean"`` → ``"NSS (per fixation)"``; unknown keys unchanged."""
+    if metric.endswith("_fixation_mean"):
+        return f"{display_name(metric[: -len('_fixation_mean')])} (per fixation)"
+    return DISPLAY.get(metric.lower(), metric)
+
+
+def find_key(mapping: Mapping[str, Any] | None, key: str) -> str | None:
+    """The key of ``mapping`` equal to ``key`` ignoring case (exact match first), else None."""
+    if not mapping:
+        return None
+    if key in mapping:
+        return key
+    low = key.lower()
+    return next((k for k in mapping if isinstance(k, str) and k.lower() == low), None)
 
 
 @dataclass
@@ -69,11 +92,18 @@ class ReportData:
 
 
 def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
-    """Numeric metric keys in first-seen order, without counts and bookkeeping keys."""
+    """Metric keys in first-seen order: a summary's own ``metrics`` list when it has one (as
+    ``saliency.metrics.evaluate`` writes), else its numeric keys without counts and bookkeeping keys.
+    Per-fixation means (``*_fixation_mean``) stay in summary.json; the table shows per-image means."""
     out: list[str] = []
     for s in summaries:
-        for k, v in (s or {}).items():
-            if k in SUMMARY_SKIP or k.startswith("n_") or k.endswith("_std") or k in out:
+        s = s or {}
+        listed = s.get("metrics")
+        keys = [k for k in listed if k in s] if isinstance(listed, list | tuple) else list(s)
+        for k in keys:
+            v = s[k]
+            if (k in SUMMARY_SKIP or k.startswith("n_") or k.endswith(("_std", "_fixation_mean"))
+                    or any(k.lower() == o.lower() for o in out)):
                 continue
             if isinstance(v, int | float) and not isinstance(v, bool):
                 out.append(k)
@@ -81,10 +111,11 @@ def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
 
 
 def _find(baselines: Mapping[str, Any], *needles: str) -> str | None:
-    for name in baselines:
-        low = name.lower().replace("-", "_").replace(" ", "_")
-        if any(n in low for n in needles):
-            return name
+    """The first baseline whose name contains a needle, trying the needles in order (most specific first)."""
+    for n in needles:
+        for name in baselines:
+            if n in name.lower().replace("-", "_").replace(" ", "_"):
+                return name
     return None
 
 
@@ -94,12 +125,14 @@ def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[
 
     Returns (fraction, centre baseline name, gold baseline name).
     """
-    centre = _find(baselines, "centre", "center")
+    centre = _find(baselines, "centre_gaussian", "centre", "center")
     gold = _find(baselines, "gold")
     if model is None or centre is None or gold is None:
         return None
     try:
-        m, c, g = (float(model[metric]), float(baselines[centre][metric]), float(baselines[gold][metric]))
+        m, c, g = (float(model[find_key(model, metric) or metric]),
+                   float(baselines[centre][find_key(baselines[centre], metric) or metric]),
+                   float(baselines[gold][find_key(baselines[gold], metric) or metric]))
     except (KeyError, TypeError, ValueError):
         return None
     if not all(math.isfinite(v) for v in (m, c, g)) or g == c:
@@ -120,7 +153,7 @@ def _metrics_section(d: ReportData) -> str:
     if d.model_summary is not None:
         for m in names[:4]:
             if m in d.model_summary:
-                top[f"{m} ({d.model_name})"] = d.model_summary[m]
+                top[f"{display_name(m)} ({d.model_name})"] = d.model_summary[m]
     g = gap_closed(d.model_summary, d.baselines, "NSS")
     if g is not None:
         frac, centre, gold = g
@@ -140,14 +173,15 @@ def _metrics_section(d: ReportData) -> str:
     counts = (d.model_summary or {})
     count_bits = [f"{k.replace('_', ' ')}: {fmt_int(counts[k])}" for k in ("n_images", "n_stimuli", "n_fixations")
                   if k in counts]
-    header = ["", *names]
-    trs = [[n, *[rows[n].get(m, float("nan")) for m in names]] for n in rows]
+    header = ["", *[display_name(m) for m in names]]
+    trs = [[n, *[rows[n].get(find_key(rows[n], m) or m, float("nan")) for m in names]] for n in rows]
     classes = ["model" if (d.model_summary is not None and i == 0) else "" for i in range(len(trs))]
     body.append(table(header, trs, row_classes=classes))
     meta = ", ".join(x for x in [f"convention: {conv}" if conv else "", *count_bits] if x)
     if meta:
         body.append(f'<p class="sub">{esc(meta)}</p>')
-    bars = figures.metric_bars_png(rows, names)
+    bars = figures.metric_bars_png({n: {display_name(m): r.get(find_key(r, m) or m, float("nan")) for m in names}
+                                    for n, r in rows.items()}, [display_name(m) for m in names])
     if bars:
         body.append(img(bars, "metrics of the model and the baselines", cls="plot"))
     return "".join(body)
@@ -194,7 +228,13 @@ def _panel(item: GalleryItem) -> str:
 def _gallery_section(d: ReportData) -> str:
     if not d.best and not d.worst:
         return '<p class="note">No gallery (needs a checkpoint, the ground truth and per-image scores).</p>'
-    out = [f'<p>Ranked by per-image {esc(d.rank_by)}. Heat maps are min-max normalised over each image.</p>']
+    out = [f'<p>Ranked by per-image {esc(display_name(d.rank_by))}. Panels: the image, the ground truth '
+           '(with the fixations), the prediction and the spatial attention maps of the network\'s attention '
+           'blocks (<code>saliency.models.attention_maps</code>, module path as caption). Heat maps are '
+           'min-max normalised over each image.</p>']
+    if not any(i.attention for i in [*d.best, *d.worst]):
+        out.append(f'<p class="note">The model ({esc(d.model_name)}) computes no spatial attention maps (it has '
+                   'no attention blocks, or only channel attention): no attention panels.</p>')
     if d.best:
         out.append(f"<h3>Best {len(d.best)}</h3>" + "".join(_panel(i) for i in d.best))
     if d.worst:
@@ -208,7 +248,7 @@ def _per_image_section(d: ReportData) -> str:
     df = d.per_image
     num = [c for c in df.columns if c != "stimulus" and pd.api.types.is_numeric_dtype(df[c])]
     stats = df[num].describe(percentiles=[0.1, 0.5, 0.9]).T
-    rows = [[c, *[stats.loc[c, k] for k in ("count", "mean", "std", "min", "10%", "50%", "90%", "max")]]
+    rows = [[display_name(c), *[stats.loc[c, k] for k in ("count", "mean", "std", "min", "10%", "50%", "90%", "max")]]
             for c in num]
     for r in rows:
         r[1] = int(r[1])
@@ -223,8 +263,21 @@ def _ingest_section(d: ReportData) -> str:
     out = []
     top = {k: v for k, v in rep.items() if not isinstance(v, Mapping | list)}
     top.update({k: v for k, v in acc.items() if not isinstance(v, Mapping | list) and k not in top})
+    tab = rep.get("table")
+    if isinstance(tab, Mapping):  # what the table holds: size, observers, geometry, coordinate convention
+        top.update({f"table: {k.replace('_', ' ')}": v for k, v in tab.items()
+                    if not isinstance(v, Mapping | list) and v is not None})
+    card = rep.get("card")
+    if isinstance(card, Mapping):
+        top.update({f"dataset {k}": card[k] for k in ("citation", "licence") if card.get(k)})
     if top:
         out.append(kv_table(top))
+    sub = rep.get("subset")
+    if isinstance(sub, Mapping) and sub.get("fixations_before"):
+        after, before = sub.get("fixations_after", 0), sub["fixations_before"]
+        out.append(f'<p><b>Subset</b> ({esc(sub.get("rule", ""))}, max_stimuli = {fmt(sub.get("max_stimuli"))}): '
+                   f'{fmt(after)} of {fmt(before)} fixations ({100 * after / before:.1f}%) go to the later stages; '
+                   'the accounting below is of the full read.</p>')
     kept, dropped = acc.get("kept"), acc.get("dropped")
     reasons = acc.get("dropped_by_reason") or {}
     if isinstance(kept, int | float) and isinstance(dropped, int | float) and kept + dropped > 0:
@@ -253,9 +306,16 @@ def _bar(frac: float) -> str:
     return f'<span class="bar" style="width:{max(1, round(160 * frac))}px"></span> {100 * frac:.1f}%'
 
 
+_STAGE_ORDER = ("ingest", "maps", "baselines", "train", "evaluate", "report")
+
+
 def _stages_section(d: ReportData) -> str:
+    def order(s: Mapping[str, Any]) -> tuple[int, str]:
+        name = str(s.get("stage", ""))
+        return (_STAGE_ORDER.index(name) if name in _STAGE_ORDER else len(_STAGE_ORDER), name)
+
     rows = [[s.get("stage", ""), s.get("status", ""), s.get("duration_s", float("nan")), s.get("finished", ""),
-             str(s.get("key", ""))[:12]] for s in d.stages]
+             str(s.get("key", ""))[:12]] for s in sorted(d.stages, key=order)]
     return table(["stage", "status", "seconds", "finished (UTC)", "cache key"], rows, left_cols=2)
 
 

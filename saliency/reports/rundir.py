@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, SchemaError
-from saliency.reports.report import GalleryItem, ReportData
+from saliency.reports.report import GalleryItem, ReportData, display_name, find_key
+
+#: Per-image metrics where lower is better (errors and divergences); every other metric: higher is better.
+LOWER_IS_BETTER = {"mae", "kl", "kldiv", "kl_div", "emd"}
 
 
 def read_json(path: Path) -> Any:
@@ -53,10 +56,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def rank_stimuli(per_image: pd.DataFrame, rank_by: str, k: int) -> tuple[list[str], list[str]]:
     """(best k, worst k) stimuli by ``rank_by`` (higher is better, except error metrics like MAE/KL)."""
-    if rank_by not in per_image.columns:
+    col = find_key(dict.fromkeys(per_image.columns), rank_by)
+    if col is None:
         raise ConfigError(f"cannot rank by {rank_by!r}: per-image columns are {list(per_image.columns)}")
+    rank_by = col
     df = per_image[["stimulus", rank_by]].dropna()
-    lower_better = rank_by.lower() in {"mae", "kl", "kldiv", "kl_div", "emd"}
+    lower_better = rank_by.lower() in LOWER_IS_BETTER
     df = df.sort_values([rank_by, "stimulus"], ascending=[lower_better, True], kind="mergesort")
     best = list(df["stimulus"].head(k))
     worst = [s for s in reversed(list(df["stimulus"].tail(k))) if s not in best]
@@ -88,15 +93,31 @@ def load_image(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
+def spatial_attention(att: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The spatial maps among ``saliency.models.attention_maps`` results: (1, 1, h, w) tensors with
+    h, w > 1, as (h, w) float32 arrays, in module order. Channel weights (B, C, 1, 1), branch weights
+    (B, M, C) and per-scale weights (B, S, h, w) are not spatial saliency and are left out."""
+    out = {}
+    for name, t in att.items():
+        a = t.detach().float().cpu().numpy() if hasattr(t, "detach") else np.asarray(t, np.float32)
+        if a.ndim == 4 and a.shape[1] == 1 and min(a.shape[2:]) > 1:
+            out[name] = a[0, 0]
+    return out
+
+
 def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | None = None,
                          stimuli_info: Mapping[str, Mapping[str, str]] | None = None,
-                         attention_side: int = 256) -> Callable[[str], GalleryItem]:
+                         attention_side: int = 256, max_attention: int = 3,
+                         sod_root: str | Path | None = None) -> Callable[[str], GalleryItem]:
     """A function stimulus → :class:`GalleryItem` using the checkpoint's model.
 
     Fixation task: image, density and fixations from the shards; prediction from
     ``saliency.training.predict_maps`` (log-density at the original size). SOD: image and mask paths from
-    ``stimuli_info`` (stimulus → {"image_path", "mask_path"}). Attention maps come from
-    ``saliency.models.attention_maps`` on the image scaled to ``attention_side`` (longer side).
+    ``stimuli_info`` (stimulus → {"image_path", "mask_path"}), masks through ``SODFolder(sod_root).mask``
+    when ``sod_root`` is given (it rights the masks stored transposed). Attention maps come from
+    ``saliency.models.attention_maps`` on the image scaled to ``attention_side`` (longer side); the
+    deepest ``max_attention`` spatial maps are kept (:func:`spatial_attention`). A model without attention
+    blocks gives none (the gallery says so).
     """
     import torch
 
@@ -112,6 +133,11 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
         from saliency.shards import open_shards
 
         shards = open_shards(shards_root)
+    sod_folder = None
+    if task == "sod" and sod_root is not None:
+        from saliency.datasets.fixation import SODFolder
+
+        sod_folder = SODFolder(sod_root)
 
     def load(stimulus: str) -> GalleryItem:
         truth, fix = None, None
@@ -125,7 +151,9 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
             if info is None:
                 raise ConfigError(f"no image path recorded for stimulus {stimulus!r}")
             image_path = Path(info["image_path"])
-            if info.get("mask_path"):
+            if sod_folder is not None:
+                truth = sod_folder.mask(stimulus).astype(np.float32)  # upright even where stored transposed
+            elif info.get("mask_path"):
                 truth = (load_image(info["mask_path"])[..., 0] > 127).astype(np.float32)
         image = load_image(image_path)
         (_, pred), = list(predict_maps(model, [image_path]))
@@ -136,15 +164,9 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
         small = np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s)))))
         with torch.no_grad():
             att = attention_maps(model, normalize_image(small)[None])
-        attention = {}
-        for name, t in att.items():
-            a = t.detach().float().cpu().numpy()
-            while a.ndim > 2:  # (B, heads/C, h, w) → mean over leading axes
-                a = a.mean(axis=0)
-            if a.ndim == 2 and min(a.shape) > 1:
-                attention[name] = a
+        attention = spatial_attention(att)
         return GalleryItem(stimulus=stimulus, image=image, prediction=np.asarray(pred, np.float32),
-                           truth=truth, fixations=fix, attention=dict(list(attention.items())[:3]),
+                           truth=truth, fixations=fix, attention=dict(list(attention.items())[-max_attention:]),
                            log_density=(task == "fixation"))
 
     return load
@@ -195,11 +217,19 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
             ingest = read_json(cand)
             break
 
-    rank = rank_by or ("NSS" if task == "fixation" else "MAE")
+    if summary is not None and baselines:
+        bstim = None
+        if bfile.is_file():
+            bstim = read_json(bfile).get("stimuli")
+        scored = eval_info.get("stimuli_scored") or (list(per_image["stimulus"]) if per_image is not None else None)
+        if bstim is not None and scored is not None and sorted(bstim) != sorted(scored):
+            notes.append(f"the baselines were scored on {len(bstim)} images and the model on {len(scored)} "
+                         "different ones: the rows and the gap closed are not directly comparable")
+    rank = rank_by or ("nss" if task == "fixation" else "MAE")
     best: list[GalleryItem] = []
     worst: list[GalleryItem] = []
     if with_gallery and per_image is not None and gallery_k > 0:
-        if rank not in per_image.columns:
+        if find_key(dict.fromkeys(per_image.columns), rank) is None:
             notes.append(f"gallery: per-image results have no {rank!r} column")
         else:
             loader = gallery_loader
@@ -211,15 +241,18 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
                 else:
                     loader = model_gallery_loader(
                         ckpt, task=task, shards_root=shards_root if shards_root.is_dir() else None,
-                        stimuli_info=eval_info.get("stimuli"))
+                        stimuli_info=eval_info.get("stimuli"), sod_root=eval_info.get("sod_root"))
             if loader is not None:
                 b, w = rank_stimuli(per_image, rank, gallery_k)
+                rank = find_key(dict.fromkeys(per_image.columns), rank) or rank
                 scores = per_image.set_index("stimulus")
-                num = [c for c in per_image.columns if c != "stimulus" and pd.api.types.is_numeric_dtype(per_image[c])]
+                num = [c for c in per_image.columns if c not in ("stimulus", rank) and not c.startswith("n_")
+                       and pd.api.types.is_numeric_dtype(per_image[c])]
+                shown = [rank, *num[:3]]
 
                 def item(s: str) -> GalleryItem:
                     it = loader(s)
-                    it.scores = {c: float(scores.loc[s, c]) for c in num[:4]}
+                    it.scores = {display_name(c): float(scores.loc[s, c]) for c in shown}
                     return it
 
                 best = [item(s) for s in b]

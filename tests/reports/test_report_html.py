@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -114,15 +115,28 @@ def test_build_report_reads_a_pipeline_directory(tmp_path: Path):
         assert f"{s} image" in html
 
 
-def _screenshot(html_path: Path, png: Path, tmp: Path) -> None:
+def _chromium() -> str:
+    """The browser: ``$SALIENCY_CHROMIUM`` (set by .ci/run once it found one: must work), else on PATH."""
+    forced = os.environ.get("SALIENCY_CHROMIUM")
+    if forced:
+        if not (Path(forced).is_file() and os.access(forced, os.X_OK)):
+            pytest.fail(f"SALIENCY_CHROMIUM={forced!r} is not an executable file")
+        return forced
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium); CI installs it")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); .ci/run installs it when it can")
+    return exe
+
+
+def _screenshot(html_path: Path, png: Path, tmp: Path) -> None:
+    exe = _chromium()
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",
            f"--user-data-dir={tmp / 'profile'}", f"--screenshot={png}", "--window-size=1280,2000",
            "--hide-scrollbars", html_path.resolve().as_uri()]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and png.is_file(), (
+        f"{exe} failed to render the report (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path):
@@ -134,3 +148,32 @@ def test_report_renders_in_headless_chromium(tmp_path: Path):
     assert shot.shape == (2000, 1280)
     non_white = float((shot < 245).mean())
     assert shot.std() > 20 and non_white > 0.05, (shot.std(), non_white)
+
+
+def test_report_understands_the_lower_case_keys_of_saliency_metrics():
+    """Summaries as ``saliency.metrics.evaluate`` / ``compute_baselines`` write them (lower-case metric names,
+    per-fixation means, bookkeeping numbers) give the gap closed and a table of metrics only."""
+    model = {"convention": "pysaliency", "metrics": ["nss", "cc"], "n_images": 8, "nss": 1.3, "cc": 0.5,
+             "nss_fixation_mean": 1.4}
+    extra = {"sigma_px": 24.0, "centre_gaussian_fit_stimuli": 72, "baseline": "x", "split": "test"}
+    baselines = {"chance": {"metrics": ["nss", "cc"], "nss": 0.0, "cc": 0.0, **extra},
+                 "centre_gaussian": {"metrics": ["nss", "cc"], "nss": 1.0, "cc": 0.4, **extra},
+                 "centre_loo": {"metrics": ["nss", "cc"], "nss": 1.1, "cc": 0.42, **extra},
+                 "gold_standard": {"metrics": ["nss", "cc"], "nss": 2.0, "cc": 0.9, **extra}}
+    frac, centre, gold = gap_closed(model, baselines)
+    assert frac == pytest.approx(0.3) and (centre, gold) == ("centre_gaussian", "gold_standard")
+    html = render_report(ReportData(title="t", model_summary=model, baselines=baselines))
+    assert "30.0%" in html and "<th class=\"\">NSS</th>" in html
+    assert "sigma_px" not in html and "centre_gaussian_fit_stimuli" not in html and "fixation_mean" not in html
+
+
+def test_only_spatial_attention_maps_go_into_the_gallery():
+    import torch
+
+    from saliency.reports.rundir import spatial_attention
+
+    att = {"cbam": torch.rand(1, 1, 6, 8), "eca": torch.rand(1, 16, 1, 1), "sk": torch.rand(1, 2, 16),
+           "fusion": torch.rand(1, 3, 6, 8), "pool": torch.rand(1, 1, 1, 1)}
+    out = spatial_attention(att)
+    assert list(out) == ["cbam"] and out["cbam"].shape == (6, 8)
+    np.testing.assert_array_equal(out["cbam"], att["cbam"][0, 0].numpy())
