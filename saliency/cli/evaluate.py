@@ -63,7 +63,9 @@ def register(app: typer.Typer) -> None:
     def evaluate_cmd(
         predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, or a "
                                            "pysaliency HDF5 export."),
-        shards: Path = typer.Option(..., "--shards", help="Shard directory (outputs/<dataset>/shards)."),
+        shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
+        sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
+                                 "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),
         convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics to score (repeatable); "
                                           "default all but emd."),
@@ -79,6 +81,11 @@ def register(app: typer.Typer) -> None:
         from saliency.metrics.evaluation import evaluate
         from saliency.metrics.predictions import load_predictions
 
+        if (shards is None) == (sod is None):
+            raise typer.BadParameter("give exactly one of --shards (fixation data) or --sod (image/mask folder)")
+        if sod is not None:
+            _evaluate_sod(predictions, sod, stimuli_file, split, out, json_out)
+            return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
         preds = load_predictions(predictions, stimuli)
@@ -96,3 +103,38 @@ def register(app: typer.Typer) -> None:
                                      result.summary["convention"]))
         if out is not None:
             console().print(f"wrote {out}/per_image.csv, per_image.parquet, summary.json")
+
+
+def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, split: str | None, out: Path | None,
+                  json_out: bool) -> None:
+    import pandas as pd
+    from rich.table import Table
+
+    from saliency.cli.common import console, print_json
+    from saliency.io import atomic_path, write_json
+    from saliency.metrics.predictions import load_predictions
+    from saliency.metrics.sod import evaluate_sod_folder
+    from saliency.readers.sod import SODMasks
+
+    folder = SODMasks(root)
+    stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else folder.stimuli
+    stimuli = [s.rsplit(".", 1)[0] if s.lower().endswith((".jpg", ".jpeg", ".png")) else s for s in stimuli]
+    preds = load_predictions(predictions, stimuli)
+    summary, rows = evaluate_sod_folder(preds, root, stimuli)
+    if out is not None:
+        with atomic_path(Path(out) / "per_image.parquet") as tmp:
+            pd.DataFrame(rows).to_parquet(tmp, index=False)
+        write_json(Path(out) / "summary.json", summary)
+    if json_out:
+        print_json(summary)
+        return
+    keys = ["mae", "max_fm", "mean_fm", "adp_fm", "sm", "max_em", "mean_em", "adp_em", "wfm"]
+    t = Table(title=f"{predictions} — SOD metrics (PySODMetrics conventions)")
+    for k in keys:
+        t.add_column(f"{k} {'↓' if k == 'mae' else '↑'}", justify="right")
+    t.add_column("images", justify="right")
+    t.add_row(*[f"{summary[k]:.4f}" for k in keys], str(summary["n_images"]))
+    console().print(t)
+    o = summary["mask_orientation"]
+    console().print(f"masks: {o['rotated']} rotated back to their image's orientation, {o['ambiguous']} ambiguous "
+                    f"(square images, used as stored){': ' + ', '.join(o['ambiguous_ids']) if o['ambiguous'] else ''}")

@@ -243,20 +243,27 @@ def run_evaluate(ctx: StageContext) -> None:
         res = evaluate(preds, _Subset(shards, stimuli), metrics=metrics, convention=convention)
         summary, per_image = dict(res.summary), res.per_image
     else:
+        import numpy as np
+
         from saliency.metrics import sod as sod_metrics
+        from saliency.readers.sod import SODMasks
 
         _no_extra(s, "evaluate")
         root = _sod_root(train_dir, ctx)
+        folder = SODMasks(root)
         images = {st: _sod_image(root, st) for st in stimuli}
         masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
         rows, pairs = [], []
         for st, (_, pred) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
-            gt = _read_mask(masks[st])
+            gt = folder.mask(st)              # uint8 0–255 in the image's orientation (rotated masks turned back)
             pairs.append((pred, gt))
-            rows.append({"stimulus": st, "MAE": float(abs(pred - gt).mean())})
+            p, g = sod_metrics.prepare(pred, gt)
+            rows.append({"stimulus": st, "MAE": float(np.abs(p - g).mean())})
         summary = dict(sod_metrics.evaluate_sod(pairs))
+        summary["mask_orientation"] = folder.orientation.to_dict()
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
+        info["mask_orientation"] = folder.orientation.to_dict()
     write_json(ctx.out_dir / "summary.json", summary)
     with atomic_path(ctx.out_dir / "per_image.parquet") as tmp:
         per_image.to_parquet(tmp, index=False)
@@ -304,14 +311,6 @@ def _sod_image(root: Path, stimulus: str) -> Path:
         if p.is_file():
             return p
     raise ConfigError(f"SOD image for {stimulus!r} not found under {root / 'images'}")
-
-
-def _read_mask(path: Path):
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return (np.asarray(im.convert("L")) > 127).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------ report
