@@ -29,6 +29,8 @@ def read_stimuli_file(path: Path, split: str | None = None) -> list[str]:
     text = path.read_text()
     if path.suffix.lower() == ".json":
         data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("splits"), dict):   # saliency.datasets.write_splits
+            data = data["splits"]
         if isinstance(data, dict):
             if split is None:
                 raise ConfigError(f"{path}: a JSON object of splits needs --split (one of {sorted(data)})")
@@ -61,8 +63,8 @@ def render_table(title: str, rows: dict[str, dict], metrics: list[str], conventi
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
-        predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, or a "
-                                           "pysaliency HDF5 export."),
+        predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, a "
+                                           "pysaliency HDF5 export, or a trained checkpoint (.pt)."),
         shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
         sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
                                  "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),
@@ -88,7 +90,7 @@ def register(app: typer.Typer) -> None:
             return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
-        preds = load_predictions(predictions, stimuli)
+        preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path)
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
             result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,
@@ -119,7 +121,7 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     folder = SODMasks(root)
     stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else folder.stimuli
     stimuli = [s.rsplit(".", 1)[0] if s.lower().endswith((".jpg", ".jpeg", ".png")) else s for s in stimuli]
-    preds = load_predictions(predictions, stimuli)
+    preds = load_predictions(predictions, stimuli, image_path=folder.image_path)
     summary, rows = evaluate_sod_folder(preds, root, stimuli)
     if out is not None:
         with atomic_path(Path(out) / "per_image.parquet") as tmp:

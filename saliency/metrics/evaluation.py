@@ -299,15 +299,15 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         return kw
 
     rows: list[dict[str, Any]] = []
-    per_fix: list[pd.DataFrame] = []
+    per_fix: list[tuple[str, int, dict[str, np.ndarray]]] = []   # framed once at the end (no pandas per image)
 
     def record(stimulus: str, n_fix: int, results: dict[str, Result]) -> None:
         row = {"stimulus": stimulus, "n_fixations": n_fix}
         row.update(record_results(ms, results))
         rows.append(row)
         if keep_per_fixation and n_fix:
-            cols = {k: r[1] for k, r in results.items() if r is not None and r[1] is not None}
-            per_fix.append(pd.DataFrame({"stimulus": stimulus, "fixation": np.arange(n_fix), **cols}))
+            per_fix.append((stimulus, n_fix, {k: r[1] for k, r in results.items()
+                                              if r is not None and r[1] is not None}))
         if on_image is not None:
             on_image(stimulus)
 
@@ -339,5 +339,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     summary, details = summarise(ms, per_image, conv.name)
     result = EvaluationResult(per_image, summary, details)
     if keep_per_fixation:
-        result.per_fixation = pd.concat(per_fix, ignore_index=True) if per_fix else pd.DataFrame()
+        cols = [m.name for m in ms if any(m.name in d for _, _, d in per_fix)]
+        frame = {"stimulus": np.repeat([s for s, _, _ in per_fix], [n for _, n, _ in per_fix]),
+                 "fixation": np.concatenate([np.arange(n) for _, n, _ in per_fix]) if per_fix else np.empty(0, int)}
+        for c in cols:
+            frame[c] = np.concatenate([d.get(c, np.full(n, np.nan)) for _, n, d in per_fix])
+        result.per_fixation = pd.DataFrame(frame)
     return result

@@ -76,3 +76,27 @@ def test_sod_folder_evaluation_scores_rotated_masks_in_image_orientation(dataset
     assert summary["mask_orientation"]["rotated"] == 3 and len(rows) == 5
     with pytest.raises(SchemaError, match="no prediction"):
         sod.evaluate_sod_folder({}, datasets_dir / "sod", names)
+
+
+def test_cli_evaluate_sod_folder_reports_rotated_masks(datasets_dir, tmp_path, capsys):
+    import json
+
+    from saliency.cli.app import main
+
+    folder = SODMasks(datasets_dir / "sod")
+    names = [*_rotated(datasets_dir, folder)[:2], folder.stimuli[0]]
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    for s in names:
+        np.save(preds / f"{s}.npy", folder.mask(s).astype(np.float32) / 255)
+    (tmp_path / "split.json").write_text(json.dumps({"splits": {"test": names}}))   # write_splits format
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", str(preds), "--sod", str(datasets_dir / "sod"), "--stimuli-file",
+              str(tmp_path / "split.json"), "--split", "test", "--json", "--out", str(tmp_path / "out")])
+    assert exc.value.code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["n_images"] == 3 and summary["mae"] == 0.0
+    assert summary["mask_orientation"]["rotated"] == 2 and summary["mask_orientation"]["ambiguous"] == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", str(preds)])                 # neither --shards nor --sod: usage error
+    assert exc.value.code == 2
