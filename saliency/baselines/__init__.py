@@ -8,6 +8,11 @@
   the other observers' fixations on the same image, values pooled per image.
 - ``one_human``: each observer's own map predicts the other observers' fixations; pooled per image.
 
+Map metrics (CC, KL, SIM, EMD) of the observer rows: ``one_human`` compares the observer's map with the map
+of the other observers (the MIT benchmark's "one human"); ``gold_standard`` compares the leave-one-observer-out
+map with the full ground truth, which contains the left-out observer: it approximates the benchmark's
+"infinite humans" ceiling (CC 1, KL 0, SIM 1 by definition) and is optimistic, not a model-free estimate.
+
 Every map is blurred exactly like the shards' ground truth (:class:`saliency.baselines.blur.ShardBlur`:
 σ, boundary mode, truncation, the ``mit_fft`` cut-off ``fc_cycles`` and the fixation weighting options of
 the shard metadata).
@@ -209,7 +214,13 @@ def _observer_baseline(gt, mode: str, ms_factory, blur: ShardBlur, density: np.n
             continue
         if weights is not None:
             m = weights[0] * (m / total) + weights[1] * centre_map + weights[2] / (h * w)
-        res = image_results(ms, m, x_px=x[tgt], y_px=y[tgt], density=density, neg_idx=neg_idx,
+        target = density
+        if mode == "one_human":                # map metrics: one observer's map vs the others' map
+            target = blur.blur(xi[tgt], yi[tgt], h, w, sw[tgt])
+            if target.sum() <= 0:
+                continue
+            target /= target.sum()
+        res = image_results(ms, m, x_px=x[tgt], y_px=y[tgt], density=target, neg_idx=neg_idx,
                             baseline=centre_map, shape=(h, w), workspace=ws)
         for name, r in res.items():
             if r is None:
