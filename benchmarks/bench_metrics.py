@@ -97,15 +97,16 @@ class MemmapShards:
         return Preds()
 
 
-def ours(d: Path, workers: int) -> tuple[dict[str, np.ndarray], float, float]:
+def ours(d: Path, workers: int) -> tuple[dict[str, np.ndarray], float, float, float]:
     """Score with ``saliency.metrics.evaluate`` (pysaliency convention); returns values in pysaliency's order
-    (per fixation for auc/sauc/nss/ig, per image for cc/kl/sim), wall seconds and seconds spent reading maps."""
+    (per fixation for auc/sauc/nss/ig, per image for cc/kl/sim), wall seconds, seconds spent reading maps and
+    CPU seconds of the process (all threads)."""
     shards = MemmapShards(d)
     base = np.load(d / "baseline.npy")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = evaluate(shards.predictions(), shards, metrics=METRICS, baseline=lambda gt: base, workers=workers,
                    keep_per_fixation=True)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     pf = res.per_fixation
     vals: dict[str, np.ndarray] = {}
     for ours_name, key in (("auc_judd", "auc"), ("sauc", "sauc"), ("nss", "nss"), ("ig", "ig")):
@@ -114,7 +115,7 @@ def ours(d: Path, workers: int) -> tuple[dict[str, np.ndarray], float, float]:
         vals[key] = v
     for k in ("cc", "kl", "sim"):
         vals[k] = res.per_image[k].to_numpy()
-    return vals, wall, shards.read_s
+    return vals, wall, shards.read_s, cpu
 
 
 def main() -> None:
@@ -131,6 +132,7 @@ def main() -> None:
     if not (a.reuse and (a.work / "fixations.npz").exists()):
         osie_maps.build(a.osie, a.work, a.n_images)
         print(f"built maps for {a.n_images} OSIE images in {time.perf_counter() - t:.1f} s under {a.work}")
+    load0 = f"{os.getloadavg()[0]:.2f}"
     runs = {w: ours(a.work, w) for w in sorted({1, a.workers})}
     subprocess.run([ref_python, str(ROOT / "benchmarks" / "pysaliency_reference.py"), str(a.work),
                     str(a.work / "ref.json")], check=True)
@@ -141,13 +143,15 @@ def main() -> None:
     worst = 0.0
     for k in runs[1][0]:
         r = np.asarray(ref["values"][k])
-        diff = max(float(np.max(np.abs(r - vals[k]))) for vals, _, _ in runs.values())
+        diff = max(float(np.max(np.abs(r - vals[k]))) for vals, *_ in runs.values())
         worst = max(worst, diff)
         print(f"  {k:5s} max |ours - pysaliency| = {diff:.2e}")
-    for w, (_, wall, read) in runs.items():
-        print(f"ours, {w} thread(s): {wall:.2f} s, of which {read:.2f} s reading maps (memmap → float32 copy, "
-              f"once per map); {tot_r / wall:.1f}x faster in total, "
-              f"{(tot_r - read_r) / (wall - read):.1f}x without the reads")
+    cpu_r = sum(ref["cpu_seconds"].values())
+    print(f"pysaliency CPU time {cpu_r:.2f} s; load average before the runs {load0}, after {os.getloadavg()[0]:.2f}")
+    for w, (_, wall, read, cpu) in runs.items():
+        print(f"ours, {w} thread(s): {wall:.2f} s wall, of which {read:.2f} s reading maps (memmap → float32 copy, "
+              f"once per map), {cpu:.2f} s CPU; {tot_r / wall:.1f}x faster in total, "
+              f"{(tot_r - read_r) / (wall - read):.1f}x without the reads, {cpu_r / cpu:.1f}x in CPU time")
     print(f"images {ref['n_images']}, fixations {ref['n_fixations']}; largest difference {worst:.2e}")
 
 

@@ -77,6 +77,7 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(None, "--split", help="Split name inside a JSON --stimuli-file."),
         out: Path = typer.Option(None, "--out", help="Write per_image.csv/.parquet and summary.json here."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json, progress
@@ -95,7 +96,7 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
             result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,
                               log_density=log_density, resize=resize or None, stimuli=stimuli,
-                              on_image=lambda _s: bar.advance(task))
+                              workers=workers, on_image=lambda _s: bar.advance(task))
         if out is not None:
             result.save(out)
         if json_out:
