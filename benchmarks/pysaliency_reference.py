@@ -8,6 +8,7 @@ Writes per-fixation AUC (uniform), sAUC (shuffled), NSS, IG (bits, against the b
 KL (benchmark regularisation 2.2204e-16, KL(gt ‖ pred)), SIM, plus the seconds each took.
 """
 
+import importlib.metadata
 import json
 import sys
 import time
@@ -35,7 +36,10 @@ def main(d: Path, out: Path) -> None:
             self.arr = arr
 
         def _saliency_map(self, stimulus):
-            return np.asarray(self.arr[int(stimulus.flat[0])], dtype=np.float64)
+            t = time.perf_counter()
+            m = np.asarray(self.arr[int(stimulus.flat[0])], dtype=np.float64)
+            reads[0] += time.perf_counter() - t
+            return m
 
     class Baseline(Model):
         def __init__(self):
@@ -44,13 +48,17 @@ def main(d: Path, out: Path) -> None:
         def _log_density(self, stimulus):
             return np.log(base)
 
+    reads = [0.0]                       # seconds spent copying maps out of the memory maps
     model, gold = Maps(preds), Maps(gt)
     res, times = {}, {}
 
+    cpu = {}
+
     def timed(name, f):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         v = f()
         times[name] = time.perf_counter() - t
+        cpu[name] = time.process_time() - c
         res[name] = np.asarray(v, dtype=np.float64).tolist()
 
     timed("auc", lambda: model.AUCs(stimuli, fixations, nonfixations="uniform"))
@@ -62,7 +70,9 @@ def main(d: Path, out: Path) -> None:
     timed("sim", lambda: model.SIMs(stimuli, gold))
     timed("ig", lambda: SaliencyMapNormalizingModel(model, minimum_value=0).information_gains(
         stimuli, fixations, Baseline()))
-    out.write_text(json.dumps({"values": res, "seconds": times, "n_images": n_img,
+    out.write_text(json.dumps({"values": res, "seconds": times, "read_seconds": reads[0],
+                               "cpu_seconds": cpu,
+                               "version": importlib.metadata.version("pysaliency"), "n_images": n_img,
                                "n_fixations": int(fx["x"].size)}))
 
 

@@ -37,3 +37,68 @@ def blur_points(xi: np.ndarray, yi: np.ndarray, height: int, width: int, sigma_p
     if weights is not None:
         ky = ky * np.asarray(weights, dtype=np.float64)[:, None]
     return ky.T @ kx
+
+
+class ShardBlur:
+    """The ground truth's own blur, read from a shard set's metadata, for baseline maps built like it.
+
+    σ (``meta["sigma_px"]``), boundary ``mode``, ``truncate``, the ``mit_fft`` cut-off (``options["fc_cycles"]``,
+    resolved per image size exactly as the shard writer does) and the fixation weighting options
+    (``drop_first``, ``duration_weighted``, ``observer_equal``) of ``meta["options"]``. A map of weighted
+    fixations is ``Ry[rows]ᵀ · diag(w) · Rx[cols]`` with the float64 response matrices of
+    :func:`saliency.maps.kernels.response_matrices` (cached per image size). Shards without ``options``
+    (older or in-memory sets) get the defaults: mode ``constant``, truncate 4, no weighting.
+    """
+
+    def __init__(self, meta: dict, sigma_px: float | None = None) -> None:
+        from saliency.maps.options import MapOptions
+
+        opts = dict(meta.get("options") or {})
+        self.options = MapOptions.from_dict(opts) if opts else MapOptions()
+        self.sigma_px = float(sigma_px if sigma_px is not None else meta["sigma_px"])
+        self._cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def fc(self, height: int, width: int) -> float | None:
+        """The mit_fft cut-off used for this size (None for the other modes)."""
+        from saliency.maps.options import resolved_fc
+
+        return resolved_fc(self.options, self.sigma_px, height, width)
+
+    def matrices(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Ry (H, H), Rx (W, W)) float64: row r of Ry is the blurred response of a delta in row r."""
+        from saliency.maps.kernels import response_matrices
+
+        key = (int(height), int(width))
+        if key not in self._cache:
+            o = self.options
+            self._cache[key] = response_matrices(key[0], key[1], self.sigma_px, o.mode, o.truncate,
+                                                 self.fc(*key))
+        return self._cache[key]
+
+    def source_weights(self, rows) -> np.ndarray:
+        """(K,) weights of a stimulus's fixation rows in a map: 0 for rows the options drop, the duration /
+        observer weights of :func:`saliency.maps.options.fixation_weights` otherwise (1 without options)."""
+        from saliency.maps.options import fixation_weights
+
+        w = np.zeros(len(rows))
+        keep = np.ones(len(rows), dtype=bool)
+        if self.options.drop_first and "index" in rows:
+            keep = rows["index"].to_numpy() != 0
+        sel = rows[keep]
+        fw = fixation_weights(sel, self.options) if len(sel) else None
+        w[keep] = 1.0 if fw is None else fw
+        return w
+
+    def blur(self, xi: np.ndarray, yi: np.ndarray, height: int, width: int,
+             weights: np.ndarray | None = None) -> np.ndarray:
+        """(H, W) float64 blurred, weighted count map of integer pixels (xi, yi) (not normalised)."""
+        ry, rx = self.matrices(height, width)
+        a = ry[np.asarray(yi, dtype=np.int64)]
+        if weights is not None:
+            a = a * np.asarray(weights, dtype=np.float64)[:, None]
+        return a.T @ rx[np.asarray(xi, dtype=np.int64)]
+
+    def blur_counts(self, counts: np.ndarray) -> np.ndarray:
+        """(H, W) float64 blur of a dense count map: ``Ryᵀ · C · Rx``."""
+        ry, rx = self.matrices(*counts.shape)
+        return ry.T @ np.asarray(counts, dtype=np.float64) @ rx

@@ -29,6 +29,8 @@ def read_stimuli_file(path: Path, split: str | None = None) -> list[str]:
     text = path.read_text()
     if path.suffix.lower() == ".json":
         data = json.loads(text)
+        if isinstance(data, dict) and isinstance(data.get("splits"), dict):   # saliency.datasets.write_splits
+            data = data["splits"]
         if isinstance(data, dict):
             if split is None:
                 raise ConfigError(f"{path}: a JSON object of splits needs --split (one of {sorted(data)})")
@@ -61,9 +63,11 @@ def render_table(title: str, rows: dict[str, dict], metrics: list[str], conventi
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
-        predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, or a "
-                                           "pysaliency HDF5 export."),
-        shards: Path = typer.Option(..., "--shards", help="Shard directory (outputs/<dataset>/shards)."),
+        predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, a "
+                                           "pysaliency HDF5 export, or a trained checkpoint (.pt)."),
+        shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
+        sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
+                                 "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),
         convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics to score (repeatable); "
                                           "default all but emd."),
@@ -73,20 +77,26 @@ def register(app: typer.Typer) -> None:
         split: str = typer.Option(None, "--split", help="Split name inside a JSON --stimuli-file."),
         out: Path = typer.Option(None, "--out", help="Write per_image.csv/.parquet and summary.json here."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json, progress
         from saliency.metrics.evaluation import evaluate
         from saliency.metrics.predictions import load_predictions
 
+        if (shards is None) == (sod is None):
+            raise typer.BadParameter("give exactly one of --shards (fixation data) or --sod (image/mask folder)")
+        if sod is not None:
+            _evaluate_sod(predictions, sod, stimuli_file, split, out, json_out)
+            return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
-        preds = load_predictions(predictions, stimuli)
+        preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path)
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
             result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,
                               log_density=log_density, resize=resize or None, stimuli=stimuli,
-                              on_image=lambda _s: bar.advance(task))
+                              workers=workers, on_image=lambda _s: bar.advance(task))
         if out is not None:
             result.save(out)
         if json_out:
@@ -96,3 +106,38 @@ def register(app: typer.Typer) -> None:
                                      result.summary["convention"]))
         if out is not None:
             console().print(f"wrote {out}/per_image.csv, per_image.parquet, summary.json")
+
+
+def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, split: str | None, out: Path | None,
+                  json_out: bool) -> None:
+    import pandas as pd
+    from rich.table import Table
+
+    from saliency.cli.common import console, print_json
+    from saliency.io import atomic_path, write_json
+    from saliency.metrics.predictions import load_predictions
+    from saliency.metrics.sod import evaluate_sod_folder
+    from saliency.readers.sod import SODMasks
+
+    folder = SODMasks(root)
+    stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else folder.stimuli
+    stimuli = [s.rsplit(".", 1)[0] if s.lower().endswith((".jpg", ".jpeg", ".png")) else s for s in stimuli]
+    preds = load_predictions(predictions, stimuli, image_path=folder.image_path)
+    summary, rows = evaluate_sod_folder(preds, root, stimuli)
+    if out is not None:
+        with atomic_path(Path(out) / "per_image.parquet") as tmp:
+            pd.DataFrame(rows).to_parquet(tmp, index=False)
+        write_json(Path(out) / "summary.json", summary)
+    if json_out:
+        print_json(summary)
+        return
+    keys = ["mae", "max_fm", "mean_fm", "adp_fm", "sm", "max_em", "mean_em", "adp_em", "wfm"]
+    t = Table(title=f"{predictions} — SOD metrics (PySODMetrics conventions)")
+    for k in keys:
+        t.add_column(f"{k} {'↓' if k == 'mae' else '↑'}", justify="right")
+    t.add_column("images", justify="right")
+    t.add_row(*[f"{summary[k]:.4f}" for k in keys], str(summary["n_images"]))
+    console().print(t)
+    o = summary["mask_orientation"]
+    console().print(f"masks: {o['rotated']} rotated back to their image's orientation, {o['ambiguous']} ambiguous "
+                    f"(square images, used as stored){': ' + ', '.join(o['ambiguous_ids']) if o['ambiguous'] else ''}")

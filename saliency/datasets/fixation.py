@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 from saliency.datasets.geometry import Letterbox
 from saliency.datasets.transforms import AugmentConfig, apply_augmentation, build_augmentation
 from saliency.errors import ConfigError, SchemaError
+from saliency.readers.sod import SODMasks
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -201,51 +202,17 @@ def collate_saliency(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-class SODFolder:
+class SODFolder(SODMasks):
     """An image/mask folder (``images/<id>.jpg``, ``masks/<id>.png`` boolean) as a source of SOD samples.
 
-    Orientation: in the shared copy of SOD, 63 of the 300 masks are stored rotated by 90° (the mask is
-    w × h for an h × w image; no EXIF tag explains it). Aligning mask boundaries with image gradients
-    shows that 61 of them match after a 90° clockwise rotation (``np.rot90(mask, -1)``; the other two are
-    ambiguous), so :meth:`mask` applies that rotation whenever the mask's shape is the transpose of the
-    image's, and raises :class:`SchemaError` for any other size mismatch.
+    Masks are read by :func:`saliency.readers.sod.read_sod_mask`, the reader evaluation and the SOD metrics
+    use too: a mask stored rotated by 90° (63 of the 300 in the shared SOD copy) is turned back clockwise,
+    masks of square images (orientation not decidable from the shape) are counted in :attr:`orientation`.
     """
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        img_dir, mask_dir = self.root / "images", self.root / "masks"
-        if not img_dir.is_dir() or not mask_dir.is_dir():
-            raise ConfigError(f"{self.root}: expected images/ and masks/ folders (SOD layout)")
-        masks = {p.stem for p in mask_dir.glob("*.png")}
-        self.images = {p.stem: p for p in sorted(img_dir.iterdir())
-                       if p.suffix.lower() in {".jpg", ".jpeg", ".png"} and p.stem in masks}
-        if not self.images:
-            raise ConfigError(f"{self.root}: no image with a matching mask")
-
-    @property
-    def stimuli(self) -> list[str]:
-        return sorted(self.images)
-
-    def image_path(self, stimulus: str) -> Path:
-        return self.images[stimulus]
-
-    def image_size(self, stimulus: str) -> tuple[int, int]:
-        """(height, width) of the image in pixels (read from the header)."""
-        with Image.open(self.images[stimulus]) as im:
-            return im.height, im.width
-
     def mask(self, stimulus: str) -> np.ndarray:
-        """(H, W) bool mask in the image's orientation (see the class docstring)."""
-        path = self.root / "masks" / f"{stimulus}.png"
-        with Image.open(path) as im:
-            m = np.asarray(im)
-        m = (m[..., 0] if m.ndim == 3 else m) > 0
-        h, w = self.image_size(stimulus)
-        if m.shape == (w, h) and h != w:
-            m = np.ascontiguousarray(np.rot90(m, -1))
-        if m.shape != (h, w):
-            raise SchemaError(f"{path}: mask is {m.shape[1]}×{m.shape[0]} px, image is {w}×{h}")
-        return m
+        """(H, W) bool mask (stored value > 0) in the image's orientation."""
+        return super().mask(stimulus) > 0
 
 
 class SODDataset(_Lazy, Dataset):

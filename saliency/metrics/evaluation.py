@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class EvaluationResult:
     per_image: pd.DataFrame
     summary: dict[str, Any]
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_fixation: pd.DataFrame | None = None   # evaluate(keep_per_fixation=True): one row per fixation
 
     def save(self, out_dir: str | Path, *, name: str = "") -> dict[str, Path]:
         """Write ``per_image.csv``, ``per_image.parquet`` and ``summary.json`` (atomically) under ``out_dir``."""
@@ -69,15 +71,26 @@ def gap_closed(model_nss: float, centre_nss: float, gold_nss: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------ shared inputs
-@dataclass(frozen=True)
 class FixationPool:
-    """All fixations of a dataset with their stimulus sizes, for shuffled-AUC negatives."""
+    """All fixations of a dataset with their stimulus sizes, for shuffled-AUC negatives.
 
-    stimulus: np.ndarray      # (N,) str
-    x_px: np.ndarray
-    y_px: np.ndarray
-    width_px: np.ndarray
-    height_px: np.ndarray
+    :meth:`negative_indices` rescales every pooled fixation to a target shape once per distinct shape (cached:
+    one int64 per fixation and shape) and removes the stimulus's own rows; per image that is one copy.
+    """
+
+    def __init__(self, stimulus: np.ndarray, x_px: np.ndarray, y_px: np.ndarray, width_px: np.ndarray,
+                 height_px: np.ndarray) -> None:
+        self.stimulus = np.asarray(stimulus)
+        self.x_px = np.asarray(x_px, dtype=np.float64)
+        self.y_px = np.asarray(y_px, dtype=np.float64)
+        self.width_px = np.asarray(width_px, dtype=np.float64)
+        self.height_px = np.asarray(height_px, dtype=np.float64)
+        codes, names = pd.factorize(pd.Series(self.stimulus), sort=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        self._rows = {str(n): order[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+        self._flat: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) -> FixationPool:
@@ -91,12 +104,29 @@ class FixationPool:
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
 
     def negatives_for(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider)."""
-        from saliency.metrics.fixation import shuffled_negatives
+        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider):
+        integer (x, y) pixel arrays."""
+        idx = self.negative_indices(stimulus, shape)
+        return idx % shape[1], idx // shape[1]
 
-        keep = self.stimulus != stimulus
-        return shuffled_negatives(self.x_px[keep], self.y_px[keep], self.width_px[keep],
-                                  self.height_px[keep], shape)
+    def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
+        """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
+        in ascending order (the gather of map values at them then walks the map forwards)."""
+        from saliency.metrics.fixation import fixation_indices, shuffled_negatives
+
+        key = (int(shape[0]), int(shape[1]))
+        with self._lock:
+            cached = self._flat.get(key)
+            if cached is None:
+                xs, ys = shuffled_negatives(self.x_px, self.y_px, self.width_px, self.height_px, key)
+                flat = fixation_indices(xs, ys, key)
+                perm = np.argsort(flat, kind="stable")
+                rank = np.empty_like(perm)
+                rank[perm] = np.arange(perm.size)
+                cached = self._flat[key] = (flat[perm], rank)
+        flat_sorted, rank = cached
+        own = self._rows.get(str(stimulus))
+        return np.delete(flat_sorted, rank[own]) if own is not None and own.size else flat_sorted
 
 
 def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
@@ -104,19 +134,82 @@ def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
             zip(manifest["stimulus"], manifest["height"], manifest["width"], strict=True)}
 
 
+Result = tuple[float, np.ndarray | None] | None   # (image score, per-fixation values), None = skipped
+
+
+def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, *, x_px: np.ndarray,
+                  y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None = None,
+                  baseline: np.ndarray | None = None, log_density: bool = False,
+                  neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
+                  shape: tuple[int, int] | None = None, workspace: Any = None) -> dict[str, Result]:
+    """Score one image with every metric WITHOUT recording it (thread-safe); metric name → result.
+
+    ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
+    the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
+    indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
+    (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
+    (one per thread).
+    """
+    from saliency.metrics.fixation import _fit, fixation_indices
+    from saliency.metrics.fused import FUSED_METRICS, log_density_at, score_pysaliency
+
+    metrics = list(metrics)
+    if shape is None and density is not None:
+        shape = tuple(np.shape(density)[-2:])
+    out: dict[str, Result] = {}
+    active = []
+    for m in metrics:
+        if m.skips(x_px):
+            out[m.name] = None
+            continue
+        m.check_inputs(density=density,
+                       baseline=baseline if baseline is not None else baseline_log,
+                       neg_x_px=neg[0] if neg is not None else neg_idx)
+        active.append(m)
+    fused = [m for m in active if m.convention.name == "pysaliency" and m.name in FUSED_METRICS]
+    rest = [m for m in active if m not in fused]
+    smap = np.asarray(saliency_map)
+    if fused:
+        conv = fused[0].convention
+        m2 = smap[0] if smap.ndim == 3 and smap.shape[0] == 1 else smap
+        if shape is not None and m2.ndim == 2 and m2.shape != tuple(shape):
+            m2 = _fit(m2, shape, conv, any(bool(m.resize) for m in fused))
+        names = {m.name for m in fused}
+        n_fix = 0 if x_px is None else len(x_px)
+        fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
+        if "sauc" in names and neg_idx is None:
+            neg_idx = fixation_indices(neg[0], neg[1], m2.shape)
+        if "ig" in names and n_fix and baseline_log is None:
+            b = _fit(np.asarray(baseline, dtype=np.float64), m2.shape, conv,
+                     any(bool(m.resize) for m in fused), "baseline map")
+            baseline_log = log_density_at(b, fix_idx)
+        out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx,
+                                    baseline_log=baseline_log, log_density=log_density,
+                                    workspace=workspace))
+    if rest:
+        if neg is None and neg_idx is not None and shape is not None:
+            neg = (neg_idx % shape[1], neg_idx // shape[1])
+        for m in rest:
+            out[m.name] = m._score(smap, x_px=x_px, y_px=y_px, density=density,
+                                   neg_x_px=neg[0] if (neg is not None and m.needs_negatives) else None,
+                                   neg_y_px=neg[1] if (neg is not None and m.needs_negatives) else None,
+                                   baseline=baseline if m.needs_baseline else None, shape=shape,
+                                   log_density=log_density)
+    return out
+
+
+def record_results(metrics: Iterable[StreamingMetric], results: Mapping[str, Result]) -> dict[str, float]:
+    """Record :func:`image_results` in the streaming metrics (in image order); metric name → image score."""
+    return {m.name: (m.skip() if results[m.name] is None else m.record(*results[m.name])) for m in metrics}
+
+
 def score_image(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, *, x_px: np.ndarray,
                 y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None,
                 baseline: np.ndarray | None, log_density: bool = False) -> dict[str, float]:
     """Update every metric with one image; returns metric name → image score."""
-    shape = density.shape if density is not None else None
-    row: dict[str, float] = {}
-    for m in metrics:
-        row[m.name] = m.update(
-            saliency_map, x_px=x_px, y_px=y_px, density=density,
-            neg_x_px=neg[0] if (neg is not None and m.needs_negatives) else None,
-            neg_y_px=neg[1] if (neg is not None and m.needs_negatives) else None,
-            baseline=baseline if m.needs_baseline else None, shape=shape, log_density=log_density)
-    return row
+    metrics = list(metrics)
+    return record_results(metrics, image_results(metrics, saliency_map, x_px=x_px, y_px=y_px, density=density,
+                                                 neg=neg, baseline=baseline, log_density=log_density))
 
 
 def summarise(metrics: list[StreamingMetric], per_image: pd.DataFrame, convention: str,
@@ -143,17 +236,25 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
              metrics: list[str] | tuple[str, ...] | None = None, convention: str = "pysaliency",
              log_density: bool = False, resize: bool | None = None,
              baseline: Callable[[Any], np.ndarray] | None = None, stimuli: list[str] | None = None,
-             seed: int | None = None, on_image: Callable[[str], None] | None = None) -> EvaluationResult:
+             seed: int | None = None, on_image: Callable[[str], None] | None = None, workers: int = 1,
+             keep_per_fixation: bool = False) -> EvaluationResult:
     """Score predictions for the stimuli of a shard set.
 
     predict: a callable GroundTruth → (H, W) map, or a mapping stimulus → (H, W) map.
     log_density: the predictions are log-densities (IG uses them directly, other metrics use exp).
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
     baseline: GroundTruth → (H, W) baseline density for IG (default: centre-bias Gaussian fitted to all
-    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`).
+    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`, built once per image size).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
+    workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
+    predictions and ground truth are still read in order on the calling thread, results recorded in order.
+    keep_per_fixation: also return every fixation's value of the fixation metrics (``per_fixation``).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     conv = get_convention(convention)
     ms = build_metrics(metrics, conv, resize=resize, seed=seed)
     names = list(shards.stimuli) if stimuli is None else list(stimuli)
@@ -164,28 +265,84 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     pool = FixationPool.from_frame(frame, sizes) if _needs(ms, "needs_negatives") else None
+    pys = conv.name == "pysaliency"
+    base_maps: dict[tuple[int, int], np.ndarray] = {}
+    base_logs: dict[tuple[int, int], np.ndarray] = {}
+    centre = None
     if baseline is None and _needs(ms, "needs_baseline"):
         from saliency.baselines.centre import fit_centre_gaussian
 
         centre = fit_centre_gaussian(frame, sizes)
 
-        def baseline(gt):
-            return centre.density(gt.height, gt.width)
+    def inputs(gt) -> dict[str, Any]:
+        from saliency.metrics.fixation import fixation_indices, to_density
 
-    rows = []
-    for gt in shards.iter_ground_truth(names):
-        smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
+        shape = (int(gt.height), int(gt.width))
         fx = gt.fixations
         x = fx["x"].to_numpy(np.float64)
         y = fx["y"].to_numpy(np.float64)
-        neg = pool.negatives_for(gt.stimulus, (gt.height, gt.width)) if pool is not None else None
-        base = baseline(gt) if baseline is not None and _needs(ms, "needs_baseline") else None
-        row = {"stimulus": gt.stimulus, "n_fixations": int(x.size)}
-        row.update(score_image(ms, np.asarray(smap), x_px=x, y_px=y, density=np.asarray(gt.density),
-                               neg=neg, baseline=base, log_density=log_density))
+        kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": np.asarray(gt.density), "shape": shape,
+                              "log_density": log_density}
+        if pool is not None:
+            kw["neg_idx"] = pool.negative_indices(gt.stimulus, shape)
+        if _needs(ms, "needs_baseline"):
+            if centre is None:
+                kw["baseline"] = np.asarray(baseline(gt))
+            elif pys:
+                if shape not in base_logs:
+                    base_logs[shape] = np.log(to_density(centre.density(*shape))).ravel()
+                kw["baseline_log"] = base_logs[shape][fixation_indices(x, y, shape)] if x.size else None
+            else:
+                if shape not in base_maps:
+                    base_maps[shape] = centre.density(*shape)
+                kw["baseline"] = base_maps[shape]
+        return kw
+
+    rows: list[dict[str, Any]] = []
+    per_fix: list[tuple[str, int, dict[str, np.ndarray]]] = []   # framed once at the end (no pandas per image)
+
+    def record(stimulus: str, n_fix: int, results: dict[str, Result]) -> None:
+        row = {"stimulus": stimulus, "n_fixations": n_fix}
+        row.update(record_results(ms, results))
         rows.append(row)
+        if keep_per_fixation and n_fix:
+            per_fix.append((stimulus, n_fix, {k: r[1] for k, r in results.items()
+                                              if r is not None and r[1] is not None}))
         if on_image is not None:
-            on_image(gt.stimulus)
+            on_image(stimulus)
+
+    from saliency.metrics.fused import Workspace
+
+    local = threading.local()
+
+    def work(smap: np.ndarray, kw: dict[str, Any]) -> dict[str, Result]:
+        if not hasattr(local, "ws"):
+            local.ws = Workspace()
+        return image_results(ms, smap, workspace=local.ws, **kw)
+
+    with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
+        pending: list[tuple[str, int, Any]] = []
+        for gt in shards.iter_ground_truth(names):
+            smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
+            kw = inputs(gt)
+            n_fix = int(kw["x_px"].size)
+            if workers <= 1:
+                record(gt.stimulus, n_fix, work(np.asarray(smap), kw))
+                continue
+            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw)))
+            while len(pending) > 2 * workers:
+                st, nf, fut = pending.pop(0)
+                record(st, nf, fut.result())
+        for st, nf, fut in pending:
+            record(st, nf, fut.result())
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
     summary, details = summarise(ms, per_image, conv.name)
-    return EvaluationResult(per_image, summary, details)
+    result = EvaluationResult(per_image, summary, details)
+    if keep_per_fixation:
+        cols = [m.name for m in ms if any(m.name in d for _, _, d in per_fix)]
+        frame = {"stimulus": np.repeat([s for s, _, _ in per_fix], [n for _, n, _ in per_fix]),
+                 "fixation": np.concatenate([np.arange(n) for _, n, _ in per_fix]) if per_fix else np.empty(0, int)}
+        for c in cols:
+            frame[c] = np.concatenate([d.get(c, np.full(n, np.nan)) for _, n, d in per_fix])
+        result.per_fixation = pd.DataFrame(frame)
+    return result

@@ -296,3 +296,36 @@ def evaluate_sod(pairs) -> dict[str, float]:
     for m in ms:
         out.update(m.compute())
     return out
+
+
+def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> tuple[dict, list[dict]]:
+    """Score predictions (mapping stimulus id → (H, W) map, any real values: min–max normalised as in
+    PySODMetrics) against the masks of an image/mask folder.
+
+    Masks are read by :func:`saliency.readers.sod.read_sod_mask` (the reader training uses): rotated masks are
+    turned back, masks of square images are counted as ambiguous. Returns (summary: every metric, ``n_images``
+    and ``mask_orientation``; per-image rows: stimulus, mae).
+    """
+    from saliency.readers.sod import SODMasks
+
+    folder = SODMasks(root)
+    names = folder.stimuli if stimuli is None else list(stimuli)
+    missing = [s for s in names if s not in predictions]
+    if missing:
+        raise SchemaError(f"{len(missing)} SOD images have no prediction, e.g. {missing[:3]}")
+    ms = [MAE(), Fmeasure(), Smeasure(), Emeasure(), WeightedFmeasure()]
+    rows = []
+    for s in names:
+        gt = folder.mask(s)
+        pred = np.asarray(predictions[s])
+        if pred.shape != gt.shape:
+            raise SchemaError(f"prediction for {s!r} is {pred.shape[1]}×{pred.shape[0]} px, its image is "
+                              f"{gt.shape[1]}×{gt.shape[0]}")
+        for m in ms:
+            m.update(pred, gt)
+        rows.append({"stimulus": s, "mae": ms[0].values[-1]})
+    out: dict = {"n_images": len(names)}
+    for m in ms:
+        out.update(m.compute())
+    out["mask_orientation"] = folder.orientation.to_dict()
+    return out, rows

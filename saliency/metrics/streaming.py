@@ -51,18 +51,34 @@ class StreamingMetric:
                baseline: np.ndarray | None = None, shape: tuple[int, int] | None = None,
                log_density: bool = False) -> float:
         """Score one image, remember it, return its score (NaN when skipped for lack of fixations)."""
-        if self.fixation_based and (x_px is None or len(x_px) == 0):
-            self.n_skipped += 1
-            return float("nan")
+        if self.skips(x_px):
+            return self.skip()
+        self.check_inputs(density=density, baseline=baseline, neg_x_px=neg_x_px)
+        value, per_fix = self._score(np.asarray(saliency_map), x_px=x_px, y_px=y_px, density=density,
+                                     neg_x_px=neg_x_px, neg_y_px=neg_y_px, baseline=baseline,
+                                     shape=shape, log_density=log_density)
+        return self.record(value, per_fix)
+
+    def skips(self, x_px: np.ndarray | None) -> bool:
+        """Whether an image with these fixations is skipped (fixation metrics need at least one)."""
+        return self.fixation_based and (x_px is None or len(x_px) == 0)
+
+    def check_inputs(self, *, density=None, baseline=None, neg_x_px=None) -> None:
+        """Raise :class:`ConfigError` when an input this metric needs is missing."""
         if self.needs_density and density is None:
             raise ConfigError(f"metric {self.name!r} needs the ground-truth density")
         if self.needs_baseline and baseline is None:
             raise ConfigError(f"metric {self.name!r} needs a baseline map")
         if self.needs_negatives and (neg_x_px is None or len(neg_x_px) == 0):
             raise ConfigError(f"metric {self.name!r} needs fixations of other images as negatives")
-        value, per_fix = self._score(np.asarray(saliency_map), x_px=x_px, y_px=y_px, density=density,
-                                     neg_x_px=neg_x_px, neg_y_px=neg_y_px, baseline=baseline,
-                                     shape=shape, log_density=log_density)
+
+    def skip(self) -> float:
+        """Count an image without fixations; returns NaN."""
+        self.n_skipped += 1
+        return float("nan")
+
+    def record(self, value: float, per_fix: np.ndarray | None = None) -> float:
+        """Remember an image score computed elsewhere (e.g. :mod:`saliency.metrics.fused`)."""
         self.values.append(value)
         if per_fix is not None:
             self.fixation_sum += float(np.sum(per_fix))

@@ -273,3 +273,80 @@ def test_mit_convention_equals_matlab_transcription_on_osie(osie_shards):
         assert F.sim(sal, d, convention="mit") == pytest.approx(_matlab_sim(sal, d), abs=1e-12)
         assert F.kl_divergence(sal, d, convention="mit") == pytest.approx(_matlab_kl(sal, d), abs=1e-12)
         assert F.cc(sal, d, convention="mit") == pytest.approx(np.corrcoef(sal.ravel(), d.ravel())[0, 1], abs=1e-12)
+
+
+# --- the fused one-pass path (evaluate's fast path) equals the per-metric functions ------------------------
+def test_evaluate_fast_path_equals_pysaliency_golden_values_with_threads(tmp_path_factory, datasets_dir):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from saliency.metrics import evaluate
+
+    golden = json.loads((GOLDEN / "osie_pysaliency.json").read_text())
+    names, d = _osie_maps(tmp_path_factory, datasets_dir)
+    preds, gt, base = np.load(d / "preds.npy"), np.load(d / "gt.npy"), np.load(d / "baseline.npy")
+    fx = np.load(d / "fixations.npz")
+    frame = pd.DataFrame({"stimulus": np.asarray(names)[fx["n"]], "x": fx["x"], "y": fx["y"]})
+
+    class Shards:
+        stimuli = names
+        manifest = pd.DataFrame({"stimulus": names, "height": 600, "width": 800})
+        fixations = SimpleNamespace(data=frame)
+
+        def iter_ground_truth(self, stimuli):
+            for s in stimuli:
+                k = names.index(s)
+                yield SimpleNamespace(stimulus=s, height=600, width=800, density=gt[k],
+                                      fixations=frame[frame["stimulus"] == s].reset_index(drop=True))
+
+    mets = ["auc_judd", "sauc", "nss", "ig", "cc", "kl", "sim"]
+    keys = {"auc_judd": "auc", "sauc": "sauc", "nss": "nss", "ig": "ig", "cc": "cc", "kl": "kl", "sim": "sim"}
+    runs = [evaluate(dict(zip(names, preds, strict=True)), Shards(), metrics=mets, baseline=lambda g: base,
+                     workers=w, keep_per_fixation=True) for w in (1, 2)]
+    for res in runs:
+        for m in mets:
+            np.testing.assert_allclose(res.per_image[m], golden["per_image"][keys[m]], atol=1e-9, rtol=0)
+        for m in ("auc_judd", "sauc", "nss", "ig"):
+            np.testing.assert_allclose(res.per_fixation[m][:25], golden["first_per_fixation"][keys[m]], atol=1e-9)
+            assert res.summary[f"{m}_fixation_mean"] == pytest.approx(golden["fixation_mean"][keys[m]], abs=1e-9)
+    pd.testing.assert_frame_equal(runs[0].per_image, runs[1].per_image)
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=arrays(np.float64, (9, 13), elements=st.integers(-6, 6).map(lambda v: v / 4)),
+       g=arrays(np.float32, (9, 13), elements=st.floats(0, 2, width=32)),
+       f=st.lists(st.tuples(st.floats(0, 12.99), st.floats(0, 8.99)), min_size=0, max_size=12),
+       neg=st.lists(st.integers(0, 9 * 13 - 1), min_size=1, max_size=30), as32=st.booleans())
+def test_fused_scores_equal_the_per_metric_functions(m, g, f, neg, as32):
+    from saliency.metrics.fused import FUSED_METRICS, Workspace, log_density_at, score_pysaliency
+
+    smap = m.astype(np.float32) if as32 else m                # negative values, ties, float32 inputs
+    x = np.array([p[0] for p in f])
+    y = np.array([p[1] for p in f])
+    base = np.exp(-((np.arange(13)[None] - 6.0) ** 2 + (np.arange(9)[:, None] - 4.0) ** 2) / 20)
+    idx = F.fixation_indices(x, y, smap.shape)
+    neg = np.asarray(neg)
+    got = score_pysaliency(smap, idx, FUSED_METRICS, density=g, neg_idx=neg,
+                           baseline_log=log_density_at(base, idx), workspace=Workspace())
+    assert got["cc"][0] == pytest.approx(F.cc(smap, g), abs=1e-12)
+    assert got["kl"][0] == pytest.approx(F.kl_divergence(smap, g), abs=1e-12)
+    assert got["sim"][0] == pytest.approx(F.sim(smap, g), abs=1e-12)
+    if not f:
+        assert "nss" not in got and "auc_judd" not in got
+        return
+    np.testing.assert_array_equal(got["auc_judd"][1], F.auc_per_fixation(smap, x, y))
+    np.testing.assert_array_equal(got["auc_borji"][1], got["auc_judd"][1])
+    np.testing.assert_array_equal(got["sauc"][1], F.sauc_per_fixation(smap, x, y, neg % 13, neg // 13))
+    np.testing.assert_allclose(got["nss"][1], F.nss_per_fixation(smap, x, y), atol=1e-12)
+    np.testing.assert_allclose(got["ig"][1], F.information_gain_per_fixation(smap, x, y, base), atol=1e-12)
+
+
+def test_fused_rejects_non_finite_maps():
+    from saliency.metrics.fused import score_pysaliency
+
+    m = np.ones((5, 6))
+    m[2, 3] = np.nan
+    for mets in ({"auc_judd"}, {"nss"}, {"cc"}):
+        with pytest.raises(SchemaError, match="NaN"):
+            score_pysaliency(m, np.array([0, 7]), mets, density=np.ones((5, 6)))
