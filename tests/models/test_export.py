@@ -83,10 +83,3 @@ def test_export_model_cli_rejects_an_unknown_format_and_a_missing_checkpoint(tmp
     assert rc.value.code == 3
     assert not (tmp_path / "m").exists()
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

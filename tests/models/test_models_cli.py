@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from torch import nn
 
 from saliency.cli.app import main
@@ -87,10 +86,3 @@ def test_models_unknown_name_exits_3_listing_the_zoo(capsys):
     assert rc.value.code == 3
     assert "effnet_lite0" in capsys.readouterr().err
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
