@@ -1,4 +1,5 @@
-"""``saliency export``: fixations and predictions in pysaliency's HDF5 layout, 8-bit PNG and float NPY."""
+"""``saliency export``: fixations and predictions in pysaliency's HDF5 layout, 8-bit PNG and float NPY;
+trained networks as ONNX or TorchScript files."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ ORDER = 92
 
 
 def register(app: typer.Typer) -> None:
-    export = typer.Typer(help="Export fixations / predictions for pysaliency and benchmark submissions.",
+    export = typer.Typer(help="Export fixations / predictions for pysaliency and benchmark submissions, "
+                         "and trained networks as ONNX / TorchScript.",
                          no_args_is_help=True)
     app.add_typer(export, name="export")
 
@@ -61,6 +63,49 @@ def register(app: typer.Typer) -> None:
                 bar.advance(task)
         written = export_predictions(items, out, formats=fmt)
         console().print(f"{len(items)} maps → " + ", ".join(str(v) for v in written.values()))
+
+    @export.command("model")
+    def export_model_cmd(
+        checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run or a pipeline run directory."),
+        fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
+        out: Path = typer.Option(..., "--out", "-o", help="File to write (.onnx / .pt)."),
+        height: int = typer.Option(None, "--height", min=1, help="Trace height (px); default the training canvas."),
+        width: int = typer.Option(None, "--width", min=1, help="Trace width (px); default the training canvas."),
+        check: bool = typer.Option(True, "--check/--no-check", help="Run the written file on the trace input "
+                                   "and report the max |difference| from PyTorch (fails above 1e-4)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Write a trained network as ONNX (opset 17, dynamic batch/height/width) or TorchScript (traced).
+
+        Input ``image`` (B, 3, H, W) ImageNet-normalised RGB; output ``saliency`` (B, 1, H, W): the fixation
+        log-density or SOD logits, as ``saliency predict`` computes before mapping back to the image.
+        """
+        from saliency.cli.common import console, print_json
+        from saliency.errors import ConfigError, GateFailed
+        from saliency.models.export import FORMATS, example_input, export_difference, export_model
+        from saliency.reports.rundir import find_checkpoint, find_train_dir
+        from saliency.training import load_model
+
+        if fmt not in FORMATS:
+            raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
+        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
+        if ckpt is None:
+            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        model = load_model(ckpt)
+        canvas = getattr(model, "canvas", (288, 384))
+        h, w = height or int(canvas[0]), width or int(canvas[1])
+        export_model(model, out, fmt, h, w)
+        result = {"checkpoint": str(ckpt), "out": str(out), "format": fmt, "height": h, "width": w,
+                  "task": getattr(model, "task", "fixation")}
+        if check:
+            result["max_abs_diff"] = export_difference(model, out, fmt, example_input(h, w))
+        if json_out:
+            print_json(result)
+        else:
+            diff = f", max |exported − PyTorch| = {result['max_abs_diff']:.2e}" if check else ""
+            console().print(f"{ckpt} → {out} ({fmt}, traced at {h}×{w}{diff})", highlight=False)
+        if check and not result["max_abs_diff"] <= 1e-4:
+            raise GateFailed(f"{out}: exported model differs from PyTorch by {result['max_abs_diff']:.3g} > 1e-4")
 
 
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}

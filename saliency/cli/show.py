@@ -50,26 +50,29 @@ def show(
 
 
 def _attention_panels(checkpoint: Path, image: Any) -> list:
-    """Hook for the models area: attention maps of a trained model on this image, one panel each.
+    """Attention maps of a trained model on this image, one panel per spatial map.
 
-    Needs ``saliency.training.load_model`` and ``saliency.models.attention_maps`` (contract 5/6).
+    The image is letterboxed onto the model's training canvas as for prediction and each map is brought
+    back to the image's size (``saliency.models.introspect.attention_on_image``), then min–max stretched
+    (the label states the map's range: sigmoid gates often vary only a little); channel-only weights
+    (SE, ECA, SK) have no spatial extent and are left out. A model without spatial attention maps is an
+    error naming the checkpoint.
     """
     from saliency.errors import ConfigError
 
     try:
-        import torch
-
-        from saliency.models import attention_maps, normalize_image
+        from saliency.models.introspect import attention_on_image
         from saliency.training import load_model
     except ImportError as exc:
         raise ConfigError(f"--attention needs saliency.models.attention_maps and saliency.training.load_model, "
                           f"which this installation lacks ({exc})") from exc
     model = load_model(checkpoint).eval()
-    with torch.no_grad():
-        maps = attention_maps(model, normalize_image(image)[None])
+    maps = attention_on_image(model, image, canvas=getattr(model, "canvas", None))
     panels = []
-    for name, t in sorted(maps.items()):
-        a = t.detach().float()
-        a = a.reshape(-1, *a.shape[-2:]).mean(dim=0)  # (…, h, w) → (h, w): mean over batch/heads/channels
-        panels.append((f"attention {name}", a.numpy()))
+    for name, m in maps:  # stretched to [0, 1] for display; the label keeps the map's own range
+        lo, hi = float(m.min()), float(m.max())
+        panels.append((f"attention {name} [{lo:.3g}, {hi:.3g}]", (m - lo) / (hi - lo) if hi > lo else m * 0))
+    if not panels:
+        raise ConfigError(f"{checkpoint}: the model has no spatial attention maps to show (no block of "
+                          f"{type(model).__name__} computes one; channel attention such as SE/ECA is not drawn)")
     return panels

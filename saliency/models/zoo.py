@@ -147,7 +147,14 @@ class SaliencyNet(nn.Module):
         rounding. Only the convolution weights of the backbone, the decoder up-blocks and the head are
         converted; attention blocks always receive standard-contiguous tensors. Values, state-dict keys
         and checkpoints are unaffected.
+
+        Not enabled (the model stays contiguous) when the network has a convolution that oneDNN's
+        channels-last kernels mishandle: torch 2.13 CPU, 1×1 convolution with stride 2 and 2–7 input
+        channels — its weight-gradient kernel corrupts the heap (abort with 1 thread, endless spin with 2).
+        Only very narrow encoders have one (e.g. ``resnet`` at ``encoder_width=0.125``), none in the zoo.
         """
+        if enabled and any(_channels_last_unsafe(m) for m in self.modules()):
+            enabled = False
         fmt = torch.channels_last if enabled else torch.contiguous_format
         for part in (self.encoder.backbone, self.decoder.blocks, self.head):
             for m in part.modules():
@@ -171,6 +178,12 @@ class SaliencyNet(nn.Module):
             y = torch.cat([y, self.prior(y, (h, w), self.decoder.out_stride)], 1)
         scores = self.head(y, (canvas.shape[-2], canvas.shape[-1]))[:, :, :h, :w]
         return self.head.normalize(scores)
+
+
+def _channels_last_unsafe(m: nn.Module) -> bool:
+    """A convolution whose channels-last backward crashes in oneDNN (see ``use_channels_last``)."""
+    return (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+            and m.in_channels < 8 and m.groups == 1)
 
 
 # ---------------------------------------------------------------------------------------------- zoo

@@ -83,3 +83,11 @@ def test_non_local_attention_map_is_spatial(name):
     maps = attention_maps(model, torch.randn(1, 3, 64, 96))
     (m,) = [v for k, v in maps.items() if k.startswith("encoder.stage_blocks.3")]
     assert m.shape[-2:] == (4, 6)
+
+
+def test_attention_maps_lists_a_re_exposed_map_once_under_the_block():
+    """The transformer bottleneck re-exposes its mixer's map: one entry, named after the block."""
+    model = build_model("effnet_lite0_mhsa", pretrained=False).eval()
+    maps = attention_maps(model, torch.randn(1, 3, 64, 96))
+    assert [k for k in maps if k.startswith("decoder.bottleneck")] == ["decoder.bottleneck"]
+    torch.testing.assert_close(maps["decoder.bottleneck"].sum(dim=(2, 3)), torch.ones(1, 1))  # received attention

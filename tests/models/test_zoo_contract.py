@@ -127,3 +127,16 @@ def test_build_model_applies_overrides():
     model = build_model("resnet", n_priors=0, task="sod")
     assert model.task == "sod" and model.prior is None
     assert model.config.name == "resnet"
+
+
+def test_channels_last_stays_off_where_onednn_would_crash():
+    """torch 2.13 CPU: the channels-last weight gradient of a 1×1 stride-2 convolution with 2–7 input
+    channels corrupts the heap (abort with 1 thread, endless spin with 2); such networks stay contiguous
+    and train. Every zoo entry at its own widths keeps channels-last."""
+    assert all(build_model(n, pretrained=False)._channels_last for n in ZOO)
+    narrow = build_model("resnet", encoder_width=0.125, decoder_channels=(16, 8), head_channels=4)
+    assert not narrow._channels_last
+    assert all(p.is_contiguous() for p in narrow.parameters())
+    out = narrow.train()(torch.randn(2, 3, 64, 96))
+    out[:, :, 20:40, 30:60].mean().neg().backward()   # one thread (conftest): crashed before the guard
+    assert all(torch.isfinite(p.grad).all() for p in narrow.parameters() if p.grad is not None)
