@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         pipeline: Path = typer.Argument(..., help="Pipeline file (e.g. pipelines/osie.toml)."),
-        quick: bool = typer.Option(False, "--quick", help="Apply the file's [quick] table: minutes on a CPU."),
+        quick: bool = typer.Option(False, "--quick", help="Apply the file's \\[quick] table: minutes on a CPU."),
         only: list[str] = typer.Option([], "--only", help="Run just this stage (repeatable), even if cached."),
         force: list[str] = typer.Option([], "--force", help="Re-run this stage (repeatable) even if cached."),
         out: Path | None = typer.Option(None, "--out", help="Output directory (default runs/<name>[-quick])."),
