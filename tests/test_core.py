@@ -100,6 +100,17 @@ def test_fixation_table_rejects_unknown_stimulus():
         FixationTable.from_frame(df, t.meta)
 
 
+def test_select_stimuli_keeps_only_their_rows_and_metadata():
+    t = _table([1.0, 2.0], [1.0, 2.0])
+    two = FixationTable.from_frame(pd.concat([t.data, t.data.assign(stimulus="b.jpg")]),
+                                   DatasetMeta("toy", {**t.meta.stimuli, "b.jpg": StimulusInfo("b.jpg", 40, 30)}))
+    only_b = two.select_stimuli(["b.jpg"])
+    assert set(only_b.data["stimulus"]) == {"b.jpg"} and len(only_b) == 2
+    assert list(only_b.meta.stimuli) == ["b.jpg"]
+    with pytest.raises(KeyError, match=r"c\.jpg"):
+        two.select_stimuli(["c.jpg"])
+
+
 def test_read_parquet_without_metadata_is_a_schema_error(tmp_path):
     p = tmp_path / "plain.parquet"
     _table([1.0], [1.0]).data.to_parquet(p)

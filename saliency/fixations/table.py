@@ -24,6 +24,7 @@ coordinate origin of the source) travels with the table in the Parquet schema me
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -220,6 +221,12 @@ class FixationTable:
 
     def for_stimulus(self, name: str) -> pd.DataFrame:
         return self.data[self.data["stimulus"] == name]
+
+    def select_stimuli(self, names: Iterable[str]) -> FixationTable:
+        """The table restricted to ``names`` (rows and metadata); an unknown name is a KeyError naming it."""
+        keep = list(names)
+        meta = dataclasses.replace(self.meta, stimuli={k: self.meta.stimuli[k] for k in keep})
+        return FixationTable.from_frame(self.data[self.data["stimulus"].isin(keep)], meta)
 
     def observers(self) -> list[str]:
         return sorted(self.data["observer"].unique().tolist())

@@ -53,7 +53,6 @@ def run_ingest(ctx: StageContext) -> None:
     ``max_duration_ms``, ``max_stimuli`` (0 = all; else the first n stimuli by name, for quick runs:
     recorded in the report's ``subset``).
     """
-    from saliency.fixations.table import FixationTable
     from saliency.ingest import ingest
     from saliency.readers.base import ReadOptions
     from saliency.readers.request import ReadRequest
@@ -72,12 +71,10 @@ def run_ingest(ctx: StageContext) -> None:
     res = ingest(reader, [root], dataset=ctx.spec.dataset, out=ctx.out_dir, request=request, workers=1, **kwargs)
     table, report = res.table, dict(res.report)
     if max_stimuli > 0:
-        keep = sorted(table.meta.stimuli)[:max_stimuli]
-        meta = dataclasses.replace(table.meta, stimuli={k: table.meta.stimuli[k] for k in keep})
-        frame = table.data[table.data["stimulus"].isin(keep)]
-        report["subset"] = {"max_stimuli": max_stimuli, "fixations_before": len(table), "fixations_after": len(frame),
+        subset = table.select_stimuli(sorted(table.meta.stimuli)[:max_stimuli])
+        report["subset"] = {"max_stimuli": max_stimuli, "fixations_before": len(table), "fixations_after": len(subset),
                             "rule": "the first max_stimuli stimuli by name"}
-        table = FixationTable.from_frame(frame, meta)
+        table = subset
         table.write_parquet(ctx.out_dir / "fixations.parquet")
         write_json(ctx.out_dir / "ingest_report.json", report)
     ctx.summary.update(fixations=len(table), stimuli=len(table.meta.stimuli), dropped=res.accounting.total_dropped)

@@ -7,15 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from saliency.fixations.table import DatasetMeta, FixationTable
-
-
-def _subset(table: FixationTable, names: list[str]) -> FixationTable:
-    meta = DatasetMeta(table.meta.name, {k: table.meta.stimuli[k] for k in names}, table.meta.geometry,
-                       table.meta.pixels_per_degree, table.meta.coordinate_origin, table.meta.source_format,
-                       table.meta.notes)
-    return FixationTable.from_frame(table.data[table.data["stimulus"].isin(names)], meta)
-
 
 @pytest.fixture(scope="session")
 def osie_shards(datasets_dir: Path, tmp_path_factory) -> Path:
@@ -26,7 +17,7 @@ def osie_shards(datasets_dir: Path, tmp_path_factory) -> Path:
 
     table = read_nus(datasets_dir / "osie")
     root = tmp_path_factory.mktemp("osie") / "shards"
-    build_shards(_subset(table, table.stimuli()[:12]), root, MapOptions(sigma=24.0))
+    build_shards(table.select_stimuli(table.stimuli()[:12]), root, MapOptions(sigma=24.0))
     return root
 
 
