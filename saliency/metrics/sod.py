@@ -284,13 +284,19 @@ class WeightedFmeasure(_Metric):
         return {"wfm": float(np.mean(self.values))}
 
 
-def evaluate_sod(pairs) -> dict[str, float]:
-    """Score an iterable of (pred uint8, gt uint8) pairs with every SOD metric; returns a flat dict."""
+def evaluate_sod(pairs, per_image: list[dict] | None = None) -> dict[str, float]:
+    """Score an iterable of (pred uint8, gt uint8) pairs with every SOD metric; returns a flat dict.
+
+    ``per_image``: when a list is given, one ``{"mae", "sm"}`` dict per pair is appended to it (the values
+    the dataset means are taken over; each image is scored once).
+    """
     ms = [MAE(), Fmeasure(), Smeasure(), Emeasure(), WeightedFmeasure()]
     n = 0
     for pred, gt in pairs:
         for m in ms:
             m.update(pred, gt)
+        if per_image is not None:
+            per_image.append({"mae": ms[0].values[-1], "sm": ms[2].values[-1]})
         n += 1
     out: dict[str, float] = {"n_images": n}
     for m in ms:
@@ -304,7 +310,7 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
 
     Masks are read by :func:`saliency.readers.sod.read_sod_mask` (the reader training uses): rotated masks are
     turned back, masks of square images are counted as ambiguous. Returns (summary: every metric, ``n_images``
-    and ``mask_orientation``; per-image rows: stimulus, mae).
+    and ``mask_orientation``; per-image rows: stimulus, mae, sm).
     """
     from saliency.readers.sod import SODMasks
 
@@ -313,19 +319,18 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     missing = [s for s in names if s not in predictions]
     if missing:
         raise SchemaError(f"{len(missing)} SOD images have no prediction, e.g. {missing[:3]}")
-    ms = [MAE(), Fmeasure(), Smeasure(), Emeasure(), WeightedFmeasure()]
-    rows = []
-    for s in names:
-        gt = folder.mask(s)
-        pred = np.asarray(predictions[s])
-        if pred.shape != gt.shape:
-            raise SchemaError(f"prediction for {s!r} is {pred.shape[1]}×{pred.shape[0]} px, its image is "
-                              f"{gt.shape[1]}×{gt.shape[0]}")
-        for m in ms:
-            m.update(pred, gt)
-        rows.append({"stimulus": s, "mae": ms[0].values[-1]})
-    out: dict = {"n_images": len(names)}
-    for m in ms:
-        out.update(m.compute())
+
+    def pairs():
+        for s in names:
+            gt = folder.mask(s)
+            pred = np.asarray(predictions[s])
+            if pred.shape != gt.shape:
+                raise SchemaError(f"prediction for {s!r} is {pred.shape[1]}×{pred.shape[0]} px, its image is "
+                                  f"{gt.shape[1]}×{gt.shape[0]}")
+            yield pred, gt
+
+    per_image: list[dict] = []
+    out: dict = evaluate_sod(pairs(), per_image)
+    rows = [{"stimulus": s, **v} for s, v in zip(names, per_image, strict=True)]
     out["mask_orientation"] = folder.orientation.to_dict()
     return out, rows

@@ -340,20 +340,14 @@ def run_evaluate(ctx: StageContext) -> None:
         folder = SODMasks(root)
         images = {st: folder.image_path(st) for st in stimuli}
         masks = {st: root / "masks" / (Path(st).stem + ".png") for st in stimuli}
-        rows, pairs = [], []
-        for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True):
-            # PySODMetrics' inputs: the prediction as an 8-bit grey map, the mask as uint8 0–255 (binarised
-            # at > 128) in the image's orientation (SODMasks turns the masks stored rotated upright)
-            pred = np.rint(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
-            gt = folder.mask(st)
-            pairs.append((pred, gt))
-            rows.append({"stimulus": st, "mae": sod_metrics.MAE().update(pred, gt),
-                         "sm": sod_metrics.Smeasure().update(pred, gt)})
-        summary = dict(sod_metrics.evaluate_sod(pairs))
+        # PySODMetrics' inputs: the prediction as an 8-bit grey map; masks are read (upright) by SODMasks
+        preds = {st: np.rint(np.clip(prob, 0.0, 1.0) * 255.0).astype(np.uint8)
+                 for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True)}
+        summary, rows = sod_metrics.evaluate_sod_folder(preds, root, list(stimuli))
+        info["mask_orientation"] = summary.pop("mask_orientation")
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
         info["sod_root"] = str(root)
-        info["mask_orientation"] = folder.orientation.to_dict()
     write_json(ctx.out_dir / "summary.json", summary)
     with atomic_path(ctx.out_dir / "per_image.parquet") as tmp:
         per_image.to_parquet(tmp, index=False)
