@@ -91,7 +91,9 @@ class Latency:
 
 def measure_latency(model: nn.Module, *, batch: int = 1, height: int = 288, width: int = 384,
                     warmup: int = 2, repeats: int = 5, threads: int | None = None) -> Latency:
-    """Median wall time of ``model(x)`` in eval mode under ``torch.inference_mode`` on a random batch."""
+    """Median wall time of ``model(x)`` in eval mode under ``torch.inference_mode`` on a random batch
+    (``threads``: torch threads for the measurement only; the caller's setting is restored)."""
+    old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     was_training = model.training
@@ -108,6 +110,7 @@ def measure_latency(model: nn.Module, *, batch: int = 1, height: int = 288, widt
                 times.append(time.perf_counter() - t0)
     finally:
         model.train(was_training)
+        torch.set_num_threads(old_threads)   # the caller's thread count is not ours to change
     times.sort()
     med = times[len(times) // 2]
     return Latency(batch, height, width, med, batch / med, repeats)
