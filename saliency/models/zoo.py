@@ -34,9 +34,9 @@ class ModelConfig:
     """Everything needed to rebuild a network; TOML-friendly via :meth:`to_dict` / :meth:`from_dict`.
 
     task: "fixation" (log-density output) | "sod" (logits).
-    encoder: a name in ``ENCODERS`` ("effnet_lite0", "mobilenetv2", "resnet").
-    encoder_width: width multiplier (None = the encoder's default; effnet_lite0 only 1.0).
-    pretrained: load the encoder's shipped ImageNet weights (effnet_lite0 only).
+    encoder: a name in ``ENCODERS`` ("effnet_lite0", "effnet_lite1", "effnet_lite2", "mobilenetv2", "resnet").
+    encoder_width: width multiplier (None = the encoder's default; the EfficientNet-Lite encoders only 1.0).
+    pretrained: load the encoder's shipped ImageNet weights (the EfficientNet-Lite encoders only).
     weights_path: a local encoder state-dict file loaded after construction (overrides nothing else).
     blocks: one attention block name per encoder stage (strides 2, 4, 8, 16, 32); "none" = identity.
     bottleneck: block applied to the deepest feature before decoding ("mhsa" = transformer bottleneck).
@@ -233,6 +233,10 @@ def _register_zoo() -> None:
          fusion=True, n_priors=8, **_EFF)
     _zoo("effnet_lite0_stn", "effnet_lite0 with a spatial-transformer front-end", stn=True, n_priors=8,
          **_EFF)
+    # stronger pretrained encoders (same decoder and priors)
+    for v, desc in (("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
+        _zoo(f"effnet_{v}", f"{desc} (ImageNet) + U-Net decoder + 8 learned Gaussian priors", n_priors=8,
+             **{**_EFF, "encoder": f"effnet_{v}"})
     # from-scratch encoders (small widths for CPU training)
     _zoo("mobilenetv2", "MobileNetV2 ×0.5 (from scratch) + U-Net decoder + priors", n_priors=8, **_MBV2)
     _zoo("mobilenetv2_cbam", "mobilenetv2 + CBAM after stages 8, 16 and 32",
@@ -248,6 +252,9 @@ def _register_zoo() -> None:
          **_EFF)
     _zoo("sod_effnet_lite0_cbam", "SOD: sod_effnet_lite0 + CBAM after stages 8, 16 and 32", task="sod",
          blocks=_blocks(s2="cbam", s3="cbam", s4="cbam"), **_EFF)
+    for v, desc in (("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
+        _zoo(f"sod_effnet_{v}", f"SOD: {desc} (ImageNet) + U-Net decoder, logits", task="sod",
+             **{**_EFF, "encoder": f"effnet_{v}"})
     _zoo("sod_mobilenetv2", "SOD: MobileNetV2 ×0.5 (from scratch) + U-Net decoder", task="sod", **_MBV2)
     _zoo("sod_resnet", "SOD: ResNet-style ×0.25 (from scratch) + U-Net decoder", task="sod", **_RES)
 
