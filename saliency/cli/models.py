@@ -20,6 +20,8 @@ def models_cmd(
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size of the latency measurement."),
     repeats: int = typer.Option(5, "--repeats", min=1, help="Timed forward passes per model (median)."),
     json_out: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
+    released: bool = typer.Option(False, "--released", help="List the released (trained, shipped) models "
+                                  "instead of the zoo architectures."),
 ) -> None:
     """List every zoo architecture: task, encoder, attention, parameters, multiply-adds (GMACs at
     --height×--width, batch 1) and, with --latency, CPU eval-mode latency (median ms) and images/s."""
@@ -29,6 +31,9 @@ def models_cmd(
     from saliency.models import MODELS
     from saliency.models.introspect import describe_model
 
+    if released:
+        _released_table(json_out)
+        return
     selected = list(names) if names else MODELS.names()
     for n in selected:
         MODELS.get(n)  # unknown name → UnknownNameError (exit 3) listing the known ones, before any work
@@ -56,4 +61,29 @@ def models_cmd(
         if latency:
             cells += [f"{r['latency_ms']:.1f}", f"{r['images_per_s']:.1f}"]
         table.add_row(*cells, r["description"])
+    console().print(table)
+    if not names:
+        _released_table(False)
+
+
+def _released_table(json_out: bool) -> None:
+    """The released models (saliency/released/<name>/): name, task, canvas, weights size, scores."""
+    from rich.table import Table
+
+    from saliency.cli.common import console, print_json
+    from saliency.models.released import list_released
+
+    rows = list_released()
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title="released models (trained weights shipped with the package; 'saliency predict IMAGES "
+                  "--out DIR' uses 'generalist')")
+    for col in ("name", "task", "kind", "canvas", "weights (MB)", "scores", "description"):
+        table.add_column(col)
+    for r in rows:
+        scores = "; ".join(f"{k}: NSS {v['nss']:.3f}" for k, v in r["scores"].items()
+                           if isinstance(v, dict) and "nss" in v)
+        table.add_row(r["name"], r["task"], r["kind"], "×".join(map(str, r["canvas"] or [])),
+                      f"{r['weights_bytes'] / 1e6:.2f}", scores, r["description"])
     console().print(table)

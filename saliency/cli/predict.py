@@ -1,4 +1,5 @@
-"""``saliency predict CHECKPOINT IMAGES... --out DIR [--format npy|png]``."""
+"""``saliency predict [MODEL] IMAGES... --out DIR [--format npy|png]`` (MODEL: checkpoint or released name;
+without it the released ``generalist`` model)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ ORDER = 61
 def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
-        checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint (.pt)."),
-        images: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Image files."),
+        items: list[str] = typer.Argument(..., metavar="[MODEL] IMAGES...",
+                                          help="Optional model first (a checkpoint .pt or a released model name, "
+                                          "see 'saliency models --released'), then image files."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
+        model_ref: str = typer.Option(None, "--model", "-m", help="Checkpoint or released model name "
+                                      "[default: the released 'generalist']."),
         fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     ) -> None:
         """Write one map per image at the image's original size.
 
+        Without a model the released ``generalist`` (shipped with the package) is used.
         Fixation models: a probability map (npy: float32 summing to 1; png: divided by its maximum,
         ×255). SOD models: per-pixel probabilities (npy float32 in [0, 1]; png ×255).
         """
@@ -29,11 +34,19 @@ def register(app: typer.Typer) -> None:
         from saliency.cli.common import progress, rate_text
         from saliency.errors import ConfigError
         from saliency.io import atomic_write
-        from saliency.training import load_model, predict_maps
+        from saliency.training import is_model_ref, predict_maps, resolve_model
 
         if fmt not in ("npy", "png"):
             raise ConfigError(f"--format must be npy or png, got {fmt!r}")
-        model = load_model(checkpoint, device=device)
+        if model_ref is None and items and is_model_ref(items[0]):
+            model_ref, items = items[0], items[1:]
+        images = [Path(p) for p in items]
+        for p in images:
+            if not p.is_file():
+                raise ConfigError(f"{p}: no such image file")
+        if not images:
+            raise ConfigError("saliency predict: no image given")
+        model = resolve_model(model_ref, device=device)
         import time
 
         t0 = time.perf_counter()

@@ -11,9 +11,10 @@ from saliency.training.config import (
 )
 from saliency.training.loop import RunResult, train
 from saliency.training.losses import LOSSES, WeightedObjective
-from saliency.training.predict import load_model, predict_maps
+from saliency.training.predict import is_model_ref, load_model, predict_maps, resolve_model
 
 __all__ = [
     "LOSSES", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "RunConfig", "RunResult",
-    "TrainConfig", "WeightedObjective", "load_config", "load_model", "predict_maps", "train",
+    "TrainConfig", "WeightedObjective", "is_model_ref", "load_config", "load_model", "predict_maps", "resolve_model",
+    "train",
 ]

@@ -36,3 +36,27 @@ def predict_maps(model: nn.Module, image_paths: Sequence[str | Path], *, canvas:
     if canvas is None:
         raise ValueError("predict_maps: pass canvas=(height, width) for a model not from load_model")
     yield from predict_maps_iter(model, image_paths, canvas, device)
+
+
+DEFAULT_RELEASED = "generalist"
+
+
+def resolve_model(ref: str | Path | None, device: str | torch.device = "cpu") -> nn.Module:
+    """A model from a reference: ``None`` → the released ``generalist``; an existing file → a training
+    checkpoint (:func:`load_model`); otherwise a released model name or folder
+    (:func:`saliency.models.released.load_released`). Eval mode, ``model.canvas`` set."""
+    from saliency.models.released import load_released
+
+    if ref is None:
+        return load_released(DEFAULT_RELEASED, device=device)
+    if Path(ref).is_file():
+        return load_model(ref, device=device)
+    return load_released(ref, device=device)
+
+
+def is_model_ref(ref: str | Path) -> bool:
+    """True if ``ref`` names a checkpoint file (``.pt``) or a released model (name or folder)."""
+    from saliency.models.released import is_released
+
+    p = Path(ref)
+    return (p.is_file() and p.suffix == ".pt") or is_released(ref)
