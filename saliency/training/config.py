@@ -27,6 +27,10 @@ class DataConfig:
     shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers);
     ``extra_eval_limit`` > 0 scores only the first n stimuli of each such set in split-hash order
     (``saliency.datasets.splits.stimulus_unit``: a fixed, name-independent pseudo-random sample).
+    Readout runs (``model.name = "readout"``): ``datasets`` are the training shard sets (a name →
+    ``outputs/<name>/shards``, or a path), each with its own hash split; ``dataset_weights`` their sampling
+    weights (default 1 each, i.e. ∝ training images); ``holdout`` shard sets never trained on, scored on all
+    images with the unseen-dataset parameters; ``feature_cache`` the folder of cached frozen features.
     """
 
     dataset: str = "osie"
@@ -48,6 +52,11 @@ class DataConfig:
     vflip: bool = False
     extra_eval: tuple[str, ...] = ()
     extra_eval_limit: int = 0
+    # readout runs (model.name = "readout", saliency.training.generalist): several shard sets at once
+    datasets: tuple[str, ...] = ()
+    dataset_weights: Mapping[str, float] = field(default_factory=dict)
+    holdout: tuple[str, ...] = ()
+    feature_cache: str = "outputs/features"
 
     def __post_init__(self) -> None:
         _choice("data.task", self.task, ("fixation", "sod"))
@@ -205,6 +214,7 @@ class RunConfig:
 
 
 TINY_OPTIONS = ("width",)
+READOUT_OPTIONS = ("depth_strides", "encoders", "hflip", "hidden", "seeds")
 #: saliency.models.ModelConfig fields a recipe may not override (they name the zoo entry itself)
 _FIXED_MODEL_FIELDS = ("name", "description")
 
@@ -213,6 +223,8 @@ def model_option_keys(name: str) -> list[str]:
     """The keys ``model.options`` accepts for model ``name`` (sorted)."""
     if name == "tiny":
         return list(TINY_OPTIONS)
+    if name == "readout":
+        return list(READOUT_OPTIONS)
     from saliency.models import ModelConfig as NetConfig
 
     return sorted(f.name for f in dataclasses.fields(NetConfig) if f.name not in _FIXED_MODEL_FIELDS)
@@ -226,7 +238,7 @@ def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixa
     if unknown:
         raise ConfigError(f"model.options: unknown key(s) {unknown} for model {name!r}; valid keys: "
                           f"{', '.join(valid)}")
-    if name == "tiny":
+    if name in ("tiny", "readout"):
         return
     from saliency import models
     from saliency.errors import UnknownNameError

