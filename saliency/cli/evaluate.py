@@ -64,7 +64,8 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         predictions: Path = typer.Argument(..., help="Folder of PNG/NPY/NPZ maps named like the stimuli, a "
-                                           "pysaliency HDF5 export, or a trained checkpoint (.pt)."),
+                                           "pysaliency HDF5 export, a trained checkpoint (.pt) or a released model name "
+                                           "(e.g. generalist)."),
         shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
         sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
                                  "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),

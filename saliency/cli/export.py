@@ -66,7 +66,8 @@ def register(app: typer.Typer) -> None:
 
     @export.command("model")
     def export_model_cmd(
-        checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run or a pipeline run directory."),
+        checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run, a pipeline run directory "
+                                          "or a released model name (saliency models --released)."),
         fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
         out: Path = typer.Option(..., "--out", "-o", help="File to write (.onnx / .pt)."),
         height: int = typer.Option(None, "--height", min=1, help="Trace height (px); default the training canvas."),
@@ -88,10 +89,16 @@ def register(app: typer.Typer) -> None:
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
-        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
-        if ckpt is None:
-            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
-        model = load_model(ckpt)
+        from saliency.models.released import is_released, load_released
+
+        if is_released(checkpoint):  # a released model name (e.g. generalist) or folder
+            ckpt, model = checkpoint, load_released(checkpoint)
+        else:
+            ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
+            if ckpt is None:
+                raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file, a run with checkpoints/ "
+                                  "or a released model name)")
+            model = load_model(ckpt)
         canvas = getattr(model, "canvas", (288, 384))
         h, w = height or int(canvas[0]), width or int(canvas[1])
         export_model(model, out, fmt, h, w)

@@ -21,6 +21,10 @@ def register(app: typer.Typer) -> None:
                                       "[default: the released 'generalist']."),
         fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+        centre_bias: Path = typer.Option(None, "--centre-bias", help="Your own dataset prior for a readout model "
+                                         "(e.g. generalist): a shards folder (Gaussian + uniform fitted to its "
+                                         "fixations) or a JSON file {mean_x, mean_y, sigma_x, sigma_y, "
+                                         "uniform_eps} in canvas fractions."),
     ) -> None:
         """Write one map per image at the image's original size.
 
@@ -47,6 +51,11 @@ def register(app: typer.Typer) -> None:
         if not images:
             raise ConfigError("saliency predict: no image given")
         model = resolve_model(model_ref, device=device)
+        if centre_bias is not None:
+            from saliency.models.readout import set_centre_bias
+            from saliency.training.generalist import centre_bias_from
+
+            set_centre_bias(model, centre_bias_from(centre_bias, tuple(model.canvas)))
         import time
 
         t0 = time.perf_counter()

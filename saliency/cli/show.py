@@ -22,7 +22,8 @@ def show(
     alpha: float = typer.Option(0.6, "--alpha", min=0.0, max=1.0, help="Heat-map opacity at the peak."),
     no_scanpaths: bool = typer.Option(False, "--no-scanpaths", help="Dots only, no saccade lines."),
     attention: Path = typer.Option(None, "--attention", help="Model checkpoint: add its attention maps "
-                                   "(saliency.models.attention_maps) as extra panels."),
+                                   "(saliency.models.attention_maps) as extra panels; a released readout model "
+                                   "(e.g. generalist): its image term, centre bias and prediction."),
 ) -> None:
     """Write a PNG: the stimulus with scanpaths beside the ground-truth heat map over it."""
     import numpy as np
@@ -59,7 +60,10 @@ def _attention_panels(checkpoint: Path, image: Any) -> list:
     error naming the checkpoint.
     """
     from saliency.errors import ConfigError
+    from saliency.models.released import is_released
 
+    if is_released(checkpoint):
+        return _readout_panels(checkpoint, image)
     try:
         from saliency.models.introspect import attention_on_image
         from saliency.training import load_model
@@ -75,4 +79,27 @@ def _attention_panels(checkpoint: Path, image: Any) -> list:
     if not panels:
         raise ConfigError(f"{checkpoint}: the model has no spatial attention maps to show (no block of "
                           f"{type(model).__name__} computes one; channel attention such as SE/ECA is not drawn)")
+    return panels
+
+
+def _readout_panels(name: Path, image: Any) -> list:
+    """A released readout model's parts on this image (letterboxed as for prediction, brought back to the
+    image size, min–max stretched): image term, centre bias, predicted density."""
+    import numpy as np
+
+    from saliency.datasets import Letterbox, normalize_image
+    from saliency.models.readout import readout_members
+    from saliency.models.released import load_released
+
+    model = load_released(name)
+    net = readout_members(model)[0]
+    lb = Letterbox.fit(image.shape[0], image.shape[1], *model.canvas)
+    parts = net.explain(normalize_image(lb.image_to_canvas(image))[None])
+    panels = []
+    for label, t in parts.items():
+        m = lb.map_to_stimulus(t[0, 0].numpy().astype(np.float32))
+        if label == "log-density":
+            label, m = "predicted density", np.exp(m - m.max())
+        lo, hi = float(m.min()), float(m.max())
+        panels.append((f"{name}: {label} [{lo:.3g}, {hi:.3g}]", (m - lo) / (hi - lo) if hi > lo else m * 0))
     return panels

@@ -24,11 +24,21 @@ def register(app: typer.Typer) -> None:
         The run directory holds config.toml (resolved), checkpoints/{last,best}.pt, metrics.jsonl,
         metrics.csv, splits.json and eval/<dataset>/{summary.json, per_image.parquet}. Multi-GPU or
         multi-machine: launch the same command under ``torchrun --nproc_per_node=N -m saliency train ...``.
+        Readout recipes (``model.name = "readout"``, e.g. generalist_cpu.toml) train on cached frozen features of
+        ``data.datasets`` and print the generalisation table (docs/generalist.md).
         """
         from saliency.cli.common import console, print_json
         from saliency.training import load_config, train
 
         cfg = load_config(config, set_)
+        if cfg.model.name == "readout":  # frozen-feature readout: saliency.training.generalist
+            from saliency.training.generalist import train_generalist
+
+            log = (lambda m: None) if json_out else (lambda m: console().print(m, markup=False))
+            table = train_generalist(cfg, run_dir or Path(cfg.runs_dir) / cfg.name, log=log)
+            if json_out:
+                print_json({"run_dir": str(run_dir or Path(cfg.runs_dir) / cfg.name), "generalisation": table})
+            return
         res = train(cfg, run_dir=run_dir, resume=resume, show_progress=not quiet and not json_out)
         out = {"run_dir": str(res.run_dir), "epochs_completed": res.epochs_completed,
                "best": res.best_value, "monitor": cfg.train.monitor, "stopped_early": res.stopped_early,

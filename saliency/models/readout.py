@@ -128,6 +128,8 @@ class ReadoutNet(nn.Module):
                             + [0.0] * n_depth)
         self.dataset_params = nn.Parameter(init.repeat(len(self.datasets), 1))
         self.dataset: str | None = None
+        #: (5,) centre-bias parameters replacing the selected row's (``saliency predict --centre-bias``)
+        self.centre_bias_override: torch.Tensor | None = None
         self.task = "fixation"
 
     # ------------------------------------------------------------------ configuration
@@ -183,15 +185,22 @@ class ReadoutNet(nn.Module):
         """Cached or fresh features → (B, 1, H, W) log-density on a canvas of ``size`` (H, W).
         ``dataset`` may also be an explicit parameter row (adaptation, custom centre bias)."""
         p = dataset if isinstance(dataset, torch.Tensor) else self.params_for(dataset)
+        if self.centre_bias_override is not None and not isinstance(dataset, torch.Tensor):
+            p = torch.cat([self.centre_bias_override.to(p), p[5:]])
         grid = feats[0].shape[-2:]
         n_depth = len(self.depth_strides)
-        parts = []
+        # first 1×1 layer on concat_k(g_k · up(f_k)) computed as Σ_k g_k · up(W_k f_k): the same numbers
+        # (1×1 convolution and bilinear resizing are both linear per channel), far fewer resized channels
+        first = self.readout[0]
+        y, off = None, 0
         for k, f in enumerate(feats):
-            f = f.float()
-            if f.shape[-2:] != grid:
-                f = F.interpolate(f, size=grid, mode="bilinear", align_corners=False)
-            parts.append(f * p[8 + k % n_depth].exp())
-        y = self.readout(torch.cat(parts, 1))
+            c = f.shape[1]
+            z = F.conv2d(f.float(), first.weight[:, off:off + c]) * p[8 + k % n_depth].exp()
+            off += c
+            if z.shape[-2:] != grid:
+                z = F.interpolate(z, size=grid, mode="bilinear", align_corners=False)
+            y = z if y is None else y + z
+        y = self.readout[1:](y + first.bias[None, :, None, None])
         y = gaussian_blur(y, p[6].exp().clamp(0.3, MAX_BLUR)) * p[7].exp()
         y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
         y = y + p[5] * centre_bias_log_density(p[:5], *size)
@@ -199,6 +208,35 @@ class ReadoutNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x), tuple(x.shape[-2:]), self.dataset)
+
+    @torch.no_grad()
+    def explain(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The parts of the log-density on ``x`` (B, 3, H, W), each (B, 1, H, W): ``image term`` (the blurred,
+        tempered readout: what the image content contributes, before normalisation), ``centre bias``
+        (w · log c) and ``log-density`` (the output)."""
+        size = tuple(x.shape[-2:])
+        out = self.head(self.features(x), size, self.dataset)
+        p = self.params_for(self.dataset)
+        if self.centre_bias_override is not None:
+            p = torch.cat([self.centre_bias_override.to(p), p[5:]])
+        cb = (p[5] * centre_bias_log_density(p[:5], *size)).expand_as(out)
+        return {"image term": out - cb, "centre bias": cb, "log-density": out}
+
+
+def readout_members(model: nn.Module) -> list[ReadoutNet]:
+    """The ReadoutNets of a model (itself, or an ensemble's members); ConfigError for other models."""
+    nets = list(model.members) if isinstance(model, LogMeanExpEnsemble) else [model]
+    if not all(isinstance(n, ReadoutNet) for n in nets):
+        raise ConfigError("this needs a readout model (e.g. the released 'generalist'); got "
+                          f"{type(model).__name__}")
+    return nets
+
+
+def set_centre_bias(model: nn.Module, params: torch.Tensor | None) -> None:
+    """Use the centre bias ``params`` ([μu, μv, log σu, log σv, logit ε]; None = the model's own) in every
+    member of a readout model."""
+    for net in readout_members(model):
+        net.centre_bias_override = None if params is None else params.detach().float().clone()
 
 
 class LogMeanExpEnsemble(nn.Module):

@@ -57,7 +57,7 @@ def load_readout_data(ref: str, net: ReadoutNet, canvas: tuple[int, int], cache:
 
     sh = open_shards(shards_path(ref))
     name = dataset_name(sh, ref)
-    feats = extract_features(sh, canvas, net, cache, hflip=hflip)
+    feats = {k: [t.float() for t in v] for k, v in extract_features(sh, canvas, net, cache, hflip=hflip).items()}
     splits = dataset_splits({name: sh.stimuli}, fractions, salt)[name]
     return ReadoutData(name, sh, feats, canvas_fixations(sh, sh.stimuli, canvas), splits)
 
@@ -239,3 +239,99 @@ def model_card(spec: Mapping[str, Any]) -> str:
         lines.append("")
     lines += ["## Licence notes", "", spec["licence"], ""]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- user centre bias, adapt
+def centre_bias_from(ref: str | Path, canvas: tuple[int, int]) -> torch.Tensor:
+    """Centre-bias parameters from a shards folder (ML fit to all its fixations on ``canvas``) or a JSON
+    file ``{"mean_x", "mean_y", "sigma_x", "sigma_y", "uniform_eps"}`` (fractions of the canvas; eps in (0, 1))."""
+    import math
+
+    import numpy as np
+
+    from saliency.errors import ConfigError
+    from saliency.models.readout import fit_centre_bias
+    from saliency.shards import open_shards
+
+    p = Path(ref)
+    if p.is_dir():
+        sh = open_shards(p)
+        idx = np.concatenate(list(canvas_fixations(sh, sh.stimuli, canvas).values()))
+        H, W = canvas
+        return fit_centre_bias(torch.as_tensor((idx % W + 0.5) / W), torch.as_tensor((idx // W + 0.5) / H))
+    try:
+        d = json.loads(p.read_text())
+        eps = float(d.get("uniform_eps", 0.05))
+        return torch.tensor([float(d["mean_x"]), float(d["mean_y"]), math.log(float(d["sigma_x"])),
+                             math.log(float(d["sigma_y"])), math.log(eps / (1 - eps))])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{p}: --centre-bias needs a shards folder or a JSON file with mean_x, mean_y, "
+                          f"sigma_x, sigma_y[, uniform_eps] (canvas fractions): {e}") from None
+
+
+def adaptation_split(stimuli: Sequence[str], n: int) -> tuple[list[str], list[str]]:
+    """The first ``n`` stimuli in split-hash order (a fixed pseudo-random sample) and the rest."""
+    from saliency.datasets.splits import stimulus_unit
+
+    order = sorted(stimuli, key=lambda s: (stimulus_unit(s), s))
+    return sorted(order[:n]), sorted(order[n:])
+
+
+def adapt_model(model: nn.Module, spec: Mapping[str, Any], d: ReadoutData, stimuli: Sequence[str],
+                canvas: tuple[int, int], *, epochs: int = 30, lr: float = 3e-2,
+                log: Callable[[str], None] | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Fit only the per-dataset parameters of every member on ``stimuli`` of ``d``; the adapted model and
+    its spec (config rows renamed to ``d.name``, fitted values under ``adaptation``)."""
+    from saliency.models.readout import readout_members
+    from saliency.training.readout_fit import adapt_readout
+
+    nets = [adapt_readout(net, d, canvas, stimuli=stimuli, epochs=epochs, lr=lr, log=log)
+            for net in readout_members(model)]
+    new = make_model(nets, hflip=bool(getattr(model, "hflip", False)))
+    spec = json.loads(json.dumps(dict(spec)))
+    cfg = spec["config"]
+    for mc in cfg.get("members", [cfg]):
+        mc["datasets"], mc["dataset"] = [d.name], None
+    spec["adaptation"] = {"from": spec.get("name", "?"), "dataset": d.name, "n_images": len(stimuli),
+                          "shards_manifest_sha256": d.shards.meta.get("manifest_sha256"), "epochs": epochs}
+    spec["dataset_parameters"] = {d.name: nets[0].readable_params(None)}
+    spec["description"] = f"{spec.get('description', '')}; per-dataset parameters adapted on {len(stimuli)} " \
+                          f"{d.name} images"
+    return new, spec
+
+
+# ---------------------------------------------------------------------------------- release
+def subset_nss(model: nn.Module, images: Mapping[str, str | Path], fixations: Any) -> float:
+    """Mean over ``images`` (stimulus → image file) of the pysaliency-convention NSS of the model's map
+    (``predict_array``: letterbox, forward on the image, back to the image size) at ``fixations``
+    (a DataFrame with stimulus, x, y in 0-based stimulus pixels). Used for the shipped-weights check."""
+    from saliency.datasets import read_rgb
+    from saliency.metrics.fixation import nss
+    from saliency.training.evaluation import predict_array
+
+    vals = []
+    for name, path in images.items():
+        f = fixations[fixations["stimulus"] == name]
+        pred = predict_array(model, read_rgb(path), tuple(model.canvas), torch.device("cpu"), "fixation")
+        vals.append(float(nss(pred, f["x"].to_numpy(), f["y"].to_numpy(), convention="pysaliency")))
+    return sum(vals) / len(vals)
+
+
+def release(model_dir: str | Path, name: str, out_root: str | Path, subsets: Mapping[str, tuple[Any, list[str]]],
+            extra_scores: Mapping[str, Any] | None = None) -> Path:
+    """Copy a trained readout model folder to ``out_root/name`` with the shipped-weights subset check:
+    ``subsets`` = label → (shards, stimuli); the NSS of the *float16 weights as shipped* is stored in
+    ``spec['subset_check']`` and the card (tests/models/test_released_generalist.py recomputes it)."""
+    from saliency.models.released import load_released, released_spec
+
+    model = load_released(model_dir)
+    spec = released_spec(model_dir)
+    spec["name"] = name
+    if extra_scores:
+        spec.setdefault("extra_scores", {}).update(extra_scores)
+    check = {}
+    for label, (sh, stimuli) in subsets.items():
+        images = {s: sh.image_path(s) for s in stimuli}
+        check[label] = {"stimuli": list(stimuli), "nss": subset_nss(model, images, sh.fixations.data)}
+    spec["subset_check"] = check
+    return save_released(Path(out_root) / name, model, spec, model_card(spec))
