@@ -310,8 +310,8 @@ def run_evaluate(ctx: StageContext) -> None:
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
-        from saliency.baselines import fit_centre_gaussian
         from saliency.metrics import evaluate
+        from saliency.metrics.centre_bias import fit_centre_gaussian
         from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
 

@@ -19,7 +19,9 @@ Gaussian fitted to the training split; gold standard = leave-one-observer-out).
 Resumable: a mechanism whose run directory holds ``result.json`` for the same configuration is not run
 again; an interrupted training resumes from its ``last.pt``. Mechanisms that resolve to the same network
 (e.g. ``priors`` when the recipe's model already has priors) are trained once and share the numbers.
-Outputs in ``<out>/``: ``ablation.md``, ``ablation.csv``, ``ablation.json``, ``attention.png``.
+Outputs in ``<out>/``: ``runs/<mechanism>/`` and ``baselines.json``; the tables and the attention figure
+(``ablation.md``, ``.csv``, ``.json``, ``attention.png``) are written by
+:func:`saliency.reports.ablation.write_ablation_report`.
 """
 
 from __future__ import annotations
@@ -144,15 +146,16 @@ class AblationResult:
     baselines: dict[str, dict[str, Any]]
     datasets: list[str]
     seed: int
+    latency_hw: tuple[int, int] = LATENCY_HW
     files: dict[str, Path] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
 
 def run_ablation(config: RunConfig, *, mechanisms: Sequence[str] | None = None, out: str | Path | None = None,
-                 figure_images: int = 4, latency_hw: tuple[int, int] = LATENCY_HW, latency_repeats: int = 5,
+                 latency_hw: tuple[int, int] = LATENCY_HW, latency_repeats: int = 5,
                  show_progress: bool = False,
                  on_start: Callable[[int, int, str, str], None] | None = None) -> AblationResult:
-    """Train ``config`` once per mechanism (default: all of :data:`MECHANISMS`), write the table and figure.
+    """Train ``config`` once per mechanism (default: all of :data:`MECHANISMS`) and collect the rows.
 
     out: output folder (default ``<runs_dir>/<name>``). on_start(i, n, mechanism, status) is called before
     each mechanism with status "train", "resume", "done" (finished earlier: skipped) or "same as <m>".
@@ -205,14 +208,8 @@ def run_ablation(config: RunConfig, *, mechanisms: Sequence[str] | None = None, 
             b = baselines.get(ds)
             m = row["evaluation"].get(ds, {}).get("nss")
             row.setdefault("gap_closed", {})[ds] = _gap(m, b)
-    result = AblationResult(out=out, rows=rows, baselines=baselines, datasets=datasets, seed=config.seed,
-                            skipped=skipped)
-    from saliency.training.ablation_report import attention_figure, write_tables
-
-    result.files.update(write_tables(result, config, latency_hw))
-    if figure_images > 0 and rows:
-        result.files["figure"] = attention_figure(rows, config, out / "attention.png", n_images=figure_images)
-    return result
+    return AblationResult(out=out, rows=rows, baselines=baselines, datasets=datasets, seed=config.seed,
+                          latency_hw=latency_hw, skipped=skipped)
 
 
 # ------------------------------------------------------------------------------------------- one run
