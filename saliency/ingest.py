@@ -26,6 +26,7 @@ from typing import Any
 
 from saliency.errors import ConfigError, ReaderError, SaliencyError
 from saliency.fixations.filters import drop_first_fixation, filter_duration
+from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
 from saliency.io import write_json
 from saliency.readers import READERS, ReaderSpec
@@ -71,6 +72,33 @@ class DatasetCard:
         return ViewingGeometry(**{k: v[k] for k in keys if k in v},
                                ppd_override=None if v.get("distance_cm") and v.get("screen_width_cm")
                                else self.pixels_per_degree)
+
+
+    @property
+    def conventions(self) -> dict[str, dict[str, Any]]:
+        """``[conventions.<name>]`` tables: ``selection`` (text form) and ``note`` (where it comes from)."""
+        return {k: dict(v) for k, v in self.raw.get("conventions", {}).items()}
+
+    def selection(self, convention: str) -> FixationSelection:
+        """The fixation selection of one of the card's conventions (e.g. ``benchmark``, ``authors``)."""
+        conv = self.conventions
+        if convention not in conv:
+            raise ConfigError(f"dataset card {self.name!r} has no convention {convention!r}; "
+                              f"it states: {', '.join(sorted(conv)) or '(none)'}")
+        return parse_selection(conv[convention].get("selection", "all"))
+
+
+def resolve_selection(spec: str | None, dataset: str | None) -> FixationSelection:
+    """``spec`` as a convention name of ``dataset``'s card (``benchmark``, ``authors``), else as the text
+    form of :func:`saliency.fixations.selection.parse_selection` (``drop-first``, ``index=1:6``, ...)."""
+    if spec is None:
+        return FixationSelection()
+    card = find_card(dataset) if dataset else None
+    if card is not None and spec in card.conventions:
+        return card.selection(spec)
+    if spec in ("benchmark", "authors"):
+        raise ConfigError(f"--select {spec}: no dataset card for {dataset!r} states a {spec!r} convention")
+    return parse_selection(spec)
 
 
 def load_card(name_or_path: str | Path) -> DatasetCard:
