@@ -124,8 +124,11 @@ def find_card(dataset: str) -> DatasetCard | None:
 
 
 # ---- inputs ----------------------------------------------------------------------------------
-def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path]) -> list[Path]:
-    """Files to read: dataset formats take folders as given; file formats expand folders recursively."""
+def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path],
+                  ignored: list[dict[str, str]] | None = None) -> list[Path]:
+    """Files to read: dataset formats take folders as given; file formats expand folders recursively to the
+    files with the format's suffixes whose names the format reads (``spec.ignores``); the others found are
+    appended to ``ignored`` as ``{"path", "reason"}``."""
     if not paths:
         raise ConfigError("no input PATH given")
     out: list[Path] = []
@@ -138,6 +141,10 @@ def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path]) -> list[Path]:
             continue
         found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in spec.suffixes
                        and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        for f in [f for f in found if spec.ignores(f.name)]:
+            found.remove(f)
+            if ignored is not None:
+                ignored.append({"path": str(f), "reason": str(spec.ignores(f.name))})
         if not found:
             raise ReaderError(f"no {spec.name} files ({', '.join(spec.suffixes)}) in this folder", path=p)
         out.extend(found)
@@ -191,7 +198,8 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     """
     t_start = time.perf_counter()
     spec = READERS.get(fmt)
-    files = expand_inputs(spec, paths)
+    ignored: list[dict[str, str]] = []
+    files = expand_inputs(spec, paths, ignored)
     if card == "auto":
         card = find_card(dataset)
     elif isinstance(card, str | Path):
@@ -242,10 +250,20 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     if min_duration_ms is not None or max_duration_ms is not None:
         table = filter_duration(table, min_duration_ms, max_duration_ms, accounting=accounting)
 
+    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
+    embedded: dict[str, Any] | None = None
+    if out_dir is not None:
+        from saliency.readers.embedded import write_embedded_stimuli
+
+        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli")
+        if written:
+            table = FixationTable(table.data, meta)
+            embedded = {"folder": str(out_dir / "stimuli"), "stimuli": len(written)}
     report = build_report(fmt, files, table, accounting, request,
                           filters={"drop_first": drop_first, "min_duration_ms": min_duration_ms,
                                    "max_duration_ms": max_duration_ms})
-    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
+    report["ignored_inputs"] = ignored
+    report["embedded_stimuli"] = embedded
     if out_dir is not None:
         table.write_parquet(out_dir / "fixations.parquet")
         write_json(out_dir / "ingest_report.json", report)
