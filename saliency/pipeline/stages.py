@@ -85,7 +85,9 @@ def run_maps(ctx: StageContext) -> None:
     """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``selection``: a convention
+    of the dataset card such as ``"benchmark"`` or a selection's text form such as ``"drop-first"``) plus
+    ``shards``, a table
     of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
     """
     from saliency.fixations.table import FixationTable
@@ -100,10 +102,14 @@ def run_maps(ctx: StageContext) -> None:
     bad = set(shard_kw) - {"dtype", "fmt", "shard_size", "workers"}
     if bad:
         raise ConfigError(f"[maps.shards]: unknown setting(s) {sorted(bad)}; known: dtype, fmt, shard_size, workers")
-    options = MapOptions(**s)
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
+    if isinstance(s.get("selection"), str):
+        from saliency.ingest import resolve_selection
+
+        s["selection"] = resolve_selection(s["selection"], ctx.spec.dataset)
+    options = MapOptions(**s)
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
-    ctx.summary.update(stimuli=len(table.meta.stimuli))
+    ctx.summary.update(stimuli=len(table.meta.stimuli), selection=options.effective_selection.describe())
 
 
 # --------------------------------------------------------------------------------------- baselines
