@@ -81,9 +81,10 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
-        from saliency.cli.common import console, print_json, progress
+        from saliency.cli.common import console, print_json
         from saliency.metrics.evaluation import evaluate
         from saliency.metrics.predictions import load_predictions
+        from saliency.progress import progress
 
         if (shards is None) == (sod is None):
             raise typer.BadParameter("give exactly one of --shards (fixation data) or --sod (image/mask folder)")
@@ -92,7 +93,14 @@ def register(app: typer.Typer) -> None:
             return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
-        preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path)
+        from saliency.models.released import is_released
+
+        if is_released(predictions):  # a released model name (e.g. generalist) or folder: predict the images
+            from saliency.metrics.predictions import CheckpointPredictions
+
+            preds = CheckpointPredictions(predictions, stimuli, shard_set.image_path)
+        else:
+            preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path)
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
             result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,

@@ -136,15 +136,9 @@ class CheckpointPredictions(Mapping[str, np.ndarray]):
 
 def load_predictions(path: str | Path, stimuli: list[str],
                      image_path: Callable[[str], Path] | None = None) -> Mapping[str, np.ndarray]:
-    """A folder of maps, a pysaliency HDF5 file, a checkpoint or a released model name/folder (the last two
-    need ``image_path``: stimulus → image file) → lazy mapping stimulus → map."""
+    """A folder of maps, a pysaliency HDF5 file or a checkpoint (needs ``image_path``: stimulus → image file)
+    → lazy mapping stimulus → map."""
     p = Path(path)
-    from saliency.models.released import is_released
-
-    if is_released(path):  # a released model name or folder (spec.json): predict from the images
-        if image_path is None:
-            raise SchemaError(f"{p}: a released model needs the stimulus images to predict from")
-        return CheckpointPredictions(path, stimuli, image_path)
     if p.is_dir():
         return FolderPredictions(p, stimuli)
     if not p.exists():
