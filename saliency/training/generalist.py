@@ -36,8 +36,8 @@ from saliency.training.readout_fit import (
     score,
 )
 
-SCORE_METRICS = ("auc", "sauc", "nss", "cc", "kl", "sim", "ig")
-HOLDOUT_METRICS = ("auc", "nss", "cc", "kl", "sim")
+SCORE_METRICS = ("auc_judd", "sauc", "nss", "cc", "kl", "sim", "ig")
+HOLDOUT_METRICS = ("auc_judd", "nss", "cc", "kl", "sim")
 
 
 def shards_path(name: str) -> Path:
@@ -135,11 +135,14 @@ def train_generalist(cfg: RunConfig, run_dir: str | Path, log: Callable[[str], N
                                    weight_decay=cfg.optim.weight_decay, log=log))
         nets.append(net)
     t_train = time.perf_counter() - t1
-    table = evaluate_generalisation(nets, data, holdout, canvas, cfg.data.feature_cache, log=log)
+    log(f"trained {len(nets)} readout(s) in {t_train:.0f} s")
     model = make_model(nets, hflip=bool(opts.get("hflip", False)))
-    spec = model_spec(model, nets, canvas, cfg, data, table, t_train)
-    save_released(run / "model", model, spec, model_card(spec))
     (run / "history.json").write_text(json.dumps(history, indent=1))
+    spec = model_spec(model, nets, canvas, cfg, data, {}, t_train)
+    save_released(run / "model", model, spec, model_card(spec))  # before scoring: a failed scoring loses nothing
+    table = evaluate_generalisation(nets, data, holdout, canvas, cfg.data.feature_cache, log=log)
+    spec["scores"] = table
+    save_released(run / "model", model, spec, model_card(spec))
     (run / "generalisation.json").write_text(json.dumps(table, indent=1))
     log(format_table(table))
     return table
@@ -171,7 +174,7 @@ def evaluate_generalisation(nets: Sequence[ReadoutNet], data: Mapping[str, Reado
 
 
 def format_table(table: Mapping[str, Mapping[str, float]]) -> str:
-    cols = [c for c in ("auc", "sauc", "nss", "cc", "kl", "sim", "ig") if any(c in r for r in table.values())]
+    cols = [c for c in SCORE_METRICS if any(c in r for r in table.values())]
     lines = ["| held-out set | images | " + " | ".join(cols) + " | centre NSS | gold NSS | gap closed |",
              "|---|---:|" + "---:|" * (len(cols) + 3)]
     for label, r in table.items():

@@ -2,7 +2,8 @@
 
 Loss: the fixation log-likelihood (DeepGaze): −mean over images of the mean over that image's fixations of
 log p(fixation pixel) on the letterbox canvas; reported as information gain over a uniform canvas,
-bits per fixation (``ll_bits``: log2(H·W) + mean log2 p).
+bits per fixation (``ll_bits``: log2(cells) + mean log2 p; cells = readout grid cells when training on
+the grid, the default).
 """
 
 from __future__ import annotations
@@ -34,10 +35,18 @@ class ReadoutData:
     splits: dict[str, list[str]]
 
 
-def _batch(d: ReadoutData, names: Sequence[str]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def _batch(d: ReadoutData, names: Sequence[str], canvas: tuple[int, int] | None = None,
+           grid: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Stacked features and per-image fixation indices: canvas pixels, or (``grid``) cells of the
+    feature grid of the first depth (canvas pixel → the cell containing it)."""
     n_feat = len(d.features[names[0]])
     feats = [torch.stack([d.features[s][k] for s in names]) for k in range(n_feat)]
     fix = [torch.as_tensor(d.fixations[s]) for s in names]
+    if grid:
+        H, W = canvas
+        gh, gw = feats[0].shape[-2:]
+        fix = [torch.clamp((f // W) * gh // H, max=gh - 1) * gw + torch.clamp((f % W) * gw // W, max=gw - 1)
+               for f in fix]
     return feats, fix
 
 
@@ -65,8 +74,12 @@ def init_centre_bias(net: ReadoutNet, data: Mapping[str, ReadoutData], canvas: t
 def fit_readout(net: ReadoutNet, data: Mapping[str, ReadoutData], canvas: tuple[int, int], *, epochs: int = 20,
                 batch_size: int = 16, lr: float = 1e-2, weights: Mapping[str, float] | None = None, seed: int = 0,
                 split: str = "train", only_dataset_params: bool = False, weight_decay: float = 0.0,
-                log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                grid: bool = True, log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Train ``net``'s readout and per-dataset parameters (or only the latter) on cached features.
+
+    ``grid``: evaluate the likelihood on the readout grid (stride 8: the log-density normalised over the
+    grid cells, fixations binned into cells; 64× fewer pixels than the canvas, the same parameters — the
+    model then upsamples its logits bilinearly and normalises on the canvas); else on the canvas pixels.
 
     Each batch comes from one dataset (:class:`MultiDatasetBatches`) and uses that dataset's row of
     ``dataset_params``. Adam, cosine learning-rate decay. Returns one history row per epoch.
@@ -91,16 +104,17 @@ def fit_readout(net: ReadoutNet, data: Mapping[str, ReadoutData], canvas: tuple[
         for name, idx in sampler.epoch(epoch):
             d = data[name]
             names = [d.splits[split][i] for i in idx]
-            feats, fix = _batch(d, names)
-            logp = net.head(feats, canvas, name)
+            feats, fix = _batch(d, names, canvas, grid)
+            logp = net.head(feats, tuple(feats[0].shape[-2:]) if grid else canvas, name)
             loss = -log_likelihood(logp, fix)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             losses.append(float(loss.detach()))
+        cells = math.prod(feats[0].shape[-2:]) if grid else canvas[0] * canvas[1]
         row = {"epoch": epoch + 1, "loss_nats": float(np.mean(losses)),
-               "ll_bits": (math.log(canvas[0] * canvas[1]) - float(np.mean(losses))) / math.log(2),
+               "ll_bits": (math.log(cells) - float(np.mean(losses))) / math.log(2),
                "seconds": time.perf_counter() - t0}
         history.append(row)
         if log is not None:
