@@ -162,6 +162,7 @@ def save_released(out_dir: str | Path, model: nn.Module, spec: Mapping[str, Any]
     tensors = {k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous().cpu()
                for k, v in model.state_dict().items() if not k.startswith(skip)}
     save_file(tensors, str(out / WEIGHTS_FILE), metadata={"name": out.name, "kind": str(spec["kind"])})
+    (out / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; package data must be readable by all
     (out / SPEC_FILE).write_text(json.dumps(dict(spec), indent=2, sort_keys=True) + "\n")
     (out / CARD_FILE).write_text(card if card.endswith("\n") else card + "\n")
     return out
