@@ -41,7 +41,12 @@ import numpy as np
 import pandas as pd
 
 from saliency.baselines.blur import ShardBlur, _kernel_matrix, kernel_1d
-from saliency.baselines.centre import CentreGaussian, fit_centre_gaussian
+from saliency.baselines.centre import (
+    CentreGaussian,
+    centre_fit_stimuli,
+    fit_centre_gaussian,
+    fit_scoring_centre,
+)
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
@@ -56,8 +61,17 @@ from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import Workspace
 from saliency.metrics.streaming import DEFAULT_METRICS, build_metrics
 
-__all__ = ["BASELINES", "CentreGaussian", "ShardBlur", "compute_baselines", "fit_centre_gaussian",
-           "fit_mixture_weights", "observer_nss"]
+__all__ = [
+    "BASELINES",
+    "CentreGaussian",
+    "ShardBlur",
+    "centre_fit_stimuli",
+    "compute_baselines",
+    "fit_centre_gaussian",
+    "fit_mixture_weights",
+    "fit_scoring_centre",
+    "observer_nss",
+]
 
 BASELINES = ("chance", "centre_gaussian", "centre_loo", "gold_standard", "one_human")
 OBSERVER_BASELINES = ("gold_standard", "one_human")
@@ -254,8 +268,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     if train_stimuli is None:
-        rest = sorted(set(all_stimuli) - set(eval_stimuli))
-        train_stimuli = rest if rest else all_stimuli
+        train_stimuli = centre_fit_stimuli(all_stimuli, eval_stimuli)
     centre = fit_centre_gaussian(frame, sizes, train_stimuli)
     blur = ShardBlur(shards.meta, sigma_px)
     pool = FixationPool.from_frame(frame, sizes)

@@ -231,20 +231,77 @@ def _needs(metrics: list[StreamingMetric], attr: str) -> bool:
     return any(getattr(m, attr) for m in metrics)
 
 
+class _ProbabilisticMaps:
+    """Per image: the metric-specific maps of a log-density prediction, each metric scored on its own map."""
+
+    def __init__(self, ms: list[StreamingMetric], shards: Any, centre: Any, blur: Any) -> None:
+        from saliency.metrics.probabilistic import map_for_metric
+
+        self.kinds = {m.name: map_for_metric(m.name) for m in ms}
+        self.groups: dict[str, list[StreamingMetric]] = {}
+        for m in ms:
+            self.groups.setdefault(self.kinds[m.name], []).append(m)
+        self.centre = centre
+        self._centre_logs: dict[tuple[int, int], np.ndarray] = {}
+        self.blur = blur
+        self._shard_blur = None
+        if blur is None and "expected" in self.groups:
+            from saliency.baselines.blur import ShardBlur
+
+            meta = getattr(shards, "meta", None) or {}
+            if "sigma_px" not in meta:
+                raise ConfigError("the expected empirical saliency map needs the ground truth's blur: the shard "
+                                  "set has no sigma_px in its metadata (pass blur=σ in pixels)")
+            self._shard_blur = ShardBlur(meta)
+        self._lock = threading.Lock()
+
+    def _centre_log(self, shape: tuple[int, int]) -> np.ndarray:
+        with self._lock:
+            if shape not in self._centre_logs:
+                with np.errstate(divide="ignore"):
+                    self._centre_logs[shape] = np.log(self.centre.density(*shape))
+            return self._centre_logs[shape]
+
+    def results(self, smap: np.ndarray, kw: dict[str, Any], stimulus: str, workspace: Any) -> dict[str, Result]:
+        from saliency.metrics.probabilistic import metric_maps
+
+        shape = kw["shape"]
+        blur = self.blur
+        if blur is None and self._shard_blur is not None:
+            blur = self._shard_blur.matrices(*shape)
+        maps = metric_maps(smap, kinds=list(self.groups), stimulus=stimulus, blur=blur,
+                           nonfixation_log_density=self._centre_log(shape) if "sauc" in self.groups else None)
+        out: dict[str, Result] = {}
+        for kind, group in self.groups.items():
+            out.update(image_results(group, maps[kind], workspace=workspace,
+                                     **{**kw, "log_density": kind == "log"}))
+        return out
+
+
 # ------------------------------------------------------------------------------------------------ evaluate
 def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], shards: Any, *,
              metrics: list[str] | tuple[str, ...] | None = None, convention: str = "pysaliency",
              log_density: bool = False, resize: bool | None = None,
              baseline: Callable[[Any], np.ndarray] | None = None, stimuli: list[str] | None = None,
              seed: int | None = None, on_image: Callable[[str], None] | None = None, workers: int = 1,
-             keep_per_fixation: bool = False) -> EvaluationResult:
+             keep_per_fixation: bool = False, probabilistic: bool = False,
+             blur: Any = None) -> EvaluationResult:
     """Score predictions for the stimuli of a shard set.
 
     predict: a callable GroundTruth → (H, W) map, or a mapping stimulus → (H, W) map.
     log_density: the predictions are log-densities (IG uses them directly, other metrics use exp).
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
-    baseline: GroundTruth → (H, W) baseline density for IG (default: centre-bias Gaussian fitted to all
-    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`, built once per image size).
+    baseline: GroundTruth → (H, W) baseline density for IG (default: the centre-bias Gaussian fitted to the
+    fixations of the images NOT scored, all images when every one is scored —
+    :func:`saliency.baselines.centre.centre_fit_stimuli`, the one rule of evaluate, baselines and pipeline —
+    built once per image size).
+    probabilistic: the predictions are log-densities of a probabilistic model and each metric is scored on
+    its metric-specific map (:mod:`saliency.metrics.probabilistic`): density (AUC, NSS), density ÷ the
+    centre-bias density (sAUC), log-density (IG, LL), expected empirical saliency map (CC, KL, SIM, EMD).
+    Implies ``log_density``; ``summary["maps"]`` names the map of each metric.
+    blur: the ground truth's blur for the expected empirical saliency map (a σ in pixels, response matrices
+    or a callable, :data:`saliency.metrics.probabilistic.Blur`; default: the shards' own blur,
+    :class:`saliency.baselines.blur.ShardBlur`).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
@@ -269,10 +326,15 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     base_maps: dict[tuple[int, int], np.ndarray] = {}
     base_logs: dict[tuple[int, int], np.ndarray] = {}
     centre = None
-    if baseline is None and _needs(ms, "needs_baseline"):
-        from saliency.baselines.centre import fit_centre_gaussian
+    if probabilistic:
+        log_density = True
+    needs_centre = _needs(ms, "needs_baseline") or (probabilistic and any(m.name == "sauc" for m in ms))
+    if needs_centre and (baseline is None or probabilistic):
+        from saliency.baselines.centre import centre_fit_stimuli, fit_centre_gaussian
 
-        centre = fit_centre_gaussian(frame, sizes)
+        fit_names = centre_fit_stimuli(list(shards.stimuli), names)
+        centre = fit_centre_gaussian(frame, sizes, fit_names)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur) if probabilistic else None
 
     def inputs(gt) -> dict[str, Any]:
         from saliency.metrics.fixation import fixation_indices, to_density
@@ -286,7 +348,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         if pool is not None:
             kw["neg_idx"] = pool.negative_indices(gt.stimulus, shape)
         if _needs(ms, "needs_baseline"):
-            if centre is None:
+            if baseline is not None:
                 kw["baseline"] = np.asarray(baseline(gt))
             elif pys:
                 if shape not in base_logs:
@@ -315,9 +377,11 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     local = threading.local()
 
-    def work(smap: np.ndarray, kw: dict[str, Any]) -> dict[str, Result]:
+    def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
         if not hasattr(local, "ws"):
             local.ws = Workspace()
+        if prob is not None:
+            return prob.results(smap, kw, stimulus, local.ws)
         return image_results(ms, smap, workspace=local.ws, **kw)
 
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
@@ -327,16 +391,21 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
             kw = inputs(gt)
             n_fix = int(kw["x_px"].size)
             if workers <= 1:
-                record(gt.stimulus, n_fix, work(np.asarray(smap), kw))
+                record(gt.stimulus, n_fix, work(np.asarray(smap), kw, gt.stimulus))
                 continue
-            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw)))
+            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw, gt.stimulus)))
             while len(pending) > 2 * workers:
                 st, nf, fut = pending.pop(0)
                 record(st, nf, fut.result())
         for st, nf, fut in pending:
             record(st, nf, fut.result())
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
-    summary, details = summarise(ms, per_image, conv.name)
+    extra: dict[str, Any] = {}
+    if prob is not None:
+        extra = {"probabilistic": True, "maps": prob.kinds}
+    if centre is not None:
+        extra["centre_fit_stimuli"] = len(fit_names)
+    summary, details = summarise(ms, per_image, conv.name, **extra)
     result = EvaluationResult(per_image, summary, details)
     if keep_per_fixation:
         cols = [m.name for m in ms if any(m.name in d for _, _, d in per_fix)]

@@ -185,6 +185,26 @@ class InformationGain(StreamingMetric):
                                   shape=shape, resize=self.resize), None
 
 
+@METRICS.register("ll", help="log-likelihood over the uniform model, bits per fixation (probabilistic models)")
+class LogLikelihood(StreamingMetric):
+    """LL over the uniform model, bits/fixation; see
+    :func:`saliency.metrics.probabilistic.log_likelihood_per_fixation`. A map that is not a log-density is
+    made a density by :func:`saliency.metrics.fixation.to_density` first (a zero pixel at a fixation gives
+    −inf, as pysaliency)."""
+
+    name = "ll"
+
+    def _score(self, m, *, x_px, y_px, shape, log_density, **_):
+        from saliency.metrics.probabilistic import log_likelihood_per_fixation
+
+        m = F._fit(F._as_map(m), shape, self.convention, self.resize)
+        if not log_density:
+            with np.errstate(divide="ignore"):
+                m = np.log(F.to_density(m))
+        v = log_likelihood_per_fixation(m, x_px, y_px)
+        return float(v.mean()), v
+
+
 class _MapMetric(StreamingMetric):
     fixation_based = False
     needs_density = True

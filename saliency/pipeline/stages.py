@@ -310,7 +310,7 @@ def run_evaluate(ctx: StageContext) -> None:
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
-        from saliency.baselines import fit_centre_gaussian
+        from saliency.baselines import fit_scoring_centre
         from saliency.metrics import evaluate
         from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
@@ -321,10 +321,10 @@ def run_evaluate(ctx: StageContext) -> None:
         convention = s.pop("convention", "pysaliency")
         metrics = s.pop("metrics", None)
         _no_extra(s, "evaluate")
-        # information gain is measured against the same centre-bias Gaussian as the baselines stage's:
-        # fitted to the fixations of the images not scored (all images if every one is scored)
-        rest = sorted(set(shards.stimuli) - set(stimuli)) or list(shards.stimuli)
-        centre = fit_centre_gaussian(shards.fixations.data, sizes_from_manifest(shards.manifest), rest)
+        # information gain is measured against the same centre-bias Gaussian as the baselines stage's
+        # (saliency.baselines.centre_fit_stimuli: the images not scored)
+        centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
+                                    list(shards.stimuli), list(stimuli))
         res = evaluate(preds, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
                        seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
         summary, per_image = dict(res.summary), res.per_image
