@@ -33,6 +33,7 @@ from saliency.errors import SchemaError
 __all__ = [
     "MAP_DESCRIPTIONS",
     "MAP_FOR_METRIC",
+    "MAP_LABELS",
     "NORMALISATION_TOLERANCE",
     "check_log_density",
     "expected_saliency_map",
@@ -56,6 +57,8 @@ MAP_DESCRIPTIONS: dict[str, str] = {
     "log": "log-density",
     "expected": "expected ESM (blurred p)",
 }
+#: Short labels of the map kinds (table rows).
+MAP_LABELS: dict[str, str] = {"density": "p", "sauc": "p/p_c", "log": "log p", "expected": "E[ESM]"}
 #: The benchmark rejects a log-density whose ``logsumexp`` is further than this from 0 (nats).
 NORMALISATION_TOLERANCE = 0.01
 
