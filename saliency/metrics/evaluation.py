@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, SchemaError
-from saliency.metrics.conventions import get_convention
+from saliency.metrics.conventions import MIT_N_OTHER, get_convention
 from saliency.metrics.streaming import StreamingMetric, build_metrics
 
 
@@ -108,6 +108,24 @@ class FixationPool:
         integer (x, y) pixel arrays."""
         idx = self.negative_indices(stimulus, shape)
         return idx % shape[1], idx // shape[1]
+
+    def mit_negative_indices(self, stimulus: str, shape: tuple[int, int], rng: np.random.Generator,
+                             n_other: int = MIT_N_OTHER) -> np.ndarray:
+        """``mit`` shuffled-AUC negatives as the benchmark's driver (``scoreModel_helper.m``) builds them:
+        ``n_other`` (10) other images drawn at random (a permutation from ``rng``, the running stream) from
+        the pool's stimuli in name order; their binary fixation maps resized to ``shape`` and summed; the
+        flat indices of the positive pixels (:func:`saliency.metrics.fixation.mit_other_map`). With fewer
+        than ``n_other`` other images, all of them."""
+        from saliency.metrics.fixation import mit_other_map
+
+        others = [s for s in sorted(self._rows) if s != str(stimulus)]
+        chosen = [others[i] for i in rng.permutation(len(others))[:n_other]]
+        parts = []
+        for s in chosen:
+            r = self._rows[s]
+            hw = (int(self.height_px[r[0]]), int(self.width_px[r[0]]))
+            parts.append((self.x_px[r], self.y_px[r], hw))
+        return mit_other_map(parts, shape)
 
     def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
         """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
@@ -306,6 +324,8 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
     predictions and ground truth are still read in order on the calling thread, results recorded in order.
+    Under the ``mit`` convention with a random metric (AUC-Judd jitter, AUC-Borji, sAUC) images are scored
+    one after the other: each metric's random stream runs on across images in order.
     keep_per_fixation: also return every fixation's value of the fixation metrics (``per_fixation``).
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -322,6 +342,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     pool = FixationPool.from_frame(frame, sizes) if _needs(ms, "needs_negatives") else None
+    # mit: shuffled-AUC negatives from 10 random other images, drawn from the sAUC metric's running stream
+    mit_sauc = next((m for m in ms if m.name == "sauc" and m.convention.name == "mit"), None)
+    if any(m.random and m.convention.name == "mit" for m in ms):
+        workers = 1       # one random stream across images: draws must happen in image order
     pys = conv.name == "pysaliency"
     base_maps: dict[tuple[int, int], np.ndarray] = {}
     base_logs: dict[tuple[int, int], np.ndarray] = {}
@@ -346,7 +370,8 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": np.asarray(gt.density), "shape": shape,
                               "log_density": log_density}
         if pool is not None:
-            kw["neg_idx"] = pool.negative_indices(gt.stimulus, shape)
+            kw["neg_idx"] = (pool.mit_negative_indices(gt.stimulus, shape, mit_sauc.rng) if mit_sauc is not None
+                             else pool.negative_indices(gt.stimulus, shape))
         if _needs(ms, "needs_baseline"):
             if baseline is not None:
                 kw["baseline"] = np.asarray(baseline(gt))
