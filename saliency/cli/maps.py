@@ -30,6 +30,8 @@ def maps(
     duration_weighted: bool = typer.Option(False, "--duration-weighted", help="Weight fixations by duration."),
     observer_equal: bool = typer.Option(False, "--observer-equal", help="Every observer weighs 1 per stimulus."),
     drop_first: bool = typer.Option(False, "--drop-first", help="Leave out each trial's first fixation."),
+    binary: bool = typer.Option(False, "--binary", help="Each fixated pixel counts once (the binary fixation "
+                                "map the MIT README blurs; with --mode mit_fft for MIT-style ground truth)."),
     dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 | float16."),
     fmt: str = typer.Option("npz", "--format", help="Shard format: npz | parquet."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
@@ -70,7 +72,7 @@ def maps(
         table = FixationTable(table.data, dataclasses.replace(table.meta, pixels_per_degree=ppd))
     options = MapOptions(sigma=sigma, sigma_unit=sigma_unit, mode=mode, truncate=truncate,
                          duration_weighted=duration_weighted, observer_equal=observer_equal,
-                         drop_first=drop_first, fc_cycles=mit_fc)
+                         drop_first=drop_first, fc_cycles=mit_fc, binary=binary)
     out = out or Path("outputs") / table.meta.name / "shards"
     t0 = time.perf_counter()
     with progress(disable=json_out) as bar:

@@ -85,7 +85,7 @@ def run_maps(ctx: StageContext) -> None:
     """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``binary``) plus ``shards``, a table
     of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
     """
     from saliency.fixations.table import FixationTable
