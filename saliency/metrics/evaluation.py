@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,20 +280,42 @@ class _ProbabilisticMaps:
                     self._centre_logs[shape] = np.log(self.centre.density(*shape))
             return self._centre_logs[shape]
 
-    def results(self, smap: np.ndarray, kw: dict[str, Any], stimulus: str, workspace: Any) -> dict[str, Result]:
+    def maps(self, smap: np.ndarray, shape: tuple[int, int], stimulus: str) -> dict[str, np.ndarray]:
+        """Map kind → (H, W) map of one stimulus (the kinds the metrics need)."""
         from saliency.metrics.probabilistic import metric_maps
 
-        shape = kw["shape"]
         blur = self.blur
         if blur is None and self._shard_blur is not None:
             blur = self._shard_blur.matrices(*shape)
-        maps = metric_maps(smap, kinds=list(self.groups), stimulus=stimulus, blur=blur,
+        return metric_maps(smap, kinds=list(self.groups), stimulus=stimulus, blur=blur,
                            nonfixation_log_density=self._centre_log(shape) if "sauc" in self.groups else None)
+
+    def results(self, smap: np.ndarray, kw: dict[str, Any], stimulus: str, workspace: Any) -> dict[str, Result]:
+        maps = self.maps(smap, kw["shape"], stimulus)
         out: dict[str, Result] = {}
         for kind, group in self.groups.items():
             out.update(image_results(group, maps[kind], workspace=workspace,
                                      **{**kw, "log_density": kind == "log"}))
         return out
+
+
+def iter_metric_maps(predict: Mapping[str, np.ndarray], shards: Any, *, stimuli: list[str] | None = None,
+                     metrics: list[str] | tuple[str, ...] | None = None,
+                     blur: Any = None) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(stimulus, map kind → (H, W) map) for each stimulus: the metric-specific maps that
+    ``evaluate(probabilistic=True)`` scores (same centre-bias rule, same blur). ``predict``: stimulus →
+    log-density at the stimulus's size; ``metrics`` selects the kinds (default all metrics incl. LL)."""
+    from saliency.baselines.centre import fit_scoring_centre
+    from saliency.metrics.streaming import DEFAULT_METRICS
+
+    names = list(shards.stimuli) if stimuli is None else list(stimuli)
+    ms = build_metrics(list(metrics) if metrics else [*DEFAULT_METRICS, "ll"])
+    centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
+                                list(shards.stimuli), names)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur)
+    sizes = sizes_from_manifest(shards.manifest)
+    for s in names:
+        yield s, prob.maps(predict[s], sizes[s], s)
 
 
 # ------------------------------------------------------------------------------------------------ evaluate
