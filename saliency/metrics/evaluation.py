@@ -305,7 +305,7 @@ def iter_metric_maps(predict: Mapping[str, np.ndarray], shards: Any, *, stimuli:
     """(stimulus, map kind → (H, W) map) for each stimulus: the metric-specific maps that
     ``evaluate(probabilistic=True)`` scores (same centre-bias rule, same blur). ``predict``: stimulus →
     log-density at the stimulus's size; ``metrics`` selects the kinds (default all metrics incl. LL)."""
-    from saliency.baselines.centre import fit_scoring_centre
+    from saliency.metrics.centre_bias import fit_scoring_centre
     from saliency.metrics.streaming import DEFAULT_METRICS
 
     names = list(shards.stimuli) if stimuli is None else list(stimuli)
@@ -333,7 +333,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
     baseline: GroundTruth → (H, W) baseline density for IG (default: the centre-bias Gaussian fitted to the
     fixations of the images NOT scored, all images when every one is scored —
-    :func:`saliency.baselines.centre.centre_fit_stimuli`, the one rule of evaluate, baselines and pipeline —
+    :func:`saliency.metrics.centre_bias.centre_fit_stimuli`, the one rule of evaluate, baselines and pipeline —
     built once per image size).
     probabilistic: the predictions are log-densities of a probabilistic model and each metric is scored on
     its metric-specific map (:mod:`saliency.metrics.probabilistic`): density (AUC, NSS), density ÷ the
@@ -376,7 +376,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         log_density = True
     needs_centre = _needs(ms, "needs_baseline") or (probabilistic and any(m.name == "sauc" for m in ms))
     if needs_centre and (baseline is None or probabilistic):
-        from saliency.baselines.centre import centre_fit_stimuli, fit_centre_gaussian
+        from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
 
         fit_names = centre_fit_stimuli(list(shards.stimuli), names)
         centre = fit_centre_gaussian(frame, sizes, fit_names)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from saliency.baselines.centre import CentreGaussian, centre_fit_stimuli, fit_scoring_centre
 from saliency.errors import SchemaError
+from saliency.metrics.centre_bias import CentreGaussian, centre_fit_stimuli, fit_scoring_centre
 from saliency.metrics.evaluation import evaluate, sizes_from_manifest
 from saliency.metrics.probabilistic import (
     check_log_density,
