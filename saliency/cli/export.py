@@ -180,12 +180,13 @@ def register_benchmark_exports(export: typer.Typer) -> None:
     ) -> None:
         """Write the metric-specific saliency maps of a probabilistic model (Kümmerer et al. 2018) as float32
         NPY: density/ (AUC, NSS), sauc/ (log p − log centre bias), log/ (IG, LL), expected/ (CC, KL, SIM)."""
-        from saliency.cli.common import console, print_json, progress
+        from saliency.cli.common import console, print_json
         from saliency.cli.evaluate import _shards, read_stimuli_file
         from saliency.io import write_json
         from saliency.metrics.evaluation import iter_metric_maps
         from saliency.metrics.predictions import load_predictions
         from saliency.metrics.probabilistic import MAP_DESCRIPTIONS, MAP_FOR_METRIC
+        from saliency.progress import progress
 
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
@@ -228,9 +229,10 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         named and sized like the stimuli; CAT2000 in category folders) or the Tübingen HDF5 of log-densities."""
         import numpy as np
 
-        from saliency.cli.common import console, print_json, progress
+        from saliency.cli.common import console, print_json
         from saliency.interop.submission import LAYOUTS, write_jpeg_submission, write_tuebingen_submission
         from saliency.metrics.probabilistic import logsumexp
+        from saliency.progress import progress
         from saliency.training import load_model, predict_maps
 
         if layout not in LAYOUTS:
