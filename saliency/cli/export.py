@@ -46,15 +46,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict maps with a trained model and write them as pysaliency HDF5, 8-bit PNG and/or NPY."""
         from saliency.cli.common import console
-        from saliency.errors import ConfigError
         from saliency.interop import export_predictions
         from saliency.progress import progress
-        from saliency.reports.rundir import find_checkpoint, find_train_dir
         from saliency.training import load_model, predict_maps
 
-        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
-        if ckpt is None:
-            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        ckpt = _checkpoint(checkpoint)
         files = _image_files(images)
         model = load_model(ckpt)
         items = []
@@ -83,16 +79,13 @@ def register(app: typer.Typer) -> None:
         log-density or SOD logits, as ``saliency predict`` computes before mapping back to the image.
         """
         from saliency.cli.common import console, print_json
-        from saliency.errors import ConfigError, GateFailed
+        from saliency.errors import GateFailed
         from saliency.models.export import FORMATS, example_input, export_difference, export_model
-        from saliency.reports.rundir import find_checkpoint, find_train_dir
         from saliency.training import load_model
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
-        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
-        if ckpt is None:
-            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        ckpt = _checkpoint(checkpoint)
         model = load_model(ckpt)
         canvas = getattr(model, "canvas", (288, 384))
         h, w = height or int(canvas[0]), width or int(canvas[1])

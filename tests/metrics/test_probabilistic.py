@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -26,9 +25,6 @@ from saliency.metrics.probabilistic import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-REFPY = Path(os.environ.get("SALIENCY_REFVENV_PYTHON", ROOT.parent / "main" / ".refvenv" / "bin" / "python"))
-if not REFPY.exists():
-    REFPY = ROOT / ".refvenv" / "bin" / "python"
 SIGMA = 2.5
 H, W = 36, 48
 
@@ -133,7 +129,7 @@ def test_probabilistic_scores_beat_the_plain_density_on_the_truth():
 
 
 # -------------------------------------------------------------------------------- against pysaliency
-def _reference(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray]) -> dict:
+def _reference(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray], ref_python: Path) -> dict:
     frame = shards.fixations.data
     order = {s: k for k, s in enumerate(shards.stimuli)}
     centre = fit_scoring_centre(frame, sizes_from_manifest(shards.manifest), shards.stimuli, shards.stimuli)
@@ -146,14 +142,14 @@ def _reference(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray]) -> dict:
              n=frame["stimulus"].map(order).to_numpy())
     (tmp / "config.json").write_text(json.dumps({"sigma_px": SIGMA}))
     script = ROOT / "benchmarks" / "pysaliency_probabilistic.py"
-    r = subprocess.run([str(REFPY), str(script), str(tmp), str(tmp / "out.json")], capture_output=True,
+    r = subprocess.run([str(ref_python), str(script), str(tmp), str(tmp / "out.json")], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads((tmp / "out.json").read_text())["values"]
 
 
-def _compare(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray]) -> None:
-    ref = _reference(tmp, shards, logd)
+def _compare(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray], ref_python: Path) -> None:
+    ref = _reference(tmp, shards, logd, ref_python)
     metrics = ["auc_judd", "sauc", "nss", "ig", "ll", "cc", "kl", "sim"]
     res = evaluate(logd, shards, metrics=metrics, probabilistic=True, blur=SIGMA, keep_per_fixation=True)
     pf = res.per_fixation
@@ -163,17 +159,15 @@ def _compare(tmp: Path, shards: _Shards, logd: dict[str, np.ndarray]) -> None:
         np.testing.assert_allclose(res.per_image[m].to_numpy(), ref[m], rtol=0, atol=1e-6, err_msg=m)
 
 
-@pytest.mark.skipif(not REFPY.exists(), reason="reference venv with pysaliency not built")
-def test_gaussian_centre_bias_model_equals_pysaliency(tmp_path):
+def test_gaussian_centre_bias_model_equals_pysaliency(tmp_path, ref_python):
     shards = _toy()
     model = CentreGaussian((0.45, 0.55), ((0.05, 0.01), (0.01, 0.08)), 0)
     ld = _normalised(np.log(model.density(H, W)))
-    _compare(tmp_path, shards, {s: ld for s in shards.stimuli})
+    _compare(tmp_path, shards, {s: ld for s in shards.stimuli}, ref_python)
 
 
 @pytest.mark.slow   # ~18 s on the shared machine (torch import, pysaliency in a subprocess)
-@pytest.mark.skipif(not REFPY.exists(), reason="reference venv with pysaliency not built")
-def test_trained_network_densities_equal_pysaliency(tmp_path):
+def test_trained_network_densities_equal_pysaliency(tmp_path, ref_python):
     torch = pytest.importorskip("torch")
     from saliency.training.modeling import TinySaliencyNet
 
@@ -192,4 +186,4 @@ def test_trained_network_densities_equal_pysaliency(tmp_path):
     net.eval()
     with torch.no_grad():
         out = net(images)[:, 0].double().numpy()
-    _compare(tmp_path, shards, {s: _normalised(out[k]) for k, s in enumerate(shards.stimuli)})
+    _compare(tmp_path, shards, {s: _normalised(out[k]) for k, s in enumerate(shards.stimuli)}, ref_python)

@@ -4,7 +4,6 @@ log-densities, read back by pysaliency's HDF5Model in the reference venv."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -17,11 +16,6 @@ from saliency.errors import SchemaError
 from saliency.interop import read_predictions_hdf5
 from saliency.interop.submission import write_jpeg_submission, write_tuebingen_submission
 from saliency.metrics.probabilistic import logsumexp
-
-ROOT = Path(__file__).resolve().parents[2]
-REFPY = Path(os.environ.get("SALIENCY_REFVENV_PYTHON", ROOT.parent / "main" / ".refvenv" / "bin" / "python"))
-if not REFPY.exists():
-    REFPY = ROOT / ".refvenv" / "bin" / "python"
 
 
 def _stimuli(tmp: Path) -> list[Path]:
@@ -72,15 +66,19 @@ def test_tuebingen_hdf5_round_trip_and_invalid_densities(tmp_path):
         write_tuebingen_submission([lds[0], (stims[1], bad)], tmp_path / "bad.hdf5")
     with pytest.raises(SchemaError, match="not normalised"):
         write_tuebingen_submission([(stims[0], lds[0][1] + 1.0)], tmp_path / "bad.hdf5")
-    if not REFPY.exists():
-        pytest.skip("reference venv with pysaliency not built")
+
+
+def test_pysaliency_reads_the_tuebingen_submission(tmp_path, ref_python):
+    stims = _stimuli(tmp_path)
+    lds = [(p, _log_density(*Image.open(p).size[::-1], k)) for k, p in enumerate(stims)]
+    h5 = write_tuebingen_submission(lds, tmp_path / "sub.hdf5")
     script = textwrap.dedent(f"""
         import json, numpy as np, pysaliency
         stimuli = pysaliency.FileStimuli({json.dumps([str(p) for p in stims])})
         model = pysaliency.HDF5Model(stimuli, {json.dumps(str(h5))})
         print(json.dumps([model.log_density(s).tolist() for s in stimuli]))
     """)
-    r = subprocess.run([str(REFPY), "-c", script], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([str(ref_python), "-c", script], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     for (_, ld), got in zip(lds, json.loads(r.stdout), strict=True):
         np.testing.assert_array_equal(np.asarray(got), ld)
