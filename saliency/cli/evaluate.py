@@ -81,8 +81,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json
+        from saliency.evaluation.predictions import load_predictions
         from saliency.metrics.evaluation import evaluate
-        from saliency.metrics.predictions import load_predictions
         from saliency.progress import progress
 
         if (shards is None) == (sod is None):
@@ -115,8 +115,8 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     from rich.table import Table
 
     from saliency.cli.common import console, print_json
+    from saliency.evaluation.predictions import load_predictions
     from saliency.io import atomic_path, write_json
-    from saliency.metrics.predictions import load_predictions
     from saliency.metrics.sod import evaluate_sod_folder
     from saliency.readers.sod import SODMasks
 
