@@ -40,7 +40,8 @@ from saliency.registry import Registry
 from saliency.training.config import RunConfig
 
 #: Overrides that remove every attention mechanism from a zoo configuration.
-ATTENTION_FREE: dict[str, Any] = {"blocks": ["none"] * 5, "bottleneck": "none", "fusion": False, "stn": False}
+ATTENTION_FREE: dict[str, Any] = {"blocks": ["none"] * 5, "bottleneck": "none", "fusion": False, "stn": False,
+                                  "global_context": False, "refine_steps": 0, "coarse_to_fine": False}
 LATENCY_HW = (288, 384)
 
 
@@ -87,6 +88,12 @@ def _register() -> tuple[str, ...]:
         Mechanism("fusion", "multi-scale attention fusion of the decoder levels", "decoder output",
                   {"fusion": True}),
         Mechanism("stn", "spatial-transformer front-end", "on the input image", {"stn": True}),
+        Mechanism("attention_pool", "additive attention pooling → global context vector",
+                  "stride-32 feature → decoder output", {"global_context": True}),
+        Mechanism("convgru", "recurrent ConvGRU refinement (3 steps)", "after the head",
+                  {"refine_steps": 3}),
+        Mechanism("coarse_to_fine", "dynamic capacity: coarse half-size pass + 4 full-resolution cells",
+                  "at inference", {"coarse_to_fine": True}),
         Mechanism("priors", "8 learned Gaussian centre-bias maps", "before the head", {"n_priors": 8}),
         Mechanism("no_priors", "no learned centre-bias maps", "before the head", {"n_priors": 0}),
     ]
