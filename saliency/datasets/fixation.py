@@ -25,16 +25,14 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from saliency.datasets.geometry import Letterbox
+from saliency.datasets.images import normalize_image, read_rgb
 from saliency.datasets.transforms import AugmentConfig, apply_augmentation, build_augmentation
 from saliency.errors import ConfigError, SchemaError
+from saliency.maps.fusion import fixation_count_map
 from saliency.readers.sod import SODMasks
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 class GroundTruthLike(Protocol):
@@ -53,28 +51,6 @@ class SourceLike(Protocol):
     def stimuli(self) -> list[str]: ...
 
     def load(self, stimulus: str) -> GroundTruthLike: ...
-
-
-def normalize_image(img_uint8_hwc: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB → (3, H, W) float32 ImageNet-normalised (same as ``saliency.models``)."""
-    x = (np.asarray(img_uint8_hwc, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def fixation_count_map(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H, W) float32 counts of fixations per pixel (pixel j covers [j, j+1)); outside points dropped."""
-    j = np.floor(np.asarray(x_px, np.float64)).astype(np.int64)
-    i = np.floor(np.asarray(y_px, np.float64)).astype(np.int64)
-    ok = (i >= 0) & (i < height) & (j >= 0) & (j < width)
-    out = np.zeros(height * width, np.float32)
-    np.add.at(out, i[ok] * width + j[ok], 1.0)
-    return out.reshape(height, width)
 
 
 def open_source(source: str | Path | SourceLike) -> SourceLike:
@@ -169,7 +145,7 @@ class FixationDataset(_Lazy, Dataset):
         img, dens, x, y = apply_augmentation(self._aug, self.sample_seed(index), img, dens, x, y)
         total = float(dens.sum(dtype=np.float64))
         dens = dens / total if total > 0 else np.full_like(dens, 1.0 / dens.size)
-        fmap = fixation_count_map(x, y, self.spec.height, self.spec.width)
+        fmap = fixation_count_map(x, y, self.spec.height, self.spec.width, drop_outside=True).astype(np.float32)
         return {
             "image": normalize_image(img),
             "density": torch.from_numpy(np.ascontiguousarray(dens, np.float32))[None],

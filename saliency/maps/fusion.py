@@ -73,8 +73,19 @@ def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def fixation_count_map(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int,
-                       weights: np.ndarray | None = None) -> np.ndarray:
-    """(H, W) float64 map: the (weighted) number of fixations in each pixel."""
+                       weights: np.ndarray | None = None, *, drop_outside: bool = False) -> np.ndarray:
+    """(H, W) float64 map: the (weighted) number of fixations in each pixel (pixel j covers [j, j+1)).
+
+    A point outside the image (or not finite) raises :class:`SchemaError`, unless ``drop_outside``: then
+    it is left out (e.g. fixations that augmentation moved off the canvas).
+    """
+    if drop_outside:
+        x = np.asarray(x_px, dtype=np.float64).ravel()
+        y = np.asarray(y_px, dtype=np.float64).ravel()
+        keep = np.isfinite(x) & np.isfinite(y) & (x >= 0) & (y >= 0) & (x < width) & (y < height)
+        x_px, y_px = x[keep], y[keep]
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64).ravel()[keep]
     rows, cols = pixel_indices(x_px, y_px, height, width)
     out = np.zeros(height * width, dtype=np.float64)
     np.add.at(out, rows * width + cols, _weights(weights, rows.size))

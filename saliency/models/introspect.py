@@ -210,7 +210,7 @@ def attention_on_image(model: nn.Module, image: np.ndarray, canvas: tuple[int, i
     import numpy as np
     import torch.nn.functional as F
 
-    from saliency.models.preprocess import normalize_image
+    from saliency.datasets.images import normalize_image
 
     h, w = image.shape[:2]
     lb = None

@@ -164,9 +164,9 @@ def attention_figure(rows: Sequence[Mapping[str, Any]], config: RunConfig, path:
     import torch.nn.functional as F
     from matplotlib.figure import Figure
 
-    from saliency.datasets import Letterbox, read_rgb
+    from saliency.datasets import Letterbox, denormalize_image, read_rgb
     from saliency.datasets import normalize_image as norm
-    from saliency.models import attention_maps, denormalize_image
+    from saliency.models import attention_maps
     from saliency.models.zoo import PAD_MULTIPLE
     from saliency.reports.figures import overlay
     from saliency.shards import open_shards

@@ -121,7 +121,8 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
     """
     import torch
 
-    from saliency.models import attention_maps, normalize_image
+    from saliency.datasets.images import normalize_image
+    from saliency.models import attention_maps
     from saliency.training import load_model, predict_maps
 
     model = load_model(checkpoint)

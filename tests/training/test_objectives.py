@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from saliency.datasets import fixation_count_map
 from saliency.errors import ConfigError, UnknownNameError
+from saliency.maps.fusion import fixation_count_map
 from saliency.training.losses import LOSSES, WeightedObjective, structure_loss
 
 # Golden values computed once with the reference implementation (pysaliency 0.2.22, .refvenv; re-checked live
