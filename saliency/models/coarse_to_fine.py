@@ -30,9 +30,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from saliency.errors import ConfigError
+from saliency.models.blocks.cost import forward_macs
 from saliency.models.map_similarity import kl_divergence, pearson_cc
 
 MapFn = Callable[[Tensor], Tensor]
@@ -233,18 +233,11 @@ class CoarseToFine(nn.Module):
             rep.cc = float(pearson_cc(got.double(), ref.double()).mean())
             rep.kl = float(kl_divergence(ref.double(), got.double()).mean())
         if count_macs:
-            rep.coarse_macs = _count_macs(self.coarse_map, images)
+            rep.coarse_macs = forward_macs(self.coarse_map, images)
             crops, _ = self._crops(images, boxes)
-            rep.fine_patch_macs = _count_macs(self.fine, crops)
+            rep.fine_patch_macs = forward_macs(self.fine, crops)
             if compare:
-                rep.full_fine_macs = _count_macs(self.fine, images)
+                rep.full_fine_macs = forward_macs(self.fine, images)
                 rep.macs_saved_fraction = (1 - (rep.coarse_macs + rep.fine_patch_macs) / rep.full_fine_macs
                                            if rep.full_fine_macs else None)
         return CoarseToFineResult(map=combined, report=rep)
-
-
-def _count_macs(fn: MapFn, x: Tensor) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn(x)
-    return int(counter.get_total_flops()) // 2

@@ -165,15 +165,3 @@ def test_report_understands_the_lower_case_keys_of_saliency_metrics():
     html = render_report(ReportData(title="t", model_summary=model, baselines=baselines))
     assert "30.0%" in html and "<th class=\"\">NSS</th>" in html
     assert "sigma_px" not in html and "centre_gaussian_fit_stimuli" not in html and "fixation_mean" not in html
-
-
-def test_only_spatial_attention_maps_go_into_the_gallery():
-    import torch
-
-    from saliency.reports.rundir import spatial_attention
-
-    att = {"cbam": torch.rand(1, 1, 6, 8), "eca": torch.rand(1, 16, 1, 1), "sk": torch.rand(1, 2, 16),
-           "fusion": torch.rand(1, 3, 6, 8), "pool": torch.rand(1, 1, 1, 1)}
-    out = spatial_attention(att)
-    assert list(out) == ["cbam"] and out["cbam"].shape == (6, 8)
-    np.testing.assert_array_equal(out["cbam"], att["cbam"][0, 0].numpy())
