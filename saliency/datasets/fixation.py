@@ -45,7 +45,7 @@ class GroundTruthLike(Protocol):
 
 
 class SourceLike(Protocol):
-    """What the dataset needs from a shard set (contract 2): ``stimuli`` and ``load(stimulus)``."""
+    """What the dataset needs from a shard set: ``stimuli`` and ``load(stimulus)``."""
 
     @property
     def stimuli(self) -> list[str]: ...
@@ -55,7 +55,7 @@ class SourceLike(Protocol):
 
 def open_source(source: str | Path | SourceLike) -> SourceLike:
     if isinstance(source, (str, Path)):
-        from saliency.shards import open_shards  # contract 2 (maps area)
+        from saliency.shards import open_shards
 
         return open_shards(Path(source))
     return source
