@@ -71,11 +71,34 @@ class SampleSpec:
 
 
 class _Lazy:
-    """Mixin: open the source once per process (DataLoader workers re-open after unpickling)."""
+    """Base of both datasets: the stimuli, sample spec, per-sample seeds, and the source opened once per
+    process (DataLoader workers re-open it after unpickling)."""
 
     _source_arg: Any
     _source: Any
     _pid: int
+
+    def _init(self, source_arg: Any, source: Any, stimuli: Sequence[str], spec: SampleSpec, seed: int) -> None:
+        self._source_arg = source_arg
+        self._source = source
+        self._pid = os.getpid()
+        self.stimuli = list(stimuli)
+        self.spec = spec
+        self.seed = int(seed)
+        self.epoch = 0
+        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
+
+    def __len__(self) -> int:
+        return len(self.stimuli)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def sample_seed(self, index: int) -> int:
+        return (self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32)
+
+    def letterbox(self, height: int, width: int) -> Letterbox:
+        return Letterbox.fit(height, width, self.spec.height, self.spec.width)
 
     def _src(self) -> Any:
         if self._source is None or self._pid != os.getpid():
@@ -107,26 +130,7 @@ class FixationDataset(_Lazy, Dataset):
                  seed: int = 0) -> None:
         if not stimuli:
             raise ConfigError("the dataset split is empty; check data.split_fractions and data.limit")
-        self._source_arg = source
-        self._source = None if isinstance(source, (str, Path)) else source
-        self._pid = os.getpid()
-        self.stimuli = list(stimuli)
-        self.spec = spec
-        self.seed = int(seed)
-        self.epoch = 0
-        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
-
-    def __len__(self) -> int:
-        return len(self.stimuli)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def sample_seed(self, index: int) -> int:
-        return (self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32)
-
-    def letterbox(self, height: int, width: int) -> Letterbox:
-        return Letterbox.fit(height, width, self.spec.height, self.spec.width)
+        self._init(source, None if isinstance(source, (str, Path)) else source, stimuli, spec, seed)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.stimuli[index]
@@ -198,25 +202,14 @@ class SODDataset(_Lazy, Dataset):
                  seed: int = 0) -> None:
         if not stimuli:
             raise ConfigError("the SOD split is empty")
-        self._source_arg = root if isinstance(root, SODFolder) else Path(root)
-        self._source = root if isinstance(root, SODFolder) else None
-        self._pid = os.getpid()
-        self.stimuli = list(stimuli)
-        self.spec = spec
-        self.seed = int(seed)
-        self.epoch = 0
-        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
+        folder = root if isinstance(root, SODFolder) else None
+        self._init(folder if folder is not None else Path(root), folder, stimuli, spec, seed)
 
     def _src(self) -> SODFolder:
         if self._source is None or self._pid != os.getpid():
             self._source = SODFolder(self._source_arg)
             self._pid = os.getpid()
         return self._source
-
-    __len__ = FixationDataset.__len__
-    set_epoch = FixationDataset.set_epoch
-    sample_seed = FixationDataset.sample_seed
-    letterbox = FixationDataset.letterbox
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.stimuli[index]
