@@ -103,12 +103,6 @@ class FixationPool:
         w = np.array([sizes[s][1] for s in st], dtype=np.float64)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
 
-    def negatives_for(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider):
-        integer (x, y) pixel arrays."""
-        idx = self.negative_indices(stimulus, shape)
-        return idx % shape[1], idx // shape[1]
-
     def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
         """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
         in ascending order (the gather of map values at them then walks the map forwards)."""
