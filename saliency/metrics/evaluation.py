@@ -238,7 +238,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     log_density: the predictions are log-densities (IG uses them directly, other metrics use exp).
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
     baseline: GroundTruth → (H, W) baseline density for IG (default: centre-bias Gaussian fitted to all
-    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`, built once per image size).
+    fixations of the shard set, :func:`saliency.metrics.centre_bias.fit_centre_gaussian`, built once per image size).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);

@@ -4,7 +4,7 @@ Sources: a folder of ``.png``/``.jpg``, ``.npy`` or ``.npz`` (first array) files
 (``1001.jpg`` → ``1001.png`` / ``1001.npy`` / ``1001.jpg.npy``), or an HDF5 file as exported by pysaliency
 (``export_model_to_hdf5``: one dataset per stimulus, keyed by file name), read with h5py. Nothing is
 unpickled. A trained checkpoint is a prediction source too, one layer up:
-:func:`saliency.evaluation.load_predictions` (it runs the model).
+:func:`saliency.evaluation.predictions.load_predictions` (it runs the model).
 """
 
 from __future__ import annotations
