@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError, ReaderError, SaliencyError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.filters import drop_first_fixation, filter_duration
 from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
 from saliency.io import write_json
 from saliency.readers import READERS, ReaderSpec
-from saliency.readers.base import Accounting
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry

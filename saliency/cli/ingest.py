@@ -113,9 +113,10 @@ def register(app: typer.Typer) -> None:
         """
         import time
 
-        from saliency.cli.common import console, print_json, progress, rate_text
+        from saliency.cli.common import console, print_json
         from saliency.fixations.placement import StimulusPlacement
         from saliency.ingest import ingest
+        from saliency.progress import progress, rate_text
         from saliency.readers.base import ReadOptions
         from saliency.readers.generic import load_mapping_file
         from saliency.readers.request import ReadRequest, parse_column_mapping, parse_key_values, parse_size

@@ -51,11 +51,12 @@ def maps(
     import dataclasses
     import time
 
-    from saliency.cli.common import console, print_json, progress, rate_text
+    from saliency.cli.common import console, print_json
     from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
     from saliency.ingest import resolve_selection
     from saliency.maps.options import MapOptions
+    from saliency.progress import progress, rate_text
     from saliency.shards import build_shards, finalize_shards
 
     if finalize:

@@ -1,6 +1,7 @@
 """Readers: one module per recording format, each returning canonical fixation rows.
 
-See :mod:`saliency.readers.base` for the options, accounting and finalisation every reader shares and
+See :mod:`saliency.readers.base` for the options and finalisation every reader shares,
+:mod:`saliency.fixations.accounting` for the accounting of kept and dropped records, and
 :mod:`saliency.readers.request` for the :class:`ReadRequest` the ingest orchestration passes.
 
 ``READERS`` maps a format name to a :class:`ReaderSpec`: its one-line help, whether a PATH is a whole
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Literal
 from saliency.registry import Registry
 
 if TYPE_CHECKING:
+    from saliency.fixations.accounting import Accounting
     from saliency.fixations.table import FixationTable
-    from saliency.readers.base import Accounting
     from saliency.readers.request import ReadRequest
 
 ReadFn = Callable[[Path, "ReadRequest", "Accounting"], "FixationTable"]

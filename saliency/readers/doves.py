@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, Accounting
 from saliency.fixations.table import (
     COLUMNS,
     DatasetMeta,
@@ -52,7 +53,7 @@ from saliency.fixations.table import (
     coerce_frame,
     empty_frame,
 )
-from saliency.readers.base import NEGATIVE_DURATION, NON_FINITE, Accounting, ReadOptions, finalize
+from saliency.readers.base import ReadOptions, finalize
 from saliency.units import ViewingGeometry
 
 DOVES_RATE_HZ = 200.0
