@@ -264,7 +264,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
         table = apply_quality_rules(table, trials, rules, accounting)
         quality_report = quality_summary(trials, rules)
     elif quality is not None and quality.active:
-        raise ConfigError(f"quality rules need a recording format with tracker quality data (EyeLink); "
+        raise ConfigError(f"quality rules need a recording format with tracker quality data (EyeLink, Tobii); "
                           f"{fmt!r} has none")
     if drop_first:
         table = drop_first_fixation(table, drop_first, accounting=accounting)

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         max_duration: float | None = typer.Option(None, "--max-duration", help="Drop fixations longer (ms)."),
         max_validation_error: float | None = typer.Option(
             None, "--max-validation-error", help="Exclude recording blocks whose tracker validation error "
-            "(EyeLink !CAL VALIDATION, avg., worse eye) is above this many degrees [default: the card's]."),
+            "(EyeLink !CAL VALIDATION avg., worse eye; Tobii Pro Lab validation accuracy) is above this many degrees [default: the card's]."),
         max_tracking_loss: float | None = typer.Option(
             None, "--max-tracking-loss", help="Exclude recording blocks losing more than this fraction of "
             "samples (0.2 = 20 %%) [default: the card's]."),

@@ -12,6 +12,9 @@ not touch) into one :class:`TrialQuality` per recording block (``START`` … ``E
 * ``blinks`` and ``blink_ms``: ``EBLINK`` events (per eye; the eye with more counts), summed durations.
 * ``fixations`` and ``mean_fixation_ms``: ``EFIX`` events (the eye with more fixations counts).
 
+:func:`tobii_quality` gives the same rows for Tobii Studio / Pro Lab exports (one per participant,
+recording and media; see its docstring for what Tobii exports).
+
 :class:`QualityRules` (``max_validation_error_deg``, ``max_tracking_loss`` as a fraction 0–1) decide which
 blocks are excluded; :func:`apply_quality_rules` drops the table rows whose ``source`` line lies in an
 excluded block and counts them like every other drop (reasons :data:`VALIDATION_REASON`,
@@ -155,7 +158,80 @@ def _close(b: dict[str, Any], end: int, file: str, observer: str, index: int) ->
         mean_fixation_ms=(b["fix_ms"][fix_eye] / b["fix"][fix_eye]) if fix_eye else None)
 
 
-QUALITY_SCANNERS = {"eyelink": eyelink_quality}
+_TOBII_GAZE = (("GazePointX (ADCSpx)", "GazePointY (ADCSpx)"), ("Gaze point X", "Gaze point Y"),
+               ("GazePointX", "GazePointY"))
+_TOBII_ACCURACY = ("Average validation accuracy (degrees)", "Average calibration accuracy (degrees)")
+
+
+def tobii_quality(path: str | Path, observer: str | None = None, encoding: str = "utf-8") -> list[TrialQuality]:
+    """Per-trial quality of a Tobii Studio / Pro Lab sample export.
+
+    A trial is a contiguous run of rows with the same participant, recording and media. ``tracking_loss``:
+    samples without a gaze point (``GazePointX/Y (ADCSpx)`` or Pro Lab's ``Gaze point X/Y`` empty);
+    ``blinks``: runs of such samples (Tobii exports no blink events; a run is a blink or a loss episode);
+    ``blink_ms``: their summed duration from the timestamps; ``fixations`` / ``mean_fixation_ms``: Tobii's
+    fixation filter (``GazeEventType`` = Fixation, one per fixation index); ``validation_error_deg``: Pro
+    Lab's ``Average validation accuracy (degrees)`` (else calibration accuracy) when exported, else None.
+    """
+    import pandas as pd
+
+    from saliency.readers.generic import load_source
+    from saliency.readers.tobii import _norm, find_columns
+
+    path = Path(path)
+    src = load_source(path, encoding=encoding)
+    if len(src) == 0:
+        return []
+    f = src.frame
+    cols = find_columns(list(f.columns), {})
+    by_norm = {_norm(c): c for c in f.columns}
+    gaze = next(((by_norm[_norm(a)], by_norm[_norm(b)]) for a, b in _TOBII_GAZE
+                 if _norm(a) in by_norm and _norm(b) in by_norm), None)
+    acc_col = next((by_norm[_norm(a)] for a in _TOBII_ACCURACY if _norm(a) in by_norm), None)
+    keys = [f[cols[r]].astype(str).str.strip() for r in ("observer", "recording", "stimulus") if r in cols]
+    if not keys:
+        return []
+    key = pd.Series(list(zip(*keys, strict=True)), index=f.index)
+    run = (key != key.shift()).cumsum().to_numpy()
+    t = pd.to_numeric(f[cols["t"]].astype(str).str.strip(), errors="coerce").to_numpy() if "t" in cols else None
+    missing = (np.ones(len(f), bool) if gaze is None else
+               (f[gaze[0]].astype(str).str.strip().isin(["", "nan"]) |
+                f[gaze[1]].astype(str).str.strip().isin(["", "nan"])).to_numpy())
+    lines = src.lines if src.lines is not None else np.arange(len(f)) + 2
+    out: list[TrialQuality] = []
+    for r in np.unique(run):
+        idx = np.flatnonzero(run == r)
+        k = key.iat[idx[0]]
+        miss = missing[idx]
+        starts = np.flatnonzero(miss & ~np.r_[False, miss[:-1]])
+        gap_ms = 0.0
+        if t is not None and miss.any():
+            ends = np.flatnonzero(miss & ~np.r_[miss[1:], False])
+            tt = t[idx]
+            gap_ms = float(np.nansum(tt[np.minimum(ends + 1, len(tt) - 1)] - tt[starts]))
+        fix, fix_ms = 0, None
+        if "type" in cols and "fixation" in cols:
+            sub = f.iloc[idx]
+            is_fix = sub[cols["type"]].astype(str).str.strip().str.lower() == "fixation"
+            ids = sub.loc[is_fix, cols["fixation"]].astype(str).str.strip()
+            fix = int(ids.nunique())
+            if fix and "duration" in cols:
+                d = pd.to_numeric(sub.loc[is_fix, cols["duration"]].astype(str).str.strip(), errors="coerce")
+                fix_ms = float(d.groupby(ids.to_numpy()).first().mean())
+        val = None
+        if acc_col is not None:
+            v = pd.to_numeric(f[acc_col].iloc[idx].astype(str).str.strip(), errors="coerce").dropna()
+            val = float(v.iloc[0]) if len(v) else None
+        out.append(TrialQuality(
+            file=str(path), observer=observer or str(k[0]), block=len(out),
+            trial_id=" / ".join(str(x) for x in k[1:]) or None, start_line=int(lines[idx[0]]),
+            end_line=int(lines[idx[-1]]), validation_error_deg=val, validation_max_deg=None, samples=len(idx),
+            missing_samples=int(miss.sum()), blinks=len(starts), blink_ms=gap_ms, fixations=fix,
+            mean_fixation_ms=fix_ms))
+    return out
+
+
+QUALITY_SCANNERS = {"eyelink": eyelink_quality, "tobii": tobii_quality}
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def test_rules_come_from_the_card_and_the_command_line_wins(fixtures_dir: Path, 
     assert loose.report["quality"]["n_excluded"] == 0
     with pytest.raises(ConfigError, match="fraction"):
         QualityRules(max_tracking_loss=20)
-    with pytest.raises(ConfigError, match="EyeLink"):
+    with pytest.raises(ConfigError, match="EyeLink, Tobii"):
         ingest("doves", [fixtures_dir / "doves" / "img001.mat"], dataset="d", out=None, workers=1,
                quality=QualityRules(max_tracking_loss=0.2))
 
@@ -72,3 +72,30 @@ def test_quality_section_in_the_html_report(fixtures_dir: Path) -> None:
     html = _quality_section(res.report["quality"])
     assert "Recording quality (4 blocks, 2 excluded" in html and "I902C_low" in html and LOSS_REASON in html
     assert _quality_section(None) == ""
+
+
+def test_tobii_tracking_loss_per_participant_and_exclusion(fixtures_dir: Path, tmp_path: Path) -> None:
+    """Blank the gaze of half of participant 02's samples: 50 % loss, excluded at ingest, counted."""
+    from saliency.readers.quality import tobii_quality
+
+    lines = (fixtures_dir / "tobii" / "studio_export.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    gx, gy, who = header.index("GazePointX(ADCSpx)"), header.index("GazePointY(ADCSpx)"), header.index("ParticipantName")
+    rows = [i for i, ln in enumerate(lines[1:], start=1) if ln.split(",")[who] == "02"]
+    for i in rows[: len(rows) // 2]:
+        cells = lines[i].split(",")
+        cells[gx] = cells[gy] = ""
+        lines[i] = ",".join(cells)
+    p = tmp_path / "export.csv"
+    p.write_text("\n".join(lines) + "\n")
+    q = {t.observer: t for t in tobii_quality(p)}
+    assert len(q) == 20 and q["02"].tracking_loss >= 0.5 and q["02"].samples == len(rows)
+    assert q["00"].missing_samples == 19 and q["00"].blinks == 4 and q["03"].fixations == 5
+    req = ReadRequest("t", stimulus="img.png", stimulus_size=(562, 762))
+    base = ingest("tobii", [p], dataset="t", out=None, request=req, workers=1)
+    res = ingest("tobii", [p], dataset="t", out=None, request=req, workers=1,
+                 quality=QualityRules(max_tracking_loss=0.2))
+    assert set(base.table.data["observer"]) - set(res.table.data["observer"]) == {"02"}
+    n02 = int((base.table.data["observer"] == "02").sum())
+    assert res.report["accounting"]["dropped_by_reason"][LOSS_REASON] == n02 > 0
+    assert res.report["quality"]["excluded_by_reason"] == {LOSS_REASON: 1}
