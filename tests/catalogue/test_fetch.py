@@ -92,6 +92,12 @@ def _md5(b: bytes) -> str:
     return hashlib.md5(b, usedforsecurity=False).hexdigest()
 
 
+def _sod_entry(name: str, url: str, data: bytes) -> str:
+    """A catalogue table for a served SOD tar.gz (images/ + masks/ under sod-mini/), MD5-pinned."""
+    return (f'[{name}]\ntitle = "SOD images"\nkind = "sod"\nreader = "sod"\nreader_path = "sod-mini"\n'
+            f'[[{name}.files]]\nurl = "{url}"\nmd5 = "{_md5(data)}"\nextract = true\n')
+
+
 def _catalogue(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "catalogue.toml"
     p.write_text(text)
@@ -189,20 +195,7 @@ def test_fetch_catalogue_entry_then_read_it(server: _Server, tmp_path: Path, dat
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../../escape.txt", "x")
     server.files["/evil.zip"] = evil.getvalue()
-    cat = load_catalogue(_catalogue(tmp_path, f'''
-[sod-mini]
-title = "three SOD images"
-kind = "sod"
-page = "{server.url}"
-licence = "test"
-citation = "test"
-reader = "sod"
-reader_path = "sod-mini"
-[[sod-mini.files]]
-url = "{server.url}/sod-mini.tar.gz"
-md5 = "{_md5(data)}"
-extract = true
-
+    cat = load_catalogue(_catalogue(tmp_path, _sod_entry("sod-mini", f"{server.url}/sod-mini.tar.gz", data) + f'''
 [evil]
 title = "escapes"
 [[evil.files]]
@@ -239,16 +232,7 @@ def test_cli_fetch_logs_plain_lines_off_a_terminal(server: _Server, tmp_path: Pa
 
     data = _sod_tar(datasets_dir, 2)
     server.files["/m.tar.gz"] = data
-    cat = _catalogue(tmp_path, f'''
-[m]
-title = "two SOD images"
-kind = "sod"
-reader = "sod"
-reader_path = "sod-mini"
-[[m.files]]
-url = "{server.url}/m.tar.gz"
-md5 = "{_md5(data)}"
-extract = true
+    cat = _catalogue(tmp_path, _sod_entry("m", f"{server.url}/m.tar.gz", data) + f'''
 [u]
 title = "no checksum"
 [[u.files]]
@@ -276,16 +260,7 @@ def test_run_fetch_points_the_pipeline_at_the_fetched_folder(server: _Server, tm
 
     data = _sod_tar(datasets_dir, 2)
     server.files["/sod.tar.gz"] = data
-    cat = _catalogue(tmp_path, f'''
-[sod]
-title = "two SOD images"
-kind = "sod"
-reader = "sod"
-reader_path = "sod-mini"
-[[sod.files]]
-url = "{server.url}/sod.tar.gz"
-md5 = "{_md5(data)}"
-extract = true
+    cat = _catalogue(tmp_path, _sod_entry("sod", f"{server.url}/sod.tar.gz", data) + f'''
 [osie]
 title = "read by another reader"
 reader = "none"
