@@ -138,3 +138,7 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     o = summary["mask_orientation"]
     console().print(f"masks: {o['rotated']} rotated back to their image's orientation, {o['ambiguous']} ambiguous "
                     f"(square images, used as stored){': ' + ', '.join(o['ambiguous_ids']) if o['ambiguous'] else ''}")
+    po = summary.get("prediction_orientation") or {}
+    if po.get("rotated"):
+        console().print(f"predictions: {po['rotated']} given in their mask's stored (transposed) orientation, "
+                        "turned like the mask")

@@ -15,6 +15,8 @@ over images first, then their max and mean are taken.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.ndimage import convolve, distance_transform_edt
 
@@ -308,8 +310,11 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     PySODMetrics) against the masks of an image/mask folder.
 
     Masks are read by :func:`saliency.readers.sod.read_sod_mask` (the reader training uses): rotated masks are
-    turned back, masks of square images are counted as ambiguous. Returns (summary: every metric, ``n_images``
-    and ``mask_orientation``; per-image rows: stimulus, mae, sm).
+    turned back, masks of square images are counted as ambiguous. A prediction for an image whose mask is
+    stored transposed may come in either orientation: the image's, or the stored mask's (published maps of
+    other models often are); the latter is turned exactly like the mask (90° clockwise) and counted in
+    ``prediction_orientation``. Returns (summary: every metric, ``n_images``, ``mask_orientation`` and
+    ``prediction_orientation``; per-image rows: stimulus, mae, sm).
     """
     from saliency.readers.sod import SODMasks
 
@@ -319,10 +324,16 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     if missing:
         raise SchemaError(f"{len(missing)} SOD images have no prediction, e.g. {missing[:3]}")
 
+    turned: list[str] = []
+
     def pairs():
         for s in names:
             gt = folder.mask(s)
             pred = np.asarray(predictions[s])
+            if (pred.shape != gt.shape and pred.shape[:2] == gt.shape[1::-1]
+                    and Path(s).stem in folder.orientation.rotated_ids):
+                pred = np.ascontiguousarray(np.rot90(pred, -1))   # stored like the mask: turned like it
+                turned.append(s)
             if pred.shape != gt.shape:
                 raise SchemaError(f"prediction for {s!r} is {pred.shape[1]}×{pred.shape[0]} px, its image is "
                                   f"{gt.shape[1]}×{gt.shape[0]}")
@@ -332,4 +343,6 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     out: dict = evaluate_sod(pairs(), per_image)
     rows = [{"stimulus": s, **v} for s, v in zip(names, per_image, strict=True)]
     out["mask_orientation"] = folder.orientation.to_dict()
+    out["prediction_orientation"] = {"as_given": len(names) - len(turned), "rotated": len(turned),
+                                     "rotated_ids": sorted(turned)}
     return out, rows
