@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from saliency.cli.evaluate import read_stimuli_file  # noqa: E402
 from saliency.cli.export import _checkpoint  # noqa: E402
+from saliency.evaluation.predictions import load_predictions  # noqa: E402
 from saliency.metrics.centre_bias import fit_scoring_centre  # noqa: E402
 from saliency.metrics.evaluation import evaluate, sizes_from_manifest  # noqa: E402
-from saliency.metrics.predictions import load_predictions  # noqa: E402
 from saliency.shards import open_shards  # noqa: E402
 
 METRICS = ["auc_judd", "sauc", "nss", "ig", "ll", "cc", "kl", "sim"]

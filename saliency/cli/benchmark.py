@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         from saliency.cli.evaluate import _shards, read_stimuli_file
         from saliency.cli.export import _checkpoint
         from saliency.errors import ConfigError
-        from saliency.metrics.predictions import load_predictions
+        from saliency.evaluation.predictions import load_predictions
         from saliency.progress import progress
         from saliency.reports.benchmark import (
             BENCHMARK_BASELINES,

@@ -124,7 +124,6 @@ def _image_files(paths: list[Path]) -> list[Path]:
 
 def _load_table(source: Path, images: Path | None):
     """(FixationTable, {stimulus: image path} or None) from a parquet file, shards, or a pipeline run."""
-    from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
 
     if source.is_dir() and (source / "ingest" / "fixations.parquet").is_file():
@@ -136,12 +135,9 @@ def _load_table(source: Path, images: Path | None):
             paths = {s: images / s for s in table.meta.stimuli}
         return table, paths
     shards_root = source / "maps" / "shards" if (source / "maps" / "shards").is_dir() else source
-    try:
-        from saliency.shards import open_shards
+    from saliency.shards import open_shards
 
-        shards = open_shards(shards_root)
-    except ImportError:
-        raise ConfigError(f"{source}: not a fixations.parquet file, and shards support is not installed") from None
+    shards = open_shards(shards_root)
     paths = {s: shards.image_path(s) for s in shards.stimuli}
     return shards.fixations, paths
 
@@ -175,9 +171,9 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         NPY: density/ (AUC, NSS), sauc/ (log p − log centre bias), log/ (IG, LL), expected/ (CC, KL, SIM)."""
         from saliency.cli.common import console, print_json
         from saliency.cli.evaluate import _shards, read_stimuli_file
+        from saliency.evaluation.predictions import load_predictions
         from saliency.io import write_json
         from saliency.metrics.evaluation import iter_metric_maps
-        from saliency.metrics.predictions import load_predictions
         from saliency.metrics.probabilistic import MAP_DESCRIPTIONS, MAP_FOR_METRIC
         from saliency.progress import progress
 
@@ -223,7 +219,7 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         import numpy as np
 
         from saliency.cli.common import console, print_json
-        from saliency.interop.submission import LAYOUTS, write_jpeg_submission, write_tuebingen_submission
+        from saliency.evaluation.submission import LAYOUTS, write_jpeg_submission, write_tuebingen_submission
         from saliency.metrics.probabilistic import logsumexp
         from saliency.progress import progress
         from saliency.training import load_model, predict_maps

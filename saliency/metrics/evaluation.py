@@ -1,6 +1,6 @@
-"""Score predictions against ground-truth shards (contract 3): :func:`evaluate` → :class:`EvaluationResult`.
+"""Score predictions against ground-truth shards: :func:`evaluate` → :class:`EvaluationResult`.
 
-``shards`` is a ``saliency.shards.ShardSet`` (contract 2) or anything with the same members used here:
+``shards`` is a ``saliency.shards.ShardSet`` or anything with the same members used here:
 ``stimuli``, ``manifest`` (columns stimulus, height, width), ``fixations`` (a FixationTable),
 ``iter_ground_truth(stimuli)`` yielding objects with ``stimulus``, ``height``, ``width``, ``density``,
 ``fixations`` (a DataFrame with columns x, y, observer).
@@ -102,12 +102,6 @@ class FixationPool:
         h = np.array([sizes[s][0] for s in st], dtype=np.float64)
         w = np.array([sizes[s][1] for s in st], dtype=np.float64)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
-
-    def negatives_for(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider):
-        integer (x, y) pixel arrays."""
-        idx = self.negative_indices(stimulus, shape)
-        return idx % shape[1], idx // shape[1]
 
     def mit_negative_indices(self, stimulus: str, shape: tuple[int, int], rng: np.random.Generator,
                              n_other: int = MIT_N_OTHER) -> np.ndarray:
@@ -264,7 +258,7 @@ class _ProbabilisticMaps:
         self.blur = blur
         self._shard_blur = None
         if blur is None and "expected" in self.groups:
-            from saliency.baselines.blur import ShardBlur
+            from saliency.maps.shard_blur import ShardBlur
 
             meta = getattr(shards, "meta", None) or {}
             if "sigma_px" not in meta:
@@ -341,7 +335,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     Implies ``log_density``; ``summary["maps"]`` names the map of each metric.
     blur: the ground truth's blur for the expected empirical saliency map (a σ in pixels, response matrices
     or a callable, :data:`saliency.metrics.probabilistic.Blur`; default: the shards' own blur,
-    :class:`saliency.baselines.blur.ShardBlur`).
+    :class:`saliency.maps.shard_blur.ShardBlur`).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);

@@ -64,7 +64,7 @@ NORMALISATION_TOLERANCE = 0.01
 
 #: A blur: a Gaussian σ in pixels (``scipy.ndimage.gaussian_filter``, mode ``constant``, as the benchmark's
 #: ``BluringSaliencyMapModel(…, mode='constant')``), a pair of response matrices (Ry (H, H), Rx (W, W)) so
-#: that blur(p) = Ryᵀ · p · Rx (the shards' own blur, :class:`saliency.baselines.blur.ShardBlur`), or a callable.
+#: that blur(p) = Ryᵀ · p · Rx (the shards' own blur, :class:`saliency.maps.shard_blur.ShardBlur`), or a callable.
 Blur = float | tuple[np.ndarray, np.ndarray] | Callable[[np.ndarray], np.ndarray]
 
 

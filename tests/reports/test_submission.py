@@ -1,4 +1,4 @@
-"""Benchmark submissions (saliency.interop.submission): MIT300 / CAT2000 JPEG layout and the Tübingen HDF5 of
+"""Benchmark submissions (saliency.evaluation.submission): MIT300 / CAT2000 JPEG layout and the Tübingen HDF5 of
 log-densities, read back by pysaliency's HDF5Model in the reference venv."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from saliency.errors import SchemaError
+from saliency.evaluation.submission import write_jpeg_submission, write_tuebingen_submission
 from saliency.interop import read_predictions_hdf5
-from saliency.interop.submission import write_jpeg_submission, write_tuebingen_submission
 from saliency.metrics.probabilistic import logsumexp
 
 
