@@ -51,10 +51,12 @@ def _digest(key: dict[str, Any]) -> str:
 
 def extract_features(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: str | Path, *,
                      stimuli: Sequence[str] | None = None, hflip: bool = False,
-                     on_image: Callable[[str], None] | None = None) -> dict[str, list[torch.Tensor]]:
-    """stimulus → list of (C_k, h_k, w_k) float16 feature tensors, from the cache or computed (and cached).
+                     on_image: Callable[[str], None] | None = None,
+                     device: str | torch.device = "cpu") -> dict[str, list[torch.Tensor]]:
+    """stimulus → list of (C_k, h_k, w_k) float16 feature tensors (CPU), from the cache or computed (and cached).
 
-    ``hflip``: features of the horizontally flipped canvas (a separate cache entry).
+    ``hflip``: features of the horizontally flipped canvas (a separate cache entry). ``device``: where the
+    encoders run when features are computed (the net is moved there and back).
     """
     from safetensors.torch import load_file, save_file
 
@@ -72,6 +74,8 @@ def extract_features(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: 
     all_names = list(shards.stimuli)
     parts = []
     net.eval()
+    device = torch.device(device)
+    net.to(device)
     for p0 in range(0, len(all_names), PART_SIZE):
         chunk = all_names[p0:p0 + PART_SIZE]
         tensors = {}
@@ -82,14 +86,15 @@ def extract_features(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: 
             if hflip:
                 x = x.flip(-1)
             with torch.no_grad():
-                feats = net.features(x)
+                feats = net.features(x.to(device))
             for k, f in enumerate(feats):
-                tensors[f"{name}|{k}"] = f[0].to(torch.float16).contiguous()
+                tensors[f"{name}|{k}"] = f[0].to(torch.float16).cpu().contiguous()
             if on_image is not None:
                 on_image(name)
         fname = f"part-{p0 // PART_SIZE:05d}.safetensors"
         save_file(tensors, str(root / fname))
         parts.append({"file": fname, "stimuli": chunk, "sha256": file_sha256(root / fname)})
+    net.to("cpu")
     index = {"key": key, "stimuli": all_names, "n_features": len(net.feature_channels), "parts": parts}
     index_path.write_text(json.dumps(index, indent=1))
     return _load(root, index, set(names), load_file)

@@ -51,13 +51,15 @@ def dataset_name(shards: Any, ref: str) -> str:
 
 def load_readout_data(ref: str, net: ReadoutNet, canvas: tuple[int, int], cache: str | Path,
                       fractions: Sequence[float] = (0.8, 0.1, 0.1), salt: str = "",
-                      hflip: bool = False) -> ReadoutData:
-    """Shards ``ref`` → cached features (computed once), canvas fixations and the dataset's hash split."""
+                      hflip: bool = False, device: str = "cpu") -> ReadoutData:
+    """Shards ``ref`` → cached features (computed once, encoders on ``device``), canvas fixations and the
+    dataset's hash split."""
     from saliency.shards import open_shards
 
     sh = open_shards(shards_path(ref))
     name = dataset_name(sh, ref)
-    feats = {k: [t.float() for t in v] for k, v in extract_features(sh, canvas, net, cache, hflip=hflip).items()}
+    raw = extract_features(sh, canvas, net, cache, hflip=hflip, device=device)
+    feats = {k: [t.float() for t in v] for k, v in raw.items()}
     splits = dataset_splits({name: sh.stimuli}, fractions, salt)[name]
     return ReadoutData(name, sh, feats, canvas_fixations(sh, sh.stimuli, canvas), splits)
 
@@ -108,18 +110,21 @@ def train_generalist(cfg: RunConfig, run_dir: str | Path, log: Callable[[str], N
     seeds = [int(s) for s in opts.get("seeds", [cfg.seed])]
     refs = list(cfg.data.datasets or (cfg.data.dataset,))
     t0 = time.perf_counter()
+    device = cfg.train.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     probe = ReadoutNet(encoders=opts.get("encoders", ["effnet_lite0"]),
                        depth_strides=opts.get("depth_strides", [8, 16, 32]), hidden=opts.get("hidden", [16, 16]))
     data = {}
     for ref in refs:
         d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache, cfg.data.split_fractions,
-                              cfg.data.split_salt)
+                              cfg.data.split_salt, device=device)
         data[d.name] = d
         write_splits(run / "splits" / f"{d.name}.json", d.splits, fractions=cfg.data.split_fractions,
                      salt=cfg.data.split_salt, dataset=d.name)
     holdout = {}
     for ref in cfg.data.holdout:
-        d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache)
+        d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache, device=device)
         holdout[d.name] = d
     t_feat = time.perf_counter() - t0
     log(f"features ready for {', '.join(list(data) + list(holdout))} in {t_feat:.0f} s")
