@@ -238,7 +238,12 @@ def model_card(spec: Mapping[str, Any]) -> str:
     for ds, p in spec["dataset_parameters"].items():
         lines.append(f"| {ds} | " + " | ".join(f"{v:.3g}" for v in p.values()) + " |")
     lines += ["", "## Scores (pysaliency convention; gap = (NSS − centre) / (gold − centre))", "",
-              format_table(spec["scores"]), ""]
+              "Each training dataset's test split scored with that dataset's own parameter row (cached features):",
+              "", format_table(spec["scores"]), ""]
+    if spec.get("scores_as_shipped"):
+        lines += ["As shipped (`saliency predict` / `evaluate generalist`: the unseen-dataset parameters, i.e. the "
+                  "mean row, float16 weights, features computed from the images), without and with flip TTA:", "",
+                  format_table(spec["scores_as_shipped"]), ""]
     if spec.get("subset_check"):
         lines += ["## Shipped-weights check", "",
                   "NSS of the shipped weights on fixed subsets (tests/models/test_released_generalist.py):", ""]
