@@ -53,7 +53,10 @@ def maps_settings() -> type[Settings]:
     from saliency.maps import MapOptions
 
     hints = typing.get_type_hints(MapOptions)
-    fields: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(MapOptions)}
+    fields: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(MapOptions)
+                              if f.name != "selection"}
+    # a convention name of the dataset card, a selection's text form, or a table of its fields
+    fields["selection"] = (str | dict[str, Any] | None, None)
     return create_model("MapsSettings", __base__=Settings, shards=(ShardSettings, ShardSettings()), **fields)
 
 
@@ -120,9 +123,10 @@ def run_maps(ctx: StageContext) -> None:
     """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
-    of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``): see
-    :func:`maps_settings`.
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``selection``: a convention
+    of the dataset card such as ``"benchmark"`` or a selection's text form such as ``"drop-first"``) plus
+    ``shards``, a table of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``):
+    see :func:`maps_settings`.
     """
     from saliency.fixations.table import FixationTable
     from saliency.maps import MapOptions
@@ -130,10 +134,17 @@ def run_maps(ctx: StageContext) -> None:
 
     s = maps_settings().from_dict(ctx.settings, prefix="maps.")
     shard_kw = s.shards.model_dump()
-    options = MapOptions(**{f.name: getattr(s, f.name) for f in dataclasses.fields(MapOptions)})
+    kw = {f.name: getattr(s, f.name) for f in dataclasses.fields(MapOptions)}
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
+    if kw["selection"] is None:
+        del kw["selection"]
+    elif isinstance(kw["selection"], str):
+        from saliency.ingest import resolve_selection
+
+        kw["selection"] = resolve_selection(kw["selection"], ctx.spec.dataset)
+    options = MapOptions(**kw)
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
-    ctx.summary.update(stimuli=len(table.meta.stimuli))
+    ctx.summary.update(stimuli=len(table.meta.stimuli), selection=options.effective_selection.describe())
 
 
 # --------------------------------------------------------------------------------------- baselines
@@ -337,8 +348,8 @@ def run_evaluate(ctx: StageContext) -> None:
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
-        from saliency.baselines import fit_centre_gaussian
         from saliency.metrics import evaluate
+        from saliency.metrics.centre_bias import fit_centre_gaussian
         from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
 
