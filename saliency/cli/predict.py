@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint (.pt)."),
         images: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Image files."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
-        fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
+        fmt: Literal["npy", "png"] = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     ) -> None:
         """Write one map per image at the image's original size.
@@ -26,13 +27,10 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         from PIL import Image
 
-        from saliency.errors import ConfigError
         from saliency.io import atomic_write
         from saliency.progress import progress, rate_text
         from saliency.training import load_model, predict_maps
 
-        if fmt not in ("npy", "png"):
-            raise ConfigError(f"--format must be npy or png, got {fmt!r}")
         model = load_model(checkpoint, device=device)
         import time
 
