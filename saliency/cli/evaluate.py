@@ -11,12 +11,8 @@ ORDER = 60
 
 
 def _shards(shards_dir: Path):
-    try:
-        from saliency.shards import open_shards
-    except ImportError as exc:  # the shards API (contract 2) lives in the maps area
-        from saliency.errors import ConfigError
+    from saliency.shards import open_shards
 
-        raise ConfigError(f"the shards API is not available in this build ({exc})") from None
     return open_shards(shards_dir)
 
 

@@ -47,7 +47,7 @@ class GroundTruthLike(Protocol):
 
 
 class SourceLike(Protocol):
-    """What the dataset needs from a shard set (contract 2): ``stimuli`` and ``load(stimulus)``."""
+    """What the dataset needs from a shard set: ``stimuli`` and ``load(stimulus)``."""
 
     @property
     def stimuli(self) -> list[str]: ...
@@ -79,7 +79,7 @@ def fixation_count_map(x_px: np.ndarray, y_px: np.ndarray, height: int, width: i
 
 def open_source(source: str | Path | SourceLike) -> SourceLike:
     if isinstance(source, (str, Path)):
-        from saliency.shards import open_shards  # contract 2 (maps area)
+        from saliency.shards import open_shards
 
         return open_shards(Path(source))
     return source

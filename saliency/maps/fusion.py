@@ -13,6 +13,7 @@ import contextlib
 import functools
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,27 +24,22 @@ NORMALIZATIONS = ("sum", "max")
 
 
 @functools.cache
-def _blas_controller() -> object | None:
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
+def _blas_controller() -> Any:
+    from threadpoolctl import ThreadpoolController  # a project dependency
+
     return ThreadpoolController()
 
 
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Run the block with one BLAS thread (via threadpoolctl when installed).
+    """Run the block with one BLAS thread (threadpoolctl).
 
     The products here are small (H × N × W with N ≈ a few hundred): multi-threaded OpenBLAS gains
     nothing on them and, on a loaded machine, its spinning threads stall each call by 100s of ms.
     Parallelism comes from processes over stimuli instead.
     """
     ctl = _blas_controller()
-    if ctl is None:
-        yield
-        return
-    with ctl.limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
+    with ctl.limit(limits=1, user_api="blas"):
         yield
 
 

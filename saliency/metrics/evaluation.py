@@ -1,6 +1,6 @@
-"""Score predictions against ground-truth shards (contract 3): :func:`evaluate` → :class:`EvaluationResult`.
+"""Score predictions against ground-truth shards: :func:`evaluate` → :class:`EvaluationResult`.
 
-``shards`` is a ``saliency.shards.ShardSet`` (contract 2) or anything with the same members used here:
+``shards`` is a ``saliency.shards.ShardSet`` or anything with the same members used here:
 ``stimuli``, ``manifest`` (columns stimulus, height, width), ``fixations`` (a FixationTable),
 ``iter_ground_truth(stimuli)`` yielding objects with ``stimulus``, ``height``, ``width``, ``density``,
 ``fixations`` (a DataFrame with columns x, y, observer).

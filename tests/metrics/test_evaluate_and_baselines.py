@@ -1,4 +1,4 @@
-"""evaluate() and the baselines over an in-memory shard set of real OSIE images (contract 2 interface)."""
+"""evaluate() and the baselines over an in-memory shard set of real OSIE images (the shard-set interface)."""
 
 from __future__ import annotations
 
