@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = "tests/training/test_objectives.py::test_golden_values_are_pysaliencys"
+TARGET = "tests/reports/test_interop_roundtrip.py::test_pysaliency_reads_what_we_write_and_we_read_what_it_writes"
 
 
 def _run(ci: str, tmp_path: Path) -> subprocess.CompletedProcess:
