@@ -158,9 +158,15 @@ def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
                 raise ConfigError(f"pipeline {spec.name!r}: stage {name!r} needs {dep!r}, which must run "
                                   f"before it; stages: {list(spec.stages)}")
         ordered.append(st)
-    for st in ordered:
-        if st.check is not None:
-            st.check(spec)
+    problems = []
+    for st in ordered:  # every stage's table, so that one run reports every bad key
+        try:
+            if st.check is not None:
+                st.check(spec)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
     return ordered
 
 

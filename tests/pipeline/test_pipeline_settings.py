@@ -57,3 +57,11 @@ def test_the_cli_dry_run_exits_3_naming_the_key(tmp_path, capsys):
               "--set", "report.galery=2"])
     err = capsys.readouterr().err
     assert info.value.code == 3 and "report.galery: unknown key" in err and "Traceback" not in err
+
+
+def test_every_bad_stage_table_is_reported_at_once(tmp_path):
+    spec = load_pipeline(ROOT / "pipelines" / "osie.toml", out=tmp_path / "out",
+                         overrides=["maps.sigmaa=2", "train.optim.lr=-1", "report.galery=1"])
+    with pytest.raises(ConfigError) as info:
+        run_pipeline(spec, stages_for(spec), dry_run=True)
+    assert all(k in str(info.value) for k in ("maps.sigmaa", "train.optim.lr", "report.galery"))
