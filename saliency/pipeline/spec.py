@@ -26,12 +26,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from saliency.errors import ConfigError
 from saliency.settings import Settings, TomlList, apply_overrides, validate
+from saliency.tasks import TASKS, Task
 
-TASKS = ("fixation", "sod")
 DEFAULT_STAGES = {
     "fixation": ("ingest", "maps", "baselines", "train", "evaluate", "report"),
     "sod": ("train", "evaluate", "report"),
@@ -64,7 +64,7 @@ class PipelineHead(Settings):
     ``name``; ``out`` to ``runs/<name>`` (``-quick`` appended in quick mode)."""
 
     name: str
-    task: Literal["fixation", "sod"]
+    task: Task
     dataset: str | None = None
     data_root: str | None = None
     out: str | None = None

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from saliency.errors import ConfigError
 from saliency.settings import Settings, TomlList, parse_override, set_dotted, validate
+from saliency.tasks import Task
 
 __all__ = [
     "TINY_OPTIONS", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "RunConfig", "TrainConfig",
@@ -41,7 +42,7 @@ class DataConfig(Settings):
     """
 
     dataset: str = "osie"
-    task: Literal["fixation", "sod"] = "fixation"
+    task: Task = "fixation"
     shards: str = "outputs/osie/shards"
     sod_root: str = "../shared/datasets/sod"
     height: Positive = 192
