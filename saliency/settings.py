@@ -25,6 +25,11 @@ _ITEM = TypeVar("_ITEM")
 
 #: a TOML array read into a tuple (items keep strict types)
 TomlList = Annotated[tuple[_ITEM, ...], Field(strict=False)]
+#: bounded numbers, the common cases
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
 
 
 class Settings(BaseModel):

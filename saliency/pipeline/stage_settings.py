@@ -9,13 +9,9 @@ through the same models. ``[maps]`` is built from ``saliency.maps.MapOptions``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field
-
-from saliency.settings import Settings, TomlList
-
-NonNegInt = Annotated[int, Field(ge=0)]
+from saliency.settings import NonNegInt, PositiveFloat, PositiveInt, Settings, TomlList
 
 
 class IngestSettings(Settings):
@@ -28,7 +24,7 @@ class IngestSettings(Settings):
     card: str = "auto"
     on_error: Literal["raise", "skip"] = "raise"
     out_of_stimulus: Literal["drop", "clip"] = "drop"
-    pixels_per_degree: Annotated[float, Field(gt=0)] | None = None
+    pixels_per_degree: PositiveFloat | None = None
     drop_first: NonNegInt = 0
     min_duration_ms: float | None = None
     max_duration_ms: float | None = None
@@ -40,8 +36,8 @@ class ShardSettings(Settings):
 
     dtype: str = "float32"
     fmt: str = "npz"
-    shard_size: Annotated[int, Field(gt=0)] = 256
-    workers: Annotated[int, Field(gt=0)] = 1
+    shard_size: PositiveInt = 256
+    workers: PositiveInt = 1
 
 
 class BaselinesSettings(Settings):
@@ -51,7 +47,7 @@ class BaselinesSettings(Settings):
     names: TomlList[str] | None = None
     metrics: TomlList[str] | None = None
     convention: str | None = None
-    sigma_px: Annotated[float, Field(gt=0)] | None = None
+    sigma_px: PositiveFloat | None = None
     seed: int | None = None
     split: str | None = None
     limit: NonNegInt | None = None
@@ -86,6 +82,6 @@ class EvaluateSettings(Settings):
 class ReportSettings(Settings):
     """``gallery``: images per best/worst row; ``rank_by``: the metric ranking them; ``title``."""
 
-    gallery: Annotated[int, Field(ge=0)] = 3
+    gallery: NonNegInt = 3
     rank_by: str | None = None
     title: str | None = None

@@ -18,7 +18,17 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from saliency.errors import ConfigError
-from saliency.settings import Settings, TomlList, parse_override, set_dotted, validate
+from saliency.settings import (
+    NonNegFloat,
+    NonNegInt,
+    PositiveFloat,
+    PositiveInt,
+    Settings,
+    TomlList,
+    parse_override,
+    set_dotted,
+    validate,
+)
 from saliency.tasks import Task
 
 __all__ = [
@@ -26,9 +36,6 @@ __all__ = [
     "check_model_options", "dump_config", "load_config", "model_option_keys", "parse_override",
 ]
 
-Positive = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
-NonNeg = Annotated[float, Field(ge=0)]
 
 
 class DataConfig(Settings):
@@ -45,8 +52,8 @@ class DataConfig(Settings):
     task: Task = "fixation"
     shards: str = "outputs/osie/shards"
     sod_root: str = "../shared/datasets/sod"
-    height: Positive = 192
-    width: Positive = 256
+    height: PositiveInt = 192
+    width: PositiveInt = 256
     split_fractions: TomlList[float] = (0.8, 0.1, 0.1)
     split_salt: str = ""
     limit_train: NonNegInt = 0
@@ -100,15 +107,15 @@ class OptimConfig(Settings):
     """
 
     name: Literal["adamw", "sgd"] = "adamw"
-    lr: Annotated[float, Field(gt=0)] = 1e-3
-    weight_decay: NonNeg = 1e-4
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegFloat = 1e-4
     momentum: float = 0.9
     betas: Annotated[TomlList[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] = (0.9, 0.999)
-    warmup_epochs: NonNeg = 0.5
+    warmup_epochs: NonNegFloat = 0.5
     schedule: Literal["cosine", "constant"] = "cosine"
     min_lr_ratio: Annotated[float, Field(ge=0, le=1)] = 0.01
-    grad_clip: NonNeg = 1.0
-    encoder_lr_mult: NonNeg = 0.1
+    grad_clip: NonNegFloat = 1.0
+    encoder_lr_mult: NonNegFloat = 0.1
 
 
 class LossConfig(Settings):
@@ -133,9 +140,9 @@ class TrainConfig(Settings):
     early stopping (``patience`` epochs without improvement; 0 = never stop early).
     ``max_steps_per_epoch`` > 0 truncates epochs (quick runs)."""
 
-    epochs: Positive = 5
-    batch_size: Positive = 8
-    eval_batch_size: Positive = 8
+    epochs: PositiveInt = 5
+    batch_size: PositiveInt = 8
+    eval_batch_size: PositiveInt = 8
     max_steps_per_epoch: NonNegInt = 0
     device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -144,7 +151,7 @@ class TrainConfig(Settings):
     monitor: str = "nss"
     monitor_mode: Literal["max", "min"] = "max"
     patience: NonNegInt = 3
-    log_every: Positive = 10
+    log_every: PositiveInt = 10
     final_eval: bool = True
     tensorboard: bool = False
 
