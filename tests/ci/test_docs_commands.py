@@ -8,7 +8,8 @@ continuations joined; ``# comments`` dropped) and from inline code spans startin
 Documentation notation is understood: ``[--opt X]`` (optional: validated as if given), ``a|b``
 alternatives (each checked), ``…``/``...`` (a standalone ``…`` elides arguments and options; as an
 option's value it is only that value), upper-case placeholders (``CKPT``,
-``IMAGES``) stand for paths, which are never read: nothing runs but ``--help``.
+``IMAGES``) stand for paths, which are never read. Then the CLI's own parser gets the same flags followed
+by ``--help`` (eager: nothing runs) and must accept them.
 """
 
 from __future__ import annotations
@@ -125,8 +126,13 @@ Command = Any
 
 
 @cache
+def _app() -> typer.Typer:
+    return build_app()
+
+
+@cache
 def _root() -> Command:
-    return typer.main.get_command(build_app())
+    return typer.main.get_command(_app())
 
 
 def _is_group(cmd: Command) -> bool:
@@ -251,6 +257,13 @@ def test_the_docs_show_commands():
 def test_shown_command_matches_the_cli(shown: Shown):
     errs = problems(shown.text, reference_ok=shown.inline)
     assert not errs, f"{shown.where}: `{shown.text}`: " + "; ".join(errs)
+    if shown.inline and problems(shown.text):
+        return  # an inline mention of a command or option (``saliency show --attention``), not a command line
+    # and the CLI's own parser accepts the same flags (--help is eager: nothing runs, no path is read)
+    path, _, rest = _resolve(_tokens(shown.text))
+    args = [*path, *[t.split("|")[0] for t in rest if t not in ELLIPSES], "--help"]
+    res = CliRunner().invoke(_app(), args, terminal_width=200)
+    assert res.exit_code == 0, f"{shown.where}: saliency {' '.join(args)}: {res.output[-600:]}"
 
 
 def test_every_shown_subcommand_has_working_help():
