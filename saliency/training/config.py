@@ -65,8 +65,10 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """The network of a run.
+class ModelChoice:
+    """The network of a run: which zoo model, with which overrides (the ``[model]`` table of a recipe).
+
+    Not to be confused with :class:`saliency.models.ModelConfig`, the full network configuration it resolves to.
 
     ``name``: a zoo name of ``saliency.models.MODELS``, ``"default"`` (the task's default model) or
     ``"tiny"`` (a 3-layer test net). ``options``: overrides of fields of the zoo entry's
@@ -180,7 +182,7 @@ class RunConfig:
     seed: int = 0
     runs_dir: str = "runs"
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelChoice = field(default_factory=ModelChoice)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
