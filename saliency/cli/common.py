@@ -19,11 +19,14 @@ from rich.progress import (
 
 
 def console() -> Console:
-    return Console()
+    """stdout console that prints text as is: no rich markup, no highlighting (paths and records such
+    as ``file.mat [fixations(1)]`` keep their brackets, and a bracket can never break the output)."""
+    return Console(markup=False, highlight=False, emoji=False)
 
 
 def err_console() -> Console:
-    return Console(stderr=True)
+    """stderr console, plain text like :func:`console`."""
+    return Console(stderr=True, markup=False, highlight=False, emoji=False)
 
 
 def print_json(obj: Any) -> None:
@@ -36,7 +39,7 @@ def print_json(obj: Any) -> None:
 def progress(transient: bool = False, *, disable: bool = False) -> Progress:
     """A rich progress bar with count, throughput-friendly columns and ETA (to stderr)."""
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", markup=False, style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),

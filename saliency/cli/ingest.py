@@ -196,8 +196,7 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
             reasons.add_row(f"{k} (kept)", f"{v:,}", "", "")
         con.print(reasons)
     if result.out_dir is not None:
-        con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
-                  f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")
+        con.print(f"wrote {result.out_dir / 'fixations.parquet'} and {result.out_dir / 'ingest_report.json'}")
 
 
 def _short_example(path: str, example: str) -> str:

@@ -27,12 +27,26 @@ OutOfStimulus = Literal["drop", "clip"]
 MALFORMED = "malformed record"
 NON_FINITE = "non-finite coordinate"
 NEGATIVE_DURATION = "negative duration"
+NON_FINITE_DURATION = "non-finite duration"  # NaN where a duration is required, ±inf, or beyond MAX_DURATION_MS
+TRUNCATED = "truncated row"  # fewer fields than the header (a file cut mid-row)
+REPEATED_HEADER = "repeated header line"  # noted, not a record
+MAX_DURATION_MS = 1e9  # ≈ 11.6 days: a longer fixation duration is a corrupt value
 OUTSIDE = "outside stimulus"
 CLIPPED = "clipped into stimulus"  # counted, but kept
 BLINK = "during blink"
 UNKNOWN_STIMULUS = "unknown stimulus"
 OTHER_EYE = "other eye"
 NOT_FIXATION = "not a fixation"
+
+
+def duration_masks(duration_ms: np.ndarray, *, nan_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(negative, non-finite) masks over durations in ms: negative = finite and < 0; non-finite = ±inf,
+    beyond ``MAX_DURATION_MS`` in size, or NaN unless ``nan_ok`` (formats where "unknown" is allowed)."""
+    d = np.asarray(duration_ms, dtype=np.float64)
+    ok_size = np.abs(d) <= MAX_DURATION_MS
+    neg = ok_size & (d < 0)
+    nonfinite = ~ok_size & (~np.isnan(d) if nan_ok else True)
+    return neg, nonfinite
 
 
 @dataclass(frozen=True)

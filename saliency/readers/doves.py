@@ -45,7 +45,15 @@ from saliency.fixations.table import (
     coerce_frame,
     empty_frame,
 )
-from saliency.readers.base import NEGATIVE_DURATION, NON_FINITE, Accounting, ReadOptions, finalize
+from saliency.readers.base import (
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    Accounting,
+    ReadOptions,
+    duration_masks,
+    finalize,
+)
 from saliency.units import ViewingGeometry
 
 DOVES_RATE_HZ = 200.0
@@ -134,8 +142,10 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
                                   path=path, record=f"observer={name}")
             x, y, dur = f[0] - 1.0, f[1] - 1.0, f[2] * (1000.0 / DOVES_RATE_HZ)
             keep = np.ones(x.size, bool)
+            neg, nonfinite = duration_masks(dur, nan_ok=False)
             for mask, reason, what in ((~np.isfinite(x) | ~np.isfinite(y), NON_FINITE, "x, y must be finite"),
-                                       (~(dur >= 0), NEGATIVE_DURATION, "duration must be ≥ 0 samples")):
+                                       (nonfinite, NON_FINITE_DURATION, "duration must be a finite number"),
+                                       (neg, NEGATIVE_DURATION, "duration must be ≥ 0 samples")):
                 mask &= keep
                 if mask.any():
                     k = int(np.flatnonzero(mask)[0])

@@ -37,8 +37,10 @@ from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
 from saliency.readers.base import (
     NEGATIVE_DURATION,
     NON_FINITE,
+    NON_FINITE_DURATION,
     Accounting,
     ReadOptions,
+    duration_masks,
     finalize,
 )
 from saliency.readers.request import ReadRequest
@@ -91,14 +93,17 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
         values = np.array(rows, dtype=np.float64).reshape(-1, 4)
         good = np.array(good_lines, dtype=np.int64)
     x, y, t0, t1 = values.T
-    neg = t1 < t0
-    if neg.any():
-        first = int(np.flatnonzero(neg)[0])
-        exc = ReaderError(f"t_end {t1[first]:g} s < t_start {t0[first]:g} s; expected a duration ≥ 0",
-                          path=path, line=int(good[first]))
-        if options.on_error == "raise":
-            raise exc
-        acc.dropped(path, NEGATIVE_DURATION, int(neg.sum()), example=f"line {exc.line}: {exc.reason}")
+    neg, nonfinite = duration_masks((t1 - t0) * 1000.0, nan_ok=False)
+    for mask, reason, what in ((nonfinite, NON_FINITE_DURATION, "expected finite times"),
+                               (neg, NEGATIVE_DURATION, "expected a duration ≥ 0")):
+        if mask.any():
+            first = int(np.flatnonzero(mask)[0])
+            exc = ReaderError(f"t_start {t0[first]:g} s, t_end {t1[first]:g} s; {what}",
+                              path=path, line=int(good[first]))
+            if options.on_error == "raise":
+                raise exc
+            acc.dropped(path, reason, int(mask.sum()), example=f"line {exc.line}: {exc.reason}")
+    neg |= nonfinite
     bad = ~(np.isfinite(x) & np.isfinite(y)) & ~neg
     if bad.any():
         first = int(np.flatnonzero(bad)[0])

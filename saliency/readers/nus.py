@@ -34,8 +34,10 @@ from saliency.readers.base import (
     MALFORMED,
     NEGATIVE_DURATION,
     NON_FINITE,
+    NON_FINITE_DURATION,
     Accounting,
     ReadOptions,
+    duration_masks,
     finalize,
 )
 from saliency.readers.request import ReadRequest
@@ -114,14 +116,17 @@ def nus_frame(mat_path: str | Path, options: ReadOptions, accounting: Accounting
                 accounting.dropped(key, MALFORMED, n, example=f"{srec}: {exc.reason}")
                 continue
             k = np.arange(n)
-            neg = d < 0
-            if neg.any():
-                first = int(np.flatnonzero(neg)[0])
-                exc = ReaderError(f"fix_duration = {d[first]:g} ms; expected a duration ≥ 0", path=mat_path,
-                                  record=f"{srec}.fix({first + 1})")
-                if options.on_error == "raise":
-                    raise exc
-                accounting.dropped(key, NEGATIVE_DURATION, int(neg.sum()), example=f"{exc.record}: {exc.reason}")
+            neg, nonfinite = duration_masks(d, nan_ok=False)
+            for mask, reason, what in ((nonfinite, NON_FINITE_DURATION, "expected a finite duration"),
+                                       (neg, NEGATIVE_DURATION, "expected a duration ≥ 0")):
+                if mask.any():
+                    first = int(np.flatnonzero(mask)[0])
+                    exc = ReaderError(f"fix_duration = {d[first]:g} ms; {what}", path=mat_path,
+                                      record=f"{srec}.fix({first + 1})")
+                    if options.on_error == "raise":
+                        raise exc
+                    accounting.dropped(key, reason, int(mask.sum()), example=f"{exc.record}: {exc.reason}")
+            neg = neg | nonfinite
             bad = ~(np.isfinite(x) & np.isfinite(y))
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])

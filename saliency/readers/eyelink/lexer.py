@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from saliency.errors import ReaderError
-from saliency.readers.base import MALFORMED, NEGATIVE_DURATION, NON_FINITE, Accounting, ReadOptions
+from saliency.readers.base import (
+    MALFORMED,
+    MAX_DURATION_MS,
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    Accounting,
+    ReadOptions,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -226,8 +234,12 @@ class Lexer:
             self.bad(no, f"malformed EFIX line {show(line)}: start, end, duration, x, y must be numbers",
                      efix=True)
             return
-        if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(dur)):
+        if not (math.isfinite(start) and math.isfinite(end)):
             self.bad(no, f"EFIX times must be finite numbers, got {show(line)}", efix=True)
+            return
+        if not abs(dur) <= MAX_DURATION_MS:
+            self.bad(no, f"EFIX duration must be a finite number of ms, got {show(line)}", efix=True,
+                     reason=NON_FINITE_DURATION)
             return
         if dur < 0 or end < start:
             self.bad(no, f"EFIX has a negative duration ({show(line)}): expected end ≥ start, duration ≥ 0",
