@@ -199,11 +199,18 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
 
     accounting = Accounting()
     tables: list[FixationTable] = []
-    for res, acc in results:
-        if isinstance(res, tuple):
-            _raise_from(res)
+    errors: list[tuple] = []
+    for f, (res, acc) in zip(files, results, strict=True):
         accounting.merge(acc)
+        if isinstance(res, tuple):
+            if request.options.on_error != "skip" or res[0] != "ReaderError":
+                _raise_from(res)
+            errors.append(res)  # a whole file that cannot be read: skipped, listed in the report
+            accounting.skipped_file(f, str(ReaderError(res[1], path=res[2], line=res[3], record=res[4])))
+            continue
         tables.append(res)
+    if not tables:  # nothing readable: an error, never an empty table
+        _raise_from(errors[0])
     table = tables[0] if len(tables) == 1 else concat_tables(tables)
     base = table.meta
     table = FixationTable(table.data, DatasetMeta(dataset, base.stimuli, request.geometry or base.geometry,

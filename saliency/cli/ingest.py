@@ -171,6 +171,8 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
     for k, v in [("input files", f"{len(rep['inputs']):,} ({len(acc['files']):,} sources)"),
                  ("fixations seen", f"{acc['seen']:,}"), ("kept", f"{acc['kept']:,}"),
                  ("dropped", f"{acc['dropped']:,}"),
+                 *([("files skipped (unreadable)", "\n".join(acc["files_skipped"].values()))]
+                   if acc.get("files_skipped") else []),
                  ("stimuli (with fixations / listed)", f"{t['stimuli_with_fixations']:,} / {t['stimuli_listed']:,}"),
                  ("observers", f"{t['observers']:,}"),
                  ("pixels per degree", "—" if t["pixels_per_degree"] is None else f"{t['pixels_per_degree']:g}"),

@@ -77,6 +77,7 @@ class Accounting:
         self._dropped: dict[str, Counter[str]] = defaultdict(Counter)
         self._noted: dict[str, Counter[str]] = defaultdict(Counter)
         self._examples: dict[tuple[str, str], str] = {}
+        self._skipped_files: dict[str, str] = {}
 
     def kept(self, path: str | Path, n: int = 1) -> None:
         self._kept[str(path)] += n
@@ -90,6 +91,14 @@ class Accounting:
     def note(self, path: str | Path, what: str, n: int = 1) -> None:
         """Count something that changed but was kept (e.g. clipped into the stimulus)."""
         self._noted[str(path)][what] += n
+
+    def skipped_file(self, path: str | Path, why: str) -> None:
+        """A whole file that could not be read, skipped under ``on_error='skip'`` (listed, never silent)."""
+        self._skipped_files[str(path)] = why
+
+    @property
+    def files_skipped(self) -> dict[str, str]:
+        return dict(self._skipped_files)
 
     def bad_record(self, exc: ReaderError, options: ReadOptions, reason: str = MALFORMED) -> None:
         """Raise ``exc`` under ``on_error='raise'``; under ``skip`` count it as dropped."""
@@ -106,6 +115,7 @@ class Accounting:
             self._noted[k].update(c)
         for k, v in other._examples.items():
             self._examples.setdefault(k, v)
+        self._skipped_files.update(other._skipped_files)
 
     @property
     def total_kept(self) -> int:
@@ -128,6 +138,7 @@ class Accounting:
             "dropped": self.total_dropped,
             "seen": self.total_kept + self.total_dropped,
             "dropped_by_reason": self.dropped_by_reason(),
+            "files_skipped": dict(sorted(self._skipped_files.items())),
             "files": {
                 f: {
                     "kept": self._kept.get(f, 0),

@@ -54,6 +54,7 @@ from saliency.readers.base import (
     duration_masks,
     finalize,
 )
+from saliency.readers.matfile import load_mat
 from saliency.units import ViewingGeometry
 
 DOVES_RATE_HZ = 200.0
@@ -103,17 +104,12 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
                fixations: Literal["authors", "ivt", "idt"] = "authors", geometry: ViewingGeometry | None = None,
                detection: dict | None = None, dataset: str = "doves") -> DovesImage:
     """Read one DOVES ``imgNNN.mat`` (see the module docstring)."""
-    import scipy.io
-
     options = options or ReadOptions()
     accounting = accounting if accounting is not None else Accounting()
     path = Path(path)
     if fixations not in ("authors", "ivt", "idt"):
         raise ConfigError(f"fixations must be 'authors', 'ivt' or 'idt', got {fixations!r}")
-    try:
-        m = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
-        raise ReaderError(f"not a readable MATLAB file ({exc}): expected a DOVES imgNNN.mat", path=path) from exc
+    m = load_mat(path, "a DOVES imgNNN.mat")
     picture = np.asarray(m.get("picture"))
     if picture.ndim != 2:
         raise ReaderError(f"'picture' has shape {picture.shape}: expected a 2-D grey image", path=path)

@@ -45,6 +45,7 @@ from saliency.readers.base import (
 )
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import list_images, scan_stimuli
+from saliency.readers.text import read_text
 from saliency.units import ViewingGeometry
 
 
@@ -115,13 +116,7 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
 def _read_stimulus_dir(directory: Path, options: ReadOptions, encoding: str) -> list[tuple[str, _Parsed]]:
     out = []
     for f in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            text = f.read_bytes().decode(encoding)
-        except OSError as exc:
-            raise ReaderError(f"cannot read ({exc.strerror or exc})", path=f) from exc
-        except UnicodeDecodeError as exc:
-            raise ReaderError(f"cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
-                              "expected a plain-text scanpath", path=f) from exc
+        text, _ = read_text(f, encoding)
         out.append((f.name, parse_scanpath(f, text, options)))
     return out
 

@@ -146,6 +146,8 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         frame, lines, short = _load_with_csv(path, text, sep)
         if usecols is not None:
             frame = frame[[c for c in frame.columns if usecols(str(c).strip())]]
+    if len(short) and not text.endswith(("\n", "\r")) and text.rstrip("\r\n").rsplit("\n", 1)[-1].strip():
+        short[-1] = True  # the last line has no line end: the file may be cut inside it (values changed)
     blank = (frame == "").all(axis=1).to_numpy() & ~short if len(frame.columns) else np.zeros(len(frame), bool)
     frame.columns = [str(c).strip() for c in frame.columns]
     header = [str(c) for c in frame.columns]
@@ -187,7 +189,8 @@ def _load_with_csv(path: Path, text: str, sep: str) -> tuple[pd.DataFrame, np.nd
 
 
 def drop_short_rows(src: SourceTable, request: ReadRequest, accounting: Accounting) -> SourceTable:
-    """Rows with fewer fields than the header (a file cut mid-row) are errors, never padded values:
+    """Rows with fewer fields than the header (a file cut mid-row) and a last line without a line end
+    (cut inside its last field) are errors, never padded or shortened values:
     :class:`ReaderError` naming the line under ``raise``; dropped as ``truncated row`` under ``skip``.
     A repeated header line is not a record: it is removed and noted (``repeated header line``)."""
     if src.repeated_headers:
@@ -196,8 +199,8 @@ def drop_short_rows(src: SourceTable, request: ReadRequest, accounting: Accounti
         return src
     n_fields = len(src.frame.columns)
     for i in np.flatnonzero(src.short):
-        exc = ReaderError(f"fewer fields than the header's {n_fields}: truncated or short row",
-                          **src.where(int(i)))
+        exc = ReaderError(f"fewer fields than the header's {n_fields}, or the last line without a line end: "
+                          "a truncated row (complete files end with a newline)", **src.where(int(i)))
         accounting.bad_record(exc, request.options, TRUNCATED)
     return src.subset(~src.short)
 

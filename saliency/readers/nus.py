@@ -40,6 +40,7 @@ from saliency.readers.base import (
     duration_masks,
     finalize,
 )
+from saliency.readers.matfile import load_mat
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry
@@ -75,16 +76,10 @@ def nus_frame(mat_path: str | Path, options: ReadOptions, accounting: Accounting
     Negative durations and subjects whose ``fix_x``/``fix_y``/``fix_duration`` lengths differ are bad
     records (ReaderError under ``on_error='raise'``); non-finite coordinates are dropped and counted.
     """
-    import scipy.io
 
     mat_path = Path(mat_path)
     key = str(mat_path)
-    try:
-        mat = scipy.io.loadmat(mat_path, squeeze_me=True, struct_as_record=False)
-    except FileNotFoundError as exc:
-        raise ReaderError("file not found; expected a NUS fixations.mat", path=mat_path) from exc
-    except Exception as exc:  # scipy raises ValueError/TypeError/MatReadError on garbage
-        raise ReaderError(f"not a readable MATLAB v5 file ({type(exc).__name__}: {exc})", path=mat_path) from exc
+    mat = load_mat(mat_path, "a NUS fixations.mat", squeeze_me=True, struct_as_record=False)
     if "fixations" not in mat:
         names = sorted(k for k in mat if not k.startswith("__"))
         raise ReaderError(f"no variable 'fixations' (found {names}); expected the NUS/OSIE struct array",

@@ -9,13 +9,15 @@ Rules (``encoding`` is the ``--encoding`` value; ``utf-8``, the default, means "
    NULs are at odd offsets, BE when at even offsets) — exporters write it without a mark.
 3. Otherwise the file is decoded with ``encoding``. Bytes that are not ``encoding`` raise
    :class:`ReaderError` naming file, line and byte, and suggesting ``--encoding``.
-4. Decoded text that still holds NUL characters is not text (binary data or a wrong encoding): a
+4. Decoded text that still holds NUL or other control characters (C0 except tab, line feed, carriage
+   return, form feed) is not text (binary data or a wrong encoding): a
    :class:`ReaderError` naming the line. So an undecodable file is an error, never an empty table.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 from saliency.errors import ConfigError, ReaderError
@@ -25,6 +27,7 @@ BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 SNIFF_BYTES = 4096
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def _norm(encoding: str) -> str:
@@ -64,11 +67,11 @@ def decode_bytes(data: bytes, path: str | Path, encoding: str = "utf-8") -> tupl
         line = data[: skip + exc.start].count(b"\n") + 1
         raise ReaderError(f"cannot decode as {codec} ({exc.reason} at byte {skip + exc.start}); pass the "
                           "file's encoding (e.g. --encoding latin-1 or utf-16)", path=path, line=line) from exc
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise ReaderError(f"NUL character in the text after decoding as {codec}: a binary file or a wrong "
-                          "encoding (pass --encoding)", path=path, line=line)
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise ReaderError(f"control character {bad.group()!r} in the text after decoding as {codec}: a binary "
+                          "file or a wrong encoding (pass --encoding)", path=path, line=line)
     return text, codec
 
 

@@ -76,8 +76,14 @@ def efix_frame(p: Lexer, trials: list[AscTrial], use_trialid: bool, eye: Eye, ac
     out_eye = np.array(EYE_NAME, dtype=object)[eyes] if n else np.zeros(0, dtype=object)
     if eye == "mean" and n:
         idx = np.flatnonzero(keep)
+        # a trial is binocular when both eyes have EFIX in it, or when its recording block recorded both
+        # eyes (START ... LEFT RIGHT): a lone EFIX there has lost its partner, it is not monocular data
+        block = seq[:, 1]
+        binoc_block = np.array([len(e) == 2 for e in p.block_eyes] or [False], dtype=bool)
+        in_binoc_block = (block >= 0) & binoc_block[np.clip(block, 0, max(len(p.block_eyes) - 1, 0))]
         binoc_trials = {int(tr) for tr in np.unique(trial[idx])
-                        if {0, 1} <= set(eyes[idx][trial[idx] == tr].tolist())}
+                        if {0, 1} <= set(eyes[idx][trial[idx] == tr].tolist())
+                        or in_binoc_block[idx][trial[idx] == tr].any()}
         for tr in sorted(binoc_trials):
             sel = idx[trial[idx] == tr]
             left, right = sel[eyes[sel] == 0], sel[eyes[sel] == 1]

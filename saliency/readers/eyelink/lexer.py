@@ -7,11 +7,12 @@ with a digit (events, messages). Sample lines are handed in bulk to :mod:`.sampl
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from saliency.errors import ReaderError
 from saliency.readers.base import (
@@ -23,6 +24,7 @@ from saliency.readers.base import (
     Accounting,
     ReadOptions,
 )
+from saliency.readers.text import SNIFF_BYTES, detect_encoding, read_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -96,6 +98,7 @@ class Lexer:
         self.block_eyes: list[tuple[str, ...]] = []
         self.n_lines = 0
         self.n_nonempty = 0
+        self.n_bad_lines = 0
         # samples
         self.sample_buf: list[bytes] = []
         self.sample_segs: list[tuple[int, int, int, int]] = []  # first line, n lines, trial_seq, block_seq
@@ -109,16 +112,38 @@ class Lexer:
         exc = ReaderError(what, path=self.path, line=line)
         if self.options.on_error == "raise":
             raise exc
+        self.n_bad_lines += 1
         if efix:
             self.acc.dropped(self.path, reason, example=f"line {line}: {what}")
         else:
             self.acc.note(self.path, LINE_SKIPPED)
 
+    def _open(self) -> BinaryIO:
+        """The file as bytes in an ASCII-compatible encoding: UTF-16/32 files (by byte-order mark or
+        sniffing, see :mod:`saliency.readers.text`) are decoded whole and re-encoded as UTF-8; a UTF-8
+        mark is skipped; NUL bytes (binary data) are an error naming the line."""
+        with open(self.path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        codec, skip = detect_encoding(head, self.encoding)
+        if codec.startswith(("utf-16", "utf-32")):
+            text, _ = read_text(self.path, codec)
+            self.encoding = "utf-8"
+            return io.BytesIO(text.encode("utf-8"))
+        nul = head.find(b"\x00")
+        if nul >= 0:
+            raise ReaderError("NUL bytes: a binary file or a wrong encoding (pass --encoding); expected an "
+                              "EyeLink ASC text export", path=self.path, line=head.count(b"\n", 0, nul) + 1)
+        fh = open(self.path, "rb")
+        fh.seek(skip)
+        if skip:
+            self.encoding = "utf-8"
+        return fh
+
     # -- driver --------------------------------------------------------------------------------
     def run(self, chunk_bytes: int) -> None:
         lineno = 1  # number of the line starting at chunk offset 0
         rest = b""
-        with open(self.path, "rb") as fh:
+        with self._open() as fh:
             while True:
                 data = fh.read(chunk_bytes)
                 eof = not data
@@ -141,6 +166,9 @@ class Lexer:
         if self.n_nonempty == 0:
             raise ReaderError("empty file: expected an EyeLink ASC export (MSG, EFIX and sample lines)",
                               path=self.path, line=1)
+        if self.n_bad_lines >= self.n_nonempty:
+            raise ReaderError(f"no line of the file is an EyeLink ASC line ({self.n_bad_lines} malformed): "
+                              "expected an ASC export (or pass the file's --encoding)", path=self.path, line=1)
         if self.in_block:
             self.acc.note(self.path, "recording block without END (truncated file?)")
 
@@ -222,7 +250,7 @@ class Lexer:
 
     def _efix(self, line: bytes, no: int) -> None:
         f = line.split()
-        if len(f) < 7 or f[1] not in EYE_CODE:
+        if len(f) < 8 or f[1] not in EYE_CODE:  # 8: a line cut before the pupil field may have lost digits of y
             self.bad(no, f"malformed EFIX line {show(line)}: expected 'EFIX L|R start end duration x y pupil'",
                      efix=True)
             return
