@@ -33,16 +33,15 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
-from saliency.readers.base import (
+from saliency.fixations.accounting import (
     NEGATIVE_DURATION,
     NON_FINITE,
     NON_FINITE_DURATION,
     Accounting,
-    ReadOptions,
     duration_masks,
-    finalize,
 )
+from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
+from saliency.readers.base import ReadOptions, finalize
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import list_images, scan_stimuli
 from saliency.readers.text import read_text

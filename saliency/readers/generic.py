@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo, empty_frame
-from saliency.readers.base import (
+from saliency.fixations.accounting import (
     MAX_DURATION_MS,
     NEGATIVE_DURATION,
     NON_FINITE,
@@ -48,8 +47,9 @@ from saliency.readers.base import (
     TRUNCATED,
     Accounting,
     duration_masks,
-    finalize,
 )
+from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo, empty_frame
+from saliency.readers.base import finalize
 from saliency.readers.request import MAPPABLE_FIELDS, TIME_UNITS_MS, ReadRequest
 from saliency.readers.stimuli import fixed_size_stimuli
 from saliency.readers.text import decode_bytes

@@ -43,8 +43,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.table import FixationTable, empty_frame
-from saliency.readers.base import (
+from saliency.fixations.accounting import (
     MALFORMED,
     NON_FINITE,
     NON_FINITE_DURATION,
@@ -53,6 +52,7 @@ from saliency.readers.base import (
     Accounting,
     duration_masks,
 )
+from saliency.fixations.table import FixationTable, empty_frame
 from saliency.readers.generic import NA_TOKENS, SourceTable, frame_to_table, load_source, numeric_column
 from saliency.readers.request import ReadRequest
 

@@ -11,7 +11,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.fixations.accounting import Accounting
+from saliency.readers.base import ReadOptions
 from saliency.readers.request import ReadRequest
 
 ROOT = Path(__file__).resolve().parents[2]

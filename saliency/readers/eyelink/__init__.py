@@ -100,8 +100,9 @@ from typing import Any
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.table import DatasetMeta, FixationTable
-from saliency.readers.base import Accounting, ReadOptions, finalize
+from saliency.readers.base import ReadOptions, finalize
 from saliency.readers.eyelink.events import detected_frame, efix_frame
 from saliency.readers.eyelink.lexer import (
     BEFORE_ONSET,

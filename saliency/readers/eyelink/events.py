@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError
+from saliency.fixations.accounting import BLINK, OTHER_EYE, Accounting
 from saliency.fixations.table import COLUMNS
-from saliency.readers.base import BLINK, OTHER_EYE, Accounting
 from saliency.readers.eyelink.lexer import (
     BEFORE_ONSET,
     EYE_NAME,

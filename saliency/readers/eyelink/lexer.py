@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from saliency.errors import ReaderError
-from saliency.readers.base import (
+from saliency.fixations.accounting import (
     MALFORMED,
     MAX_DURATION_MS,
     NEGATIVE_DURATION,
     NON_FINITE,
     NON_FINITE_DURATION,
     Accounting,
-    ReadOptions,
 )
+from saliency.readers.base import ReadOptions
 from saliency.readers.text import SNIFF_BYTES, detect_encoding, read_text
 
 if TYPE_CHECKING:
