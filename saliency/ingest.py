@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -29,7 +28,8 @@ from saliency.fixations.accounting import Accounting
 from saliency.fixations.filters import drop_first_fixation, filter_duration
 from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
-from saliency.io import write_json
+from saliency.io import read_toml, write_json
+from saliency.names import check_name
 from saliency.readers import READERS, ReaderSpec
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
@@ -106,13 +106,10 @@ def load_card(name_or_path: str | Path) -> DatasetCard:
     p = Path(name_or_path)
     if p.suffix != ".toml":
         p = CARDS_DIR / f"{name_or_path}.toml"
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not p.is_file():
         known = sorted(q.stem for q in CARDS_DIR.glob("*.toml")) if CARDS_DIR.is_dir() else []
-        raise ConfigError(f"dataset card {p} not found; known cards: {', '.join(known) or '(none)'}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"dataset card {p} not found; known cards: {', '.join(known) or '(none)'}")
+    raw = read_toml(p, "dataset card")
     if "name" not in raw:
         raise ConfigError(f"{p}: dataset card lacks 'name'")
     return DatasetCard(str(raw["name"]), raw)
@@ -197,6 +194,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     workers: processes for file formats (default: min(files, CPUs)); 1 reads in this process.
     """
     t_start = time.perf_counter()
+    check_name(dataset, "--dataset")
     spec = READERS.get(fmt)
     ignored: list[dict[str, str]] = []
     files = expand_inputs(spec, paths, ignored)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from saliency.fixations.accounting import (
     duration_masks,
 )
 from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo, empty_frame
+from saliency.io import read_toml
 from saliency.readers.base import finalize
 from saliency.readers.request import MAPPABLE_FIELDS, TIME_UNITS_MS, ReadRequest
 from saliency.readers.stimuli import fixed_size_stimuli
@@ -372,12 +372,7 @@ def load_mapping_file(path: str | Path) -> dict[str, Any]:
     Returns ``{"columns": {...}, **options}``; unknown keys are a :class:`ConfigError`.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: mapping file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path, "mapping file")
     allowed = {"columns", "origin", "time_unit", "delimiter", "encoding", "stimulus", "eye"}
     unknown = sorted(set(data) - allowed)
     if unknown:
