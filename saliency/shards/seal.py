@@ -107,3 +107,23 @@ def binding_problems(root: Path, meta: dict[str, Any], manifest: pd.DataFrame,
             problems[sidecar_file(name)] = (f"map keys of {bad} differ between the manifest and the shard's "
                                             "sidecar (stimulus ↔ map binding broken)")
     return problems
+
+
+def remove_shard_set(root: Path) -> None:
+    """Delete what a shard build writes in ``root`` (meta, manifest, fixations, ``maps/NNNNN.*``) so that
+    ``saliency maps --rebuild`` builds from scratch instead of trusting files that verify against a damaged
+    or unsealed meta. Other files in ``root`` are left alone."""
+    import re
+
+    from saliency.shards.schema import FIXATIONS_FILE, MANIFEST_FILE, MAPS_DIR, META_FILE
+
+    root = Path(root)
+    (root / META_FILE).unlink(missing_ok=True)  # first: the set stops being a set at once
+    for name in (MANIFEST_FILE, FIXATIONS_FILE):
+        (root / name).unlink(missing_ok=True)
+    maps = root / MAPS_DIR
+    if maps.is_dir():
+        ours = re.compile(r"^\.?\d{5}\.(npz|parquet|json)(\..*\.tmp)?$")
+        for p in maps.iterdir():
+            if p.is_file() and ours.match(p.name):
+                p.unlink()
