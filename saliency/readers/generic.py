@@ -139,8 +139,9 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         if n_lines - 1 != len(frame):  # quoted newlines or trailing blank lines: count lines exactly
             raise pd.errors.ParserError("line count mismatch")
-        # with na_filter off an empty field is "" and a field the row does not have is NaN
-        short = frame.isna().any(axis=1).to_numpy() & frame.notna().any(axis=1).to_numpy()
+        short = _short_lines(text, sep, len(frame))
+        if short is None:  # quoted fields: only the csv module counts fields exactly
+            raise pd.errors.ParserError("quoted fields")
         frame = frame.fillna("")
     except pd.errors.ParserError:
         frame, lines, short = _load_with_csv(path, text, sep)
@@ -157,6 +158,22 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
     if drop.any():
         frame, lines, short = frame[~drop].reset_index(drop=True), lines[~drop], short[~drop]
     return SourceTable(path, frame, lines, short=short, repeated_headers=int(repeated.sum()))
+
+
+def _short_lines(text: str, sep: str, n_rows: int) -> np.ndarray | None:
+    """Per data row (line 2, 3, ...): True where the line has fewer separators than the header and is not
+    blank (pandas pads such rows with empty fields). None when the text has quotes (counting needs a parser)."""
+    if '"' in text or len(sep) != 1:
+        return None
+    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # ASCII bytes never occur inside UTF-8 sequences
+    nl = np.flatnonzero(b == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [b.size]))
+    seps = np.concatenate(([0], np.cumsum(b == ord(sep))))
+    count = seps[ends] - seps[starts]
+    length = ends - starts - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))
+    short = (count[1:] < count[0]) & (length[1:] > 0)
+    return short[:n_rows]
 
 
 def _load_with_csv(path: Path, text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -290,7 +307,8 @@ def build_frame(src: SourceTable, mapping: Mapping[str, str], request: ReadReque
         return empty_frame()
     for f in ("x", "y"):
         if f not in mapping:
-            raise ConfigError(f"column mapping lacks {f!r}; e.g. --column {f}=gaze_{f}")
+            raise ConfigError(f"{key}: no column for {f!r} (header: {', '.join(map(str, src.frame.columns[:12]))}"
+                              f"{', ...' if len(src.frame.columns) > 12 else ''}); name it with --column {f}=COLUMN")
     if "stimulus" not in mapping and request.stimulus is None:
         raise ConfigError(f"{key}: no stimulus column mapped and no fixed stimulus; pass --column "
                           "stimulus=COLUMN or --stimulus NAME")

@@ -99,6 +99,7 @@ class Lexer:
         self.n_lines = 0
         self.n_nonempty = 0
         self.n_bad_lines = 0
+        self.n_known = 0  # lines with an ASC keyword (MSG, EFIX, START, ...)
         # samples
         self.sample_buf: list[bytes] = []
         self.sample_segs: list[tuple[int, int, int, int]] = []  # first line, n lines, trial_seq, block_seq
@@ -166,8 +167,9 @@ class Lexer:
         if self.n_nonempty == 0:
             raise ReaderError("empty file: expected an EyeLink ASC export (MSG, EFIX and sample lines)",
                               path=self.path, line=1)
-        if self.n_bad_lines >= self.n_nonempty:
-            raise ReaderError(f"no line of the file is an EyeLink ASC line ({self.n_bad_lines} malformed): "
+        if self.n_bad_lines >= self.n_nonempty or self.n_known == 0:
+            raise ReaderError(f"no EyeLink ASC event or message line (MSG, EFIX, START, ...) in the file "
+                              f"({self.n_bad_lines} malformed lines): "
                               "expected an ASC export (or pass the file's --encoding)", path=self.path, line=1)
         if self.in_block:
             self.acc.note(self.path, "recording block without END (truncated file?)")
@@ -215,6 +217,8 @@ class Lexer:
             return
         parts = line.split(None, 1)
         kw = parts[0]
+        if kw in KNOWN:
+            self.n_known += 1
         if kw == b"MSG":
             # fast path: a message the reader cannot use (no user pattern, no keyword) is only checked
             # for its encoding (ASCII is valid in every supported encoding)
