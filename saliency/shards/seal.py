@@ -8,7 +8,8 @@ the seal existed has no ``meta_sha256``: it stays readable, and ``saliency verif
 (exit 1) naming ``saliency maps --rebuild``.
 
 The map-key ↔ stimulus binding is checked a second, independent way: each shard's sidecar
-(``maps/NNNNN.json``) lists the manifest rows written with it; ``verify`` compares them with the manifest.
+(``maps/NNNNN.json``) lists the manifest rows written with it; ``verify`` compares them with the manifest
+(and the sidecars' own bytes with ``sidecar_sha256`` in the sealed meta).
 
 Every failure to load is a :class:`ChecksumError` (damage: ``verify`` exits 1, other commands 3) or a
 :class:`SchemaError` naming the file — never a traceback.
@@ -91,8 +92,14 @@ def binding_problems(root: Path, meta: dict[str, Any], manifest: pd.DataFrame,
     """Problems where a shard's sidecar rows disagree with the manifest on stimulus ↔ (shard, key, map_sha256)."""
     problems: dict[str, str] = {}
     want = {(r.stimulus, r.shard, r.key, r.map_sha256) for r in manifest.itertuples()}
+    from saliency.io import sha256_file
+
+    recorded = meta.get("sidecar_sha256") or {}
     for name in sorted(meta["shards"]):
         side = root / sidecar_file(name)
+        if name in recorded and side.is_file() and sha256_file(side) != recorded[name]:
+            problems[sidecar_file(name)] = "checksum differs from meta.json (the shard's sidecar is damaged)"
+            continue
         try:
             doc = json.loads(side.read_text(encoding="utf-8"))
             rows = {(r["stimulus"], r["shard"], r["key"], r["map_sha256"]) for r in doc["rows"]}

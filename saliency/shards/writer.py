@@ -316,7 +316,8 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
                                 "n_maps": len(d["rows"])} for d in docs},
     }
     _remove_stale(root, {d["file"] for d in docs} | {sidecar_file(d["shard"]) for d in docs})
-    meta = sealed(meta)
+    meta = sealed({**meta, "sidecar_sha256": {d["shard"]: sha256_file(root / sidecar_file(d["shard"]))
+                                              for d in docs}})
     write_json(root / META_FILE, meta)
     return meta
 
