@@ -29,8 +29,8 @@ from typing import Any
 from saliency.errors import ConfigError
 from saliency.io import read_toml
 from saliency.names import check_name
+from saliency.tasks import TASKS
 
-TASKS = ("fixation", "sod")
 DEFAULT_STAGES = {
     "fixation": ("ingest", "maps", "baselines", "train", "evaluate", "report"),
     "sod": ("train", "evaluate", "report"),

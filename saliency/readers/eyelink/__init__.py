@@ -11,7 +11,7 @@ Public API (used by :mod:`saliency.ingest`)::
                              x/y in stimulus pixels (0-based corners), not yet finalized
     AscRecording.trials      list[AscTrial]: trial number, TRIALID text, stimulus, onset, placement
     AscRecording.screen_px   (width, height) from DISPLAY_COORDS (else GAZE_COORDS), or None
-    AscRecording.samples     dict trial → AscSamples (only with events="ivt"/"idt" or keep_samples)
+    AscRecording.samples     dict trial → GazeSamples (only with events="ivt"/"idt" or keep_samples)
     AscRecording.to_table(meta, options, accounting) → FixationTable  (calls readers.base.finalize)
 
 Streaming: the file is read in binary chunks (8 MiB); a single C-level regex scan per chunk finds the
@@ -126,7 +126,8 @@ from saliency.readers.eyelink.messages import (
     resolve_trials,
     stimulus_name,
 )
-from saliency.readers.eyelink.samples import AscSamples, SampleMixin, collect_samples
+from saliency.readers.eyelink.samples import SampleMixin, collect_samples
+from saliency.readers.samples import GazeSamples
 from saliency.units import ViewingGeometry
 
 __all__ = [
@@ -141,7 +142,6 @@ __all__ = [
     "SAMPLES_MISSING",
     "UNPAIRED",
     "AscRecording",
-    "AscSamples",
     "AscTrial",
     "Events",
     "Eye",
@@ -161,7 +161,7 @@ class AscRecording:
     screen_px: tuple[int, int] | None
     sample_rate_hz: float | None
     eyes_recorded: tuple[str, ...]
-    samples: dict[int, AscSamples] = field(default_factory=dict)
+    samples: dict[int, GazeSamples] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
 
     def stimuli(self) -> list[str]:
@@ -227,7 +227,7 @@ def read_asc(
     screen = p.screen
     resolve_trials(trials, screen, default_stimulus, stimulus_sizes, placement)
 
-    samples: dict[int, AscSamples] = {}
+    samples: dict[int, GazeSamples] = {}
     stats: dict[str, int] = {"efix_lines": len(p.fx_line)}
     if p.sample_parts:
         samples, sstats = collect_samples(p, use_trialid, eye)

@@ -25,7 +25,7 @@ from saliency.readers.eyelink.lexer import (
     Lexer,
 )
 from saliency.readers.eyelink.messages import AscTrial
-from saliency.readers.eyelink.samples import AscSamples
+from saliency.readers.samples import GazeSamples
 from saliency.units import ViewingGeometry
 
 
@@ -164,7 +164,7 @@ def greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], events: str,
+def detected_frame(samples: dict[int, GazeSamples], trials: list[AscTrial], events: str,
                     geometry: ViewingGeometry | None, detection: Mapping[str, float], acc: Accounting,
                     path: Path, dataset: str, observer: str, placement: Any) -> pd.DataFrame:
     from saliency.fixations.detect import DETECTORS
@@ -175,7 +175,7 @@ def detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], event
     for tr_i, smp in sorted(samples.items()):
         tr = trials[tr_i]
         try:
-            det = detect(smp.t_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
+            det = detect(smp.time_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
                          **detection)
         except TypeError as exc:
             raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: "

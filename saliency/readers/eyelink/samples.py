@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from saliency.readers.eyelink.lexer import CHUNK_BYTES, NULLS, Eye, Lexer, show
-
-
-@dataclass
-class AscSamples:
-    """Raw samples of one trial, one eye (or the binocular mean): (N,) arrays.
-
-    t_ms float64 tracker time; x_px, y_px float32 screen px (NaN = missing); line int32 file lines.
-    """
-
-    t_ms: np.ndarray
-    x_px: np.ndarray
-    y_px: np.ndarray
-    line: np.ndarray
-    eye: str
+from saliency.readers.samples import GazeSamples
 
 
 class SampleMixin(Lexer):
@@ -145,7 +131,7 @@ def parse_samples_fast(data: bytes, binocular: bool):
     return t, col(1), col(2), nan, nan
 
 
-def collect_samples(p: Lexer, use_trialid: bool, eye: Eye) -> tuple[dict[int, AscSamples], dict[str, int]]:
+def collect_samples(p: Lexer, use_trialid: bool, eye: Eye) -> tuple[dict[int, GazeSamples], dict[str, int]]:
     """Concatenate the parsed parts, mask blinks, split by trial (views into one sorted copy)."""
     parts = p.sample_parts
     t = np.concatenate([q[0] for q in parts])
@@ -187,11 +173,13 @@ def collect_samples(p: Lexer, use_trialid: bool, eye: Eye) -> tuple[dict[int, As
     if dup.any():  # repeated time stamps within a trial: keep the first
         t, x, y, label, lines, trial = (a[~dup] for a in (t, x, y, label, lines, trial))
     names = ("left", "right", "mean")
-    out: dict[int, AscSamples] = {}
+    out: dict[int, GazeSamples] = {}
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(trial)) + 1, [t.size]))
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if hi > lo:
             name = names[int(np.bincount(label[lo:hi], minlength=3).argmax())]
-            out[int(trial[lo])] = AscSamples(t[lo:hi], x[lo:hi], y[lo:hi], lines[lo:hi], name)
+            k = int(trial[lo])
+            out[k] = GazeSamples(t[lo:hi], x[lo:hi], y[lo:hi], np.broadcast_to(np.int64(k), (hi - lo,)),
+                                 lines[lo:hi], name, p.path)
     return out, stats
 
