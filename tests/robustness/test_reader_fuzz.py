@@ -33,7 +33,7 @@ from tests.robustness.corpus import (
 
 KINDS = list(TEXT_FIXTURES)
 FIXATION_KINDS = [k for k in KINDS if k != "samples"]  # the samples fixture is too short to hold fixations
-MAX_CUTS = {"tobii": 3, "dataviewer": 25}
+MAX_CUTS = {"tobii": 6, "dataviewer": 25}
 
 
 def _by_line(frame) -> dict[int, tuple]:
@@ -74,6 +74,8 @@ def _check(kind: str, path: Path, clean_rows: dict, clean_acc: dict, on_error: s
 @pytest.mark.parametrize("kind", FIXATION_KINDS)
 def test_truncation_never_changes_values_or_loses_count(kind, clean, tmp_path):
     data = fixture(kind).read_bytes()
+    if kind == "tobii":  # 18k lines: cut within the first 3000 (its first participants' fixations)
+        data = b"".join(lines_of(data)[:3000])
     clean_acc, rows = clean[kind]
     last_seen = 0
     prefix_rows: dict[int, tuple] = {}
@@ -124,7 +126,7 @@ def test_every_encoding_reads_the_same(kind, codec, clean, tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_byte_flips_are_errors_or_accounted(kind, clean, tmp_path):
     data = fixture(kind).read_bytes()
-    for label, flipped in byte_flips(data, n=8, seed=len(kind)):
+    for label, flipped in byte_flips(data, n=4 if kind == "tobii" else 8, seed=len(kind)):
         p = tmp_path / f"flip{fixture(kind).suffix}"
         p.write_bytes(flipped)
         for on_error in ("raise", "skip"):
