@@ -37,6 +37,7 @@ from saliency.fixations.accounting import (
     NEGATIVE_DURATION,
     NON_FINITE,
     NON_FINITE_DURATION,
+    TRUNCATED,
     Accounting,
     duration_masks,
 )
@@ -71,6 +72,11 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
     acc = Accounting()
     lines = text.splitlines()
     numbered = [(i, ln.split()) for i, ln in enumerate(lines, start=1) if ln.strip()]
+    if numbered and numbered[-1][0] == len(lines) and not text.endswith(("\n", "\r")):
+        # the last line has no line end: the file may be cut inside a number (a changed value)
+        i = numbered.pop()[0]
+        acc.bad_record(ReaderError(f"last line {lines[i - 1].strip()!r} has no line end: a truncated file? "
+                                   "(complete files end with a newline)", path=path, line=i), options, TRUNCATED)
     good_lines: list[int] = []
     rows: list[list[str]] = []
     try:

@@ -202,3 +202,38 @@ def test_hypothesis_prefix_and_flips_dataviewer(cut, flips, on_error, clean, tmp
         rows = clean["dataviewer"][1]
         assert all(_same(r, rows[k]) for k, r in _by_line(frame).items())
     assert np.isfinite(frame["x"]).all() and np.isfinite(frame["y"]).all()
+
+
+def test_fixatons_scanpath_truncations_and_encodings(tmp_path):
+    """MIT1003 (FixaTons layout): every cut of one real scanpath file, and its re-encodings."""
+    from saliency.readers.base import ReadOptions
+    from saliency.readers.fixatons import parse_scanpath
+    from saliency.readers.text import decode_bytes
+    from tests.robustness.corpus import FIXTURES
+
+    scanpaths = FIXTURES.parent / "datasets" / "mit1003" / "SCANPATHS"
+    src = sorted(next(iter(sorted(scanpaths.iterdir()))).iterdir())[0]
+    data = src.read_bytes()
+    clean = parse_scanpath(src, data.decode(), ReadOptions())
+    rows = {int(k): (x, y, a, b) for k, x, y, a, b in zip(clean.line, clean.x, clean.y, clean.t0, clean.t1,
+                                                           strict=True)}
+    p = tmp_path / src.name
+    for _label, cut in truncations(data, max_cuts=len(data)):
+        p.write_bytes(cut)
+        text, _ = decode_bytes(cut, p)
+        for on_error in ("raise", "skip"):
+            try:
+                got = parse_scanpath(p, text, ReadOptions(on_error=on_error))
+            except SaliencyError as exc:
+                assert str(p) in str(exc)
+                continue
+            for k, x, y, a, b in zip(got.line, got.x, got.y, got.t0, got.t1, strict=True):
+                assert rows[int(k)] == (x, y, a, b), f"line {k} changed"
+            if on_error == "skip":  # every line the cut file holds is kept here or dropped with a reason
+                held = sum(1 for v in cut.splitlines() if v.strip())
+                assert got.line.size + got.accounting.total_dropped == held
+    for codec in ENCODINGS:
+        enc = reencode(data, codec)
+        text, _ = decode_bytes(enc, p, "latin-1" if codec == "latin-1" else "utf-8")
+        got = parse_scanpath(p, text, ReadOptions())
+        assert got.line.tolist() == clean.line.tolist() and got.x.tolist() == clean.x.tolist()
