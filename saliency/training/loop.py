@@ -222,11 +222,10 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
     if resume and not last_path.is_file():
         raise ConfigError(f"--resume: {last_path} does not exist")
     if resume:
-        import tomllib
-
+        from saliency.io import read_toml
         from saliency.training.config import RunConfig as _RC
 
-        saved = _RC.from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
+        saved = _RC.from_dict(read_toml(run_dir / "config.toml", "saved run config"))
         if saved.to_dict() != cfg.to_dict():
             diff = sorted(k for k in _flatten(cfg.to_dict()).keys() | _flatten(saved.to_dict()).keys()
                           if _flatten(cfg.to_dict()).get(k) != _flatten(saved.to_dict()).get(k))
