@@ -393,3 +393,14 @@ def test_case7_run_folder_lock(tmp_path):
 
 def test_errors_module_types_exit_codes():
     assert ConfigError("x").exit_code == SchemaError("x").exit_code == FolderBusy("x").exit_code == 3
+
+
+def test_case7_second_saliency_run_on_a_locked_folder_is_refused(tmp_path, cli):
+    from saliency.io import folder_lock
+
+    out = tmp_path / "run"
+    with folder_lock(out, "the pipeline run folder"):
+        code, stdout, err = cli("run", ROOT / "pipelines/osie.toml", "--quick", "--out", out)
+    assert code == 3 and "in use by process" in err and str(os.getpid()) in err
+    assert not any(p.name.endswith(".tmp") for p in out.iterdir())
+    _no_traceback(stdout, err)
