@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.io import read_toml
+from saliency.names import check_name
 from saliency.tasks import TASKS
 
 
@@ -188,8 +190,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError(f"name must be a non-empty directory name, got {self.name!r}")
+        check_name(self.name, "name")
         check_model_options(self.model.name, self.model.options, self.data.task)
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,12 +249,7 @@ def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixa
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a TOML recipe and apply ``key=value`` overrides (values parsed as TOML, else strings)."""
     path = Path(path)
-    try:
-        d = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    d = read_toml(path, "config file")
     for item in overrides:
         key, value = parse_override(item)
         _set_dotted(d, key, value)
