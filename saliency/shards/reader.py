@@ -26,7 +26,7 @@ from saliency.shards.schema import (
     MANIFEST_COLUMNS,
     MANIFEST_FILE,
     META_FILE,
-    SCHEMA_VERSION,
+    READABLE_SCHEMA_VERSIONS,
     sidecar_file,
 )
 
@@ -71,8 +71,9 @@ class ShardSet:
         except ValueError as exc:
             raise ChecksumError(f"{meta_path}: not valid JSON ({exc})") from exc
         version = self._meta.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads "
+                              f"{list(READABLE_SCHEMA_VERSIONS)}; rebuild the set with `saliency maps`")
         man_path = self.root / MANIFEST_FILE
         if sha256_file(man_path) != self._meta["manifest_sha256"]:
             raise ChecksumError(f"{man_path}: checksum differs from meta.json; the manifest is corrupt")
@@ -146,6 +147,12 @@ class ShardSet:
         m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
         m *= np.float32(1.0 / m.sum(dtype=np.float64))
         return m
+
+    def peak_density(self, stimulus: str) -> float | None:
+        """The sum-1 density's value at the map's peak as stored with it (Parquet schema 2), else None:
+        ``stored_map · peak_density / max(stored_map)`` is the density without renormalisation."""
+        rec = self._record(stimulus)
+        return self._shard(rec["shard"]).read(rec["key"])[1]
 
     def fixations_of(self, stimulus: str) -> pd.DataFrame:
         """Canonical table rows of one stimulus (all of them, including any left out by drop_first)."""
