@@ -3,11 +3,11 @@
 The per-metric functions of :mod:`saliency.metrics.fixation` each validate, convert and normalise the map
 again; here each map is read once and what several metrics share is computed once:
 
-- the prediction in its own dtype (float32 ranks are exact): the AUC of fixation i is
-  ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)``, counted in one compiled pass against the sorted unique
-  fixated values (:func:`saliency.metrics.jit.rank_auc`; no sort of the pixels);
-- the values at the shuffled negatives (other images' fixations), counted the same way: sAUC;
-- sum and minimum of each map (:func:`~saliency.metrics.jit.sum_min`), then one compiled pass for the
+- the prediction in its own dtype (float32 ranks are exact), only the pixels at or above the lowest fixated
+  value sorted: AUC of fixation i is ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from two
+  ``searchsorted`` of the fixated values;
+- the values at the shuffled negatives (other images' fixations), sorted once: sAUC likewise;
+- sum and minimum of each map, then one compiled pass for the
   centred sums of squares and cross products (NSS population std, CC), SIM and KL of the two densities
   ``to_density`` (:func:`~saliency.metrics.jit.pair_stats`); IG takes the log-density only at the fixations.
 
@@ -25,9 +25,9 @@ import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
-from saliency.metrics.jit import pair_stats, rank_auc, sum_min
+from saliency.metrics.jit import pair_stats
 
-__all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "score_pysaliency"]
+__all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
 
 #: Metrics the fused path computes (the ``pysaliency`` convention; EMD and ``mit`` use the general path).
 FUSED_METRICS = frozenset({"auc_judd", "auc_borji", "sauc", "nss", "ig", "cc", "kl", "sim"})
@@ -124,7 +124,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     else:
         src = flat
     if need_map:
-        total, mn = sum_min(src)
+        total, mn = float(np.add.reduce(src, dtype=f64)), float(src.min())
         if not np.isfinite(total) and not np.isfinite(src).all():
             raise _non_finite("saliency map")
     elif not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
@@ -133,7 +133,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     if has_fix and metrics & {"auc_judd", "auc_borji", "sauc"}:
         pos = flat[fix_idx]
         if metrics & {"auc_judd", "auc_borji"}:
-            v = rank_auc(flat, pos)
+            v = _auc_all_pixels(flat, pos, ws)
             for k in ("auc_judd", "auc_borji"):
                 if k in metrics:
                     out[k] = (float(v.mean()), v)
@@ -142,7 +142,8 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
                 raise SchemaError("sauc needs fixations of other images as negatives")
             neg_idx = np.asarray(neg_idx, dtype=np.int64)
             neg = np.take(flat, neg_idx, out=ws.get("negatives", neg_idx.size, flat.dtype))
-            v = rank_auc(neg, pos)
+            neg.sort()
+            v = rank_in_sorted(neg, pos)
             out["sauc"] = (float(v.mean()), v)
 
     if not need_map:
@@ -161,7 +162,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
             raise SchemaError(f"saliency map has shape {m.shape} but the ground truth is {gm.shape}; the "
                               "'pysaliency' convention does not resize implicitly (pass resize=True)")
         g = gm.ravel()
-        g_sum, g_min = sum_min(g)
+        g_sum, g_min = float(np.add.reduce(g, dtype=f64)), float(g.min())
         if not np.isfinite(g_sum) and not np.isfinite(g).all():
             raise _non_finite("ground-truth map")
         g_mean = g_sum / n
@@ -193,6 +194,30 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     if "kl" in metrics:
         out["kl"] = (kl, None)
     return out
+
+
+def rank_in_sorted(sorted_negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Per-positive rank AUC against already sorted negatives: (#{neg < p} + ½ #{neg = p}) / #neg.
+
+    Same arithmetic as :func:`saliency.metrics.fixation.rank_auc` (integer counts, then one division).
+    """
+    lo = np.searchsorted(sorted_negatives, positives, side="left")
+    hi = np.searchsorted(sorted_negatives, positives, side="right")
+    return (lo + 0.5 * (hi - lo)) / sorted_negatives.size
+
+
+def _auc_all_pixels(flat: np.ndarray, pos: np.ndarray, ws: Workspace) -> np.ndarray:
+    """Rank AUC of each fixated value against every pixel (ties ½), exactly, sorting only the pixels at or
+    above the lowest fixated value (those below count as "less" for every fixation)."""
+    n = flat.size
+    keep = np.greater_equal(flat, pos.min(), out=ws.get("keep", n, np.bool_))
+    k = int(np.count_nonzero(keep))
+    rest = np.compress(keep, flat, out=ws.get("sorted", k, flat.dtype))
+    rest.sort()
+    below = n - k
+    lo = below + np.searchsorted(rest, pos, side="left")
+    hi = below + np.searchsorted(rest, pos, side="right")
+    return (lo + 0.5 * (hi - lo)) / n
 
 
 def _density_scale(v: np.ndarray, total: float, mn: float) -> tuple[float, float]:
