@@ -2,8 +2,10 @@
 
 ``build_model("effnet_lite0_cbam")`` or ``build_model(ModelConfig(...), pretrained=False)``.
 A model = optional SpatialTransformer front-end → encoder (attention blocks per stage) → U-Net decoder
-(optional transformer bottleneck / multi-scale attention fusion) → optional learned Gaussian prior maps
-→ head (fixation log-density or SOD logits), at the input resolution.
+(optional transformer bottleneck / multi-scale attention fusion / global context from additive attention
+pooling) → optional learned Gaussian prior maps → head (fixation log-density or SOD logits) → optional
+recurrent ConvGRU refinement, at the input resolution; optionally run coarse-to-fine at inference
+(dynamic capacity: a coarse pass on the half-size image, the full-resolution pass on the most salient cells).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ class ModelConfig:
     """Everything needed to rebuild a network; TOML-friendly via :meth:`to_dict` / :meth:`from_dict`.
 
     task: "fixation" (log-density output) | "sod" (logits).
-    encoder: a name in ``ENCODERS`` ("effnet_lite0", "mobilenetv2", "resnet").
-    encoder_width: width multiplier (None = the encoder's default; effnet_lite0 only 1.0).
-    pretrained: load the encoder's shipped ImageNet weights (effnet_lite0 only).
+    encoder: a name in ``ENCODERS`` ("effnet_lite0", "effnet_lite1", "effnet_lite2", "mobilenetv2", "resnet").
+    encoder_width: width multiplier (None = the encoder's default; the EfficientNet-Lite encoders only 1.0).
+    pretrained: load the encoder's shipped ImageNet weights (the EfficientNet-Lite encoders only).
     weights_path: a local encoder state-dict file loaded after construction (overrides nothing else).
     blocks: one attention block name per encoder stage (strides 2, 4, 8, 16, 32); "none" = identity.
     bottleneck: block applied to the deepest feature before decoding ("mhsa" = transformer bottleneck).
@@ -45,6 +47,13 @@ class ModelConfig:
     n_priors: number of learned Gaussian centre-bias maps concatenated before the head (0 = off).
     stn: a SpatialTransformer front-end on the input image.
     head_channels: hidden width of the head.
+    global_context: additive attention pooling (Bahdanau) of the stride-32 feature into one vector per
+        image, projected and added to every decoder output position (zero-initialised: starts as identity).
+    refine_steps: ConvGRU refinement iterations of the head's scores given the decoder features
+        (:class:`saliency.models.refine.RecurrentRefiner`; 0 = off; zero-initialised correction).
+    coarse_to_fine: at inference (eval mode) run :class:`saliency.models.coarse_to_fine.CoarseToFine` with
+        this network as both the coarse model (half-size image) and the fine model (the 4 most salient
+        64-px cells at full resolution); training is unchanged.
     """
 
     name: str = "custom"
@@ -60,6 +69,9 @@ class ModelConfig:
     n_priors: int = 0
     stn: bool = False
     head_channels: int = 16
+    global_context: bool = False
+    refine_steps: int = 0
+    coarse_to_fine: bool = False
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +94,8 @@ class ModelConfig:
         if not 1 <= len(self.decoder_channels) <= N_STAGES - 1 or min(self.decoder_channels) < 1:
             raise ConfigError(f"ModelConfig.decoder_channels: expected 1–{N_STAGES - 1} positive widths, "
                               f"got {self.decoder_channels!r}")
+        if self.refine_steps < 0:
+            raise ConfigError(f"ModelConfig.refine_steps must be ≥ 0, got {self.refine_steps}")
         if self.n_priors < 0 or self.head_channels < 1:
             raise ConfigError(f"ModelConfig: n_priors must be ≥ 0 and head_channels ≥ 1, got "
                               f"{self.n_priors}, {self.head_channels}")
@@ -138,6 +152,14 @@ class SaliencyNet(nn.Module):
                                    bottleneck=config.bottleneck, fusion=config.fusion)
         self.prior = GaussianPriorBank(config.n_priors) if config.n_priors > 0 else None
         self.head = HEADS[config.task](self.decoder.out_channels + config.n_priors, config.head_channels)
+        self.context: GlobalContext | None = None
+        if config.global_context:
+            self.context = GlobalContext(self.encoder.out_channels[-1], self.decoder.out_channels)
+        self.refiner: nn.Module | None = None
+        if config.refine_steps > 0:
+            from saliency.models.refine import RecurrentRefiner
+
+            self.refiner = RecurrentRefiner(self.decoder.out_channels, hidden=8, steps=config.refine_steps)
         self.use_channels_last(True)
 
     def use_channels_last(self, enabled: bool = True) -> SaliencyNet:
@@ -164,6 +186,17 @@ class SaliencyNet(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.coarse_to_fine and not self.training:
+            from saliency.models.coarse_to_fine import CoarseToFine, CoarseToFineConfig
+
+            fixation = self.task == "fixation"
+            cfg = CoarseToFineConfig(coarse_scale=0.5, patch_px=64, top_k=4, context_px=16,
+                                     calibrate="mass" if fixation else "none", log_density=fixation)
+            return CoarseToFine(self._dense, self._dense, cfg)(x)
+        return self._dense(x)
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        """One full-resolution pass (what ``forward`` computes unless coarse-to-fine inference is on)."""
         h, w = x.shape[-2], x.shape[-1]
         ph = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
         pw = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
@@ -174,10 +207,37 @@ class SaliencyNet(nn.Module):
             canvas = canvas.contiguous(memory_format=torch.channels_last)
         feats = self.encoder(canvas)
         y = self.decoder(feats)
+        if self.context is not None:
+            y = y + self.context(feats[-1].contiguous())
+        decoded = y
         if self.prior is not None:
             y = torch.cat([y, self.prior(y, (h, w), self.decoder.out_stride)], 1)
-        scores = self.head(y, (canvas.shape[-2], canvas.shape[-1]))[:, :, :h, :w]
-        return self.head.normalize(scores)
+        scores = self.head(y, (canvas.shape[-2], canvas.shape[-1]))
+        if self.refiner is not None:
+            scores = self.refiner(scores, decoded.contiguous())
+        return self.head.normalize(scores[:, :, :h, :w])
+
+
+class GlobalContext(nn.Module):
+    """Additive-attention pooling of (B, C, h, w) features → (B, out, 1, 1) added to the decoder output.
+
+    :class:`saliency.models.blocks.AdditiveAttentionPool` (zero-initialised score: starts as global average
+    pooling) followed by a zero-initialised linear projection, so the network starts unchanged. The pool's
+    map (``self.pool.attention``) shows where the image-level context was gathered.
+    """
+
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__()
+        from saliency.models.blocks import AdditiveAttentionPool
+
+        self.pool = AdditiveAttentionPool(channels)
+        self.proj = nn.Linear(channels, out_channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled, _ = self.pool(x)
+        return self.proj(pooled)[:, :, None, None]
 
 
 def _channels_last_unsafe(m: nn.Module) -> bool:
@@ -233,6 +293,10 @@ def _register_zoo() -> None:
          fusion=True, n_priors=8, **_EFF)
     _zoo("effnet_lite0_stn", "effnet_lite0 with a spatial-transformer front-end", stn=True, n_priors=8,
          **_EFF)
+    # stronger pretrained encoders (same decoder and priors)
+    for v, desc in (("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
+        _zoo(f"effnet_{v}", f"{desc} (ImageNet) + U-Net decoder + 8 learned Gaussian priors", n_priors=8,
+             **{**_EFF, "encoder": f"effnet_{v}"})
     # from-scratch encoders (small widths for CPU training)
     _zoo("mobilenetv2", "MobileNetV2 ×0.5 (from scratch) + U-Net decoder + priors", n_priors=8, **_MBV2)
     _zoo("mobilenetv2_cbam", "mobilenetv2 + CBAM after stages 8, 16 and 32",
@@ -248,6 +312,9 @@ def _register_zoo() -> None:
          **_EFF)
     _zoo("sod_effnet_lite0_cbam", "SOD: sod_effnet_lite0 + CBAM after stages 8, 16 and 32", task="sod",
          blocks=_blocks(s2="cbam", s3="cbam", s4="cbam"), **_EFF)
+    for v, desc in (("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
+        _zoo(f"sod_effnet_{v}", f"SOD: {desc} (ImageNet) + U-Net decoder, logits", task="sod",
+             **{**_EFF, "encoder": f"effnet_{v}"})
     _zoo("sod_mobilenetv2", "SOD: MobileNetV2 ×0.5 (from scratch) + U-Net decoder", task="sod", **_MBV2)
     _zoo("sod_resnet", "SOD: ResNet-style ×0.25 (from scratch) + U-Net decoder", task="sod", **_RES)
 

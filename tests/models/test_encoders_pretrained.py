@@ -1,5 +1,5 @@
-"""Encoders: strides/channels, the shipped EfficientNet-Lite0 ImageNet weights (classifying real photos),
-preprocessing, and loading local state-dict files."""
+"""Encoders: strides/channels, the shipped EfficientNet-Lite0/1/2 ImageNet weights (classifying real
+photos), preprocessing, and loading local state-dict files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from PIL import Image
 
 from saliency.errors import ConfigError
 from saliency.models import ENCODERS, build_encoder, build_model, load_encoder_weights, normalize_image
-from saliency.models.encoders import efficientnet_lite0_classifier, efficientnet_lite0_weights_path
+from saliency.models.encoders import (
+    LITE_VARIANTS,
+    efficientnet_lite_classifier,
+    efficientnet_lite_weights_path,
+)
 from saliency.models.preprocess import denormalize_image
 
 # ImageNet-1k class index ranges (the standard synset order of the ILSVRC-2012 devkit)
@@ -48,18 +52,19 @@ def _photo(path, size=224) -> torch.Tensor:
     return normalize_image(np.asarray(img))
 
 
+@pytest.mark.parametrize("variant", sorted(LITE_VARIANTS))
 @pytest.mark.parametrize(("rel", "classes", "what"), [
     ("sod/images/100075.jpg", BEARS, "three brown bears on a river bank"),
     ("osie/stimuli/1009.jpg", DOGS, "a beagle puppy in a flower field"),
 ])
-def test_pretrained_effnet_lite0_classifies_real_photos(datasets_dir, rel, classes, what):
+def test_pretrained_effnet_lite_classifies_real_photos(datasets_dir, rel, classes, what, variant):
     """The shipped weights + our architecture + normalize_image give confident, correct ImageNet labels.
 
     Goes through the encoder's own input conversion (ImageNet-normalised → [-1, 1]) so the test also
     pins the preprocessing the weights expect.
     """
-    enc = build_encoder("effnet_lite0", pretrained=True).eval()
-    clf = efficientnet_lite0_classifier(pretrained=True)
+    enc = build_encoder(f"effnet_{variant}", pretrained=True).eval()
+    clf = efficientnet_lite_classifier(variant, pretrained=True)
     for key, value in enc.backbone.state_dict().items():  # the encoder holds the very same weights
         assert torch.equal(value, clf.state_dict()[key])
     x = _photo(datasets_dir / rel).unsqueeze(0)
@@ -88,8 +93,24 @@ def test_missing_weights_package_is_a_clear_error(monkeypatch):
     build_model("effnet_lite0", pretrained=False)  # fine without the package
 
 
+@pytest.mark.parametrize("variant", sorted(LITE_VARIANTS))
+def test_pretrained_encoder_loads_the_shipped_backbone(variant):
+    """Every key of the shipped state dict but the classifier head lands in the encoder, strictly."""
+    sd = torch.load(efficientnet_lite_weights_path(variant), weights_only=True)
+    enc = build_encoder(f"effnet_{variant}", pretrained=True)
+    own = enc.backbone.state_dict()
+    assert set(sd) - set(own) == {k for k in sd if k.startswith(("_conv_head.", "_bn1.", "_fc."))}
+    assert all(torch.equal(own[k], sd[k]) for k in own)
+
+
+def test_lite_variants_have_the_published_feature_channels():
+    chans = {v: build_encoder(f"effnet_{v}").out_channels for v in LITE_VARIANTS}
+    assert chans == {"lite0": (16, 24, 40, 112, 320), "lite1": (16, 24, 40, 112, 320),
+                     "lite2": (16, 24, 48, 120, 352)}
+
+
 def test_pretrained_model_loads_the_shipped_backbone(tmp_path):
-    sd = torch.load(efficientnet_lite0_weights_path(), weights_only=True)
+    sd = torch.load(efficientnet_lite_weights_path("lite0"), weights_only=True)
     model = build_model("effnet_lite0")
     own = model.encoder.backbone.state_dict()
     assert set(sd) - set(own) == {k for k in sd if k.startswith(("_conv_head.", "_bn1.", "_fc."))}
