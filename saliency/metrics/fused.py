@@ -25,7 +25,7 @@ import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
-from saliency.metrics.jit import pair_stats
+from saliency.metrics.jit import compress_at_least, pair_stats
 
 __all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
 
@@ -210,11 +210,10 @@ def _auc_all_pixels(flat: np.ndarray, pos: np.ndarray, ws: Workspace) -> np.ndar
     """Rank AUC of each fixated value against every pixel (ties ½), exactly, sorting only the pixels at or
     above the lowest fixated value (those below count as "less" for every fixation)."""
     n = flat.size
-    keep = np.greater_equal(flat, pos.min(), out=ws.get("keep", n, np.bool_))
-    k = int(np.count_nonzero(keep))
-    rest = np.compress(keep, flat, out=ws.get("sorted", k, flat.dtype))
+    buf = ws.get("sorted", n, flat.dtype)
+    rest = buf[:compress_at_least(flat, flat.dtype.type(pos.min()), buf)]
     rest.sort()
-    below = n - k
+    below = n - rest.size
     lo = below + np.searchsorted(rest, pos, side="left")
     hi = below + np.searchsorted(rest, pos, side="right")
     return (lo + 0.5 * (hi - lo)) / n
