@@ -17,35 +17,50 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Output directory."),
         fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+        backend: str = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
+                                    "export extra) | onnx-int8 (int8 weights, see docs/models.md)."),
+        threads: int = typer.Option(None, "--threads", min=1, help="Intra-op threads of the model "
+                                    "[default: all cores]."),
+        io_workers: int = typer.Option(2, "--io-workers", min=1, help="Threads decoding, resizing and "
+                                       "writing images while the model runs."),
     ) -> None:
         """Write one map per image at the image's original size.
 
         Fixation models: a probability map (npy: float32 summing to 1; png: divided by its maximum,
         ×255). SOD models: per-pixel probabilities (npy float32 in [0, 1]; png ×255).
         """
+        import time
+
         import numpy as np
+        import torch
         from PIL import Image
 
         from saliency.errors import ConfigError
         from saliency.io import atomic_write
         from saliency.progress import progress, rate_text
-        from saliency.training import load_model, predict_maps
+        from saliency.training import load_model
+        from saliency.training.inference import make_forward, predict_files
 
         if fmt not in ("npy", "png"):
             raise ConfigError(f"--format must be npy or png, got {fmt!r}")
         model = load_model(checkpoint, device=device)
-        import time
+        if threads is not None:
+            torch.set_num_threads(threads)
+        forward = make_forward(model, backend, threads=threads, device=device)
+        out.mkdir(parents=True, exist_ok=True)
+
+        def write(path: Path, smap: np.ndarray) -> None:
+            target = out / f"{path.stem}.{fmt}"
+            with atomic_write(target, "wb") as fh:
+                if fmt == "npy":
+                    np.save(fh, smap.astype(np.float32))
+                else:
+                    scaled = smap / smap.max() if smap.max() > 0 else smap
+                    Image.fromarray((scaled * 255).round().astype(np.uint8)).save(fh, format="PNG")
 
         t0 = time.perf_counter()
         with progress() as prog:
             task = prog.add_task("predict", total=len(images), rate="")
-            for k, (path, smap) in enumerate(predict_maps(model, images, device=device), 1):
-                target = out / f"{path.stem}.{fmt}"
-                if fmt == "npy":
-                    with atomic_write(target, "wb") as fh:
-                        np.save(fh, smap.astype(np.float32))
-                else:
-                    scaled = smap / smap.max() if smap.max() > 0 else smap
-                    with atomic_write(target, "wb") as fh:
-                        Image.fromarray((scaled * 255).round().astype(np.uint8)).save(fh, format="PNG")
+            for k, _ in enumerate(predict_files(forward, images, model.canvas, getattr(model, "task", "fixation"),
+                                                write=write, workers=io_workers), 1):
                 prog.update(task, advance=1, rate=rate_text(k, time.perf_counter() - t0, "img"))
