@@ -13,7 +13,7 @@ of the other observers (the MIT benchmark's "one human"); ``gold_standard`` comp
 map with the full ground truth, which contains the left-out observer: it approximates the benchmark's
 "infinite humans" ceiling (CC 1, KL 0, SIM 1 by definition) and is optimistic, not a model-free estimate.
 
-Every map is blurred exactly like the shards' ground truth (:class:`saliency.baselines.blur.ShardBlur`:
+Every map is blurred exactly like the shards' ground truth (:class:`saliency.maps.shard_blur.ShardBlur`:
 σ, boundary mode, truncation, the ``mit_fft`` cut-off ``fc_cycles`` and the fixation weighting options of
 the shard metadata).
 
@@ -32,9 +32,8 @@ thousands of fixations the difference is negligible). Every metric scores this m
 reported in the summary (``mixture_weights``). ``regularize=False`` scores the bare maps (IG may be −∞).
 """
 
-from saliency.baselines.blur import ShardBlur
 from saliency.baselines.closed_form import observer_nss
 from saliency.baselines.compute import BASELINES, compute_baselines
 from saliency.baselines.mixture import fit_mixture_weights
 
-__all__ = ["BASELINES", "ShardBlur", "compute_baselines", "fit_mixture_weights", "observer_nss"]
+__all__ = ["BASELINES", "compute_baselines", "fit_mixture_weights", "observer_nss"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.blur import ShardBlur
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import FixationPool
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.blur import ShardBlur, _kernel_matrix, kernel_1d
+from saliency.maps.fusion import observer_splits
+from saliency.maps.kernels import response_matrices
+from saliency.maps.shard_blur import ShardBlur
 
 
 def observer_nss(x_px: np.ndarray, y_px: np.ndarray, observer: np.ndarray, height: int, width: int,
@@ -22,24 +24,18 @@ def observer_nss(x_px: np.ndarray, y_px: np.ndarray, observer: np.ndarray, heigh
     """
     xi = np.asarray(x_px, dtype=np.float64).astype(np.int64)
     yi = np.asarray(y_px, dtype=np.float64).astype(np.int64)
-    if blur is None:
-        k = kernel_1d(sigma_px)
-        ky = _kernel_matrix(yi, height, k)      # (K, H)
-        kx = _kernel_matrix(xi, width, k)       # (K, W)
-    else:
-        ry, rx = blur.matrices(height, width)
-        ky, kx = ry[yi], rx[xi]
+    ry, rx = (response_matrices(height, width, sigma_px, "constant") if blur is None
+              else blur.matrices(height, width))
+    ky, kx = ry[yi], rx[xi]                     # (K, H), (K, W)
     sw = np.ones(xi.size) if weights is None else np.asarray(weights, dtype=np.float64)
     gram = (ky @ ky.T) * (kx @ kx.T)            # Σ_ij M² = wᵀ G w
     mass = ky.sum(1) * kx.sum(1)                # Σ_ij of each point's blob
     at = ky[:, yi] * kx[:, xi]                  # (K sources, K targets): blob k at fixation f
     npix = height * width
-    obs = np.asarray(observer)
     values, per_obs = [], []
-    for o in np.unique(obs):
-        mine = obs == o
-        w = sw * (~mine if mode == "gold_standard" else mine)
-        targets = np.flatnonzero(mine if mode == "gold_standard" else ~mine)
+    for _, src, tgt in observer_splits(observer, leave_out=mode == "gold_standard"):
+        w = sw * src
+        targets = np.flatnonzero(tgt)
         if not w.any() or targets.size == 0:
             continue
         if binary:

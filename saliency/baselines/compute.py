@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saliency.baselines.blur import ShardBlur
 from saliency.baselines.centre_loo import LeaveOneImageOut
 from saliency.baselines.mixture import components_at_fixations, fit_mixture_weights
 from saliency.baselines.observers import OBSERVER_BASELINES, ObserverPool, observer_baseline
 from saliency.errors import SchemaError
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.centre_bias import fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.blur import ShardBlur
 from saliency.baselines.observers import observer_sets
 from saliency.errors import SchemaError
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.fixation import fixation_indices
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.blur import ShardBlur
+from saliency.maps.fusion import observer_splits
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
 from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import Workspace
@@ -38,10 +39,8 @@ class ObserverPool:
 
 
 def observer_sets(obs: np.ndarray, mode: str):
-    """(observer, source mask, target mask) for each observer with a non-empty source and target."""
-    for o in np.unique(obs):
-        mine = obs == o
-        src, tgt = (~mine, mine) if mode == "gold_standard" else (mine, ~mine)
+    """:func:`saliency.maps.fusion.observer_splits` of ``mode``, observers with no source or no target left out."""
+    for o, src, tgt in observer_splits(obs, leave_out=mode == "gold_standard"):
         if src.any() and tgt.any():
             yield o, src, tgt
 

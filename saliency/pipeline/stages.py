@@ -351,6 +351,7 @@ def run_evaluate(ctx: StageContext) -> None:
                  for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True)}
         summary, rows = sod_metrics.evaluate_sod_folder(preds, root, list(stimuli))
         info["mask_orientation"] = summary.pop("mask_orientation")
+        info["prediction_orientation"] = summary.pop("prediction_orientation")
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
         info["sod_root"] = str(root)
