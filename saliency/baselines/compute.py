@@ -15,7 +15,7 @@ from saliency.baselines.mixture import components_at_fixations, fit_mixture_weig
 from saliency.baselines.observers import OBSERVER_BASELINES, ObserverPool, observer_baseline
 from saliency.errors import SchemaError
 from saliency.maps.shard_blur import ShardBlur
-from saliency.metrics.centre_bias import fit_centre_gaussian
+from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
     EvaluationResult,
@@ -46,7 +46,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     regularize: score the observer maps as the fitted mixture with centre bias and uniform (module docstring).
     workers: threads scoring images concurrently (BLAS, numba and numpy sorts release the GIL); ground truth
     is read in order on the calling thread and results are recorded in image order, so values do not
-    depend on ``workers``.
+    depend on ``workers``. Conventions with random streams (``mit``) always score on one thread.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -62,8 +62,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     if train_stimuli is None:
-        rest = sorted(set(all_stimuli) - set(eval_stimuli))
-        train_stimuli = rest if rest else all_stimuli
+        train_stimuli = centre_fit_stimuli(all_stimuli, eval_stimuli)
     centre = fit_centre_gaussian(frame, sizes, train_stimuli)
     blur = ShardBlur(shards.meta, sigma_px)
     pool = FixationPool.from_frame(frame, sizes)
@@ -86,6 +85,20 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         if "centre_loo" in map_baselines:
             loo.prepare(shape)
 
+    # observer baselines build fresh metrics per image; their random streams still run on across images
+    obs_rngs = {b: {m.name: m.rng for m in build_metrics(names, conv, seed=seed)} for b in obs_baselines}
+
+    def running(rngs: dict[str, np.random.Generator]) -> list:
+        ms = build_metrics(names, conv, seed=seed)
+        for m in ms:
+            m.rng = rngs[m.name]
+        return ms
+
+    # mit: the same 10 random other images' fixations are every baseline's sAUC negatives (one stream)
+    neg_rng = (np.random.default_rng(conv.seed if seed is None else seed)
+               if conv.name == "mit" and "sauc" in names else None)
+    if conv.name != "pysaliency":
+        workers = 1     # random streams (e.g. AUC-Borji's samples) must be drawn in image order
     streams = {b: build_metrics(names, conv, seed=seed) for b in map_baselines}
     pooled = {b: ObserverPool(names, conv.name == "pysaliency") for b in obs_baselines}
     rows: dict[str, list[dict[str, Any]]] = {b: [] for b in which}
@@ -108,7 +121,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
                                    baseline=base, shape=shape, workspace=local.ws)
         for b in obs_baselines:
             if x.size:
-                out[b] = observer_baseline(gt, b, lambda: build_metrics(names, conv, seed=seed), blur, density,
+                out[b] = observer_baseline(gt, b, lambda b=b: running(obs_rngs[b]), blur, density,
                                            neg_idx, centre_logs[shape], centre_parts.get((b, shape)), local.ws)
         return out
 
@@ -129,7 +142,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         for gt in shards.iter_ground_truth(eval_stimuli):
             shape = (gt.height, gt.width)
             prepare(shape)
-            neg_idx = pool.negative_indices(gt.stimulus, shape)
+            neg_idx = (pool.mit_negative_indices(gt.stimulus, shape, neg_rng) if neg_rng is not None
+                       else pool.negative_indices(gt.stimulus, shape))
             if workers <= 1:
                 record(gt, score(gt, neg_idx))
                 continue

@@ -80,9 +80,10 @@ def print_table(title: str, rows: Sequence[str], cols: Sequence[str], cells: Seq
 
 
 def print_results(title: str, summaries: dict[str, dict], metrics: Sequence[str], *, decimals: int = 4,
-                  width: int | None = None) -> None:
+                  maps: dict[str, str] | None = None, width: int | None = None) -> None:
     """A results table: one row per summary (model or baseline), one column per metric (full name and ↑/↓
-    from the metric registry), the image count last."""
+    from the metric registry), the image count last. ``maps`` (metric → map kind, probabilistic evaluation)
+    adds a row naming the metric-specific map each metric was scored on, and a legend."""
     from saliency.metrics.streaming import METRICS
 
     cols = []
@@ -94,4 +95,12 @@ def print_results(title: str, summaries: dict[str, dict], metrics: Sequence[str]
     for s in summaries.values():
         n = f"{s['n_images']}" + (f" ({s['n_skipped']} skipped)" if s.get("n_skipped") else "")
         cells.append([fmt_value(s.get(m, float("nan")), decimals) for m in metrics] + [n])
-    print_table(title, list(summaries), cols, cells, width=width)
+    rows = list(summaries)
+    if maps:
+        from saliency.metrics.probabilistic import MAP_LABELS
+
+        rows.append("map")
+        cells.append([MAP_LABELS.get(maps.get(m, ""), "") for m in metrics] + [""])
+    print_table(title, rows, cols, cells, width=width)
+    if maps:
+        print("maps: p density · p/p_c density ÷ centre-bias density · E[ESM] expected empirical saliency map")
