@@ -36,8 +36,9 @@ def maps(
                                "card (benchmark | authors) or e.g. drop-first, index=1:6, max=5, "
                                "window=0:1500, min-length=6 (comma-separated). Stored in meta.json; "
                                "baselines and metrics use the same fixations."),
-    dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 | float16."),
-    fmt: str = typer.Option("npz", "--format", help="Shard format: npz | parquet."),
+    dtype: str = typer.Option("uint16", "--dtype", help="Stored dtype: uint16 (peak-normalised, quantised to "
+                              "1/65535 of the peak, compressed; needs parquet) | float32 | float16."),
+    fmt: str = typer.Option("parquet", "--format", help="Shard format: parquet | npz (uncompressed)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
     shard_size: int = typer.Option(256, "--shard-size", min=1, help="Maps per shard."),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This task's part (job arrays)."),

@@ -25,7 +25,7 @@ from saliency.shards.schema import (
     MANIFEST_COLUMNS,
     MANIFEST_FILE,
     META_FILE,
-    SCHEMA_VERSION,
+    READABLE_SCHEMA_VERSIONS,
     sidecar_file,
 )
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
@@ -66,8 +66,9 @@ class ShardSet:
         meta_path = self.root / META_FILE
         self._meta = load_meta(self.root, META_FILE)  # checks, and its seal (saliency.shards.seal)
         version = self._meta.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads "
+                              f"{list(READABLE_SCHEMA_VERSIONS)}; rebuild the set with `saliency maps`")
         man_path = self.root / MANIFEST_FILE
         manifest = load_manifest(self.root, MANIFEST_FILE, self._meta)
         missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
@@ -160,6 +161,12 @@ class ShardSet:
         m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
         m *= np.float32(1.0 / m.sum(dtype=np.float64))
         return m
+
+    def peak_density(self, stimulus: str) -> float | None:
+        """The sum-1 density's value at the map's peak as stored with it (Parquet schema 2), else None:
+        ``stored_map · peak_density / max(stored_map)`` is the density without renormalisation."""
+        rec = self._record(stimulus)
+        return self._shard(rec["shard"]).read(rec["key"])[1]
 
     def fixations_of(self, stimulus: str) -> pd.DataFrame:
         """Canonical table rows of one stimulus that the shard set's selection keeps (:attr:`fixations`)."""
