@@ -13,7 +13,7 @@ of the other observers (the MIT benchmark's "one human"); ``gold_standard`` comp
 map with the full ground truth, which contains the left-out observer: it approximates the benchmark's
 "infinite humans" ceiling (CC 1, KL 0, SIM 1 by definition) and is optimistic, not a model-free estimate.
 
-Every map is blurred exactly like the shards' ground truth (:class:`saliency.baselines.blur.ShardBlur`:
+Every map is blurred exactly like the shards' ground truth (:class:`saliency.maps.shard_blur.ShardBlur`:
 σ, boundary mode, truncation, the ``mit_fft`` cut-off ``fc_cycles`` and the fixation weighting options of
 the shard metadata).
 
@@ -40,8 +40,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saliency.baselines.blur import ShardBlur, _kernel_matrix, kernel_1d
 from saliency.errors import SchemaError
+from saliency.maps.fusion import observer_splits
+from saliency.maps.kernels import response_matrices
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.centre_bias import fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
@@ -56,7 +58,7 @@ from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import Workspace
 from saliency.metrics.streaming import DEFAULT_METRICS, build_metrics
 
-__all__ = ["BASELINES", "ShardBlur", "compute_baselines",
+__all__ = ["BASELINES", "compute_baselines",
            "fit_mixture_weights", "observer_nss"]
 
 BASELINES = ("chance", "centre_gaussian", "centre_loo", "gold_standard", "one_human")
@@ -78,24 +80,18 @@ def observer_nss(x_px: np.ndarray, y_px: np.ndarray, observer: np.ndarray, heigh
     """
     xi = np.asarray(x_px, dtype=np.float64).astype(np.int64)
     yi = np.asarray(y_px, dtype=np.float64).astype(np.int64)
-    if blur is None:
-        k = kernel_1d(sigma_px)
-        ky = _kernel_matrix(yi, height, k)      # (K, H)
-        kx = _kernel_matrix(xi, width, k)       # (K, W)
-    else:
-        ry, rx = blur.matrices(height, width)
-        ky, kx = ry[yi], rx[xi]
+    ry, rx = (response_matrices(height, width, sigma_px, "constant") if blur is None
+              else blur.matrices(height, width))
+    ky, kx = ry[yi], rx[xi]                     # (K, H), (K, W)
     sw = np.ones(xi.size) if weights is None else np.asarray(weights, dtype=np.float64)
     gram = (ky @ ky.T) * (kx @ kx.T)            # Σ_ij M² = wᵀ G w
     mass = ky.sum(1) * kx.sum(1)                # Σ_ij of each point's blob
     at = ky[:, yi] * kx[:, xi]                  # (K sources, K targets): blob k at fixation f
     npix = height * width
-    obs = np.asarray(observer)
     values, per_obs = [], []
-    for o in np.unique(obs):
-        mine = obs == o
-        w = sw * (~mine if mode == "gold_standard" else mine)
-        targets = np.flatnonzero(mine if mode == "gold_standard" else ~mine)
+    for _, src, tgt in observer_splits(observer, leave_out=mode == "gold_standard"):
+        w = sw * src
+        targets = np.flatnonzero(tgt)
         if not w.any() or targets.size == 0:
             continue
         if binary:
@@ -161,10 +157,8 @@ class _Pooled:
 
 
 def _observer_sets(obs: np.ndarray, mode: str):
-    """(observer, source mask, target mask) for each observer with a non-empty source and target."""
-    for o in np.unique(obs):
-        mine = obs == o
-        src, tgt = (~mine, mine) if mode == "gold_standard" else (mine, ~mine)
+    """:func:`saliency.maps.fusion.observer_splits` of ``mode``, observers with no source or no target left out."""
+    for o, src, tgt in observer_splits(obs, leave_out=mode == "gold_standard"):
         if src.any() and tgt.any():
             yield o, src, tgt
 

@@ -10,12 +10,8 @@ ORDER = 60
 
 
 def _shards(shards_dir: Path):
-    try:
-        from saliency.shards import open_shards
-    except ImportError as exc:  # the shards API (contract 2) lives in the maps area
-        from saliency.errors import ConfigError
+    from saliency.shards import open_shards
 
-        raise ConfigError(f"the shards API is not available in this build ({exc})") from None
     return open_shards(shards_dir)
 
 
@@ -81,8 +77,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json
+        from saliency.evaluation.predictions import load_predictions
         from saliency.metrics.evaluation import evaluate
-        from saliency.metrics.predictions import load_predictions
         from saliency.progress import progress
 
         if (shards is None) == (sod is None):
@@ -115,8 +111,8 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     from rich.table import Table
 
     from saliency.cli.common import console, print_json
+    from saliency.evaluation.predictions import load_predictions
     from saliency.io import atomic_path, write_json
-    from saliency.metrics.predictions import load_predictions
     from saliency.metrics.sod import evaluate_sod_folder
     from saliency.readers.sod import SODMasks
 

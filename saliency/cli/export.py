@@ -130,7 +130,6 @@ def _image_files(paths: list[Path]) -> list[Path]:
 
 def _load_table(source: Path, images: Path | None):
     """(FixationTable, {stimulus: image path} or None) from a parquet file, shards, or a pipeline run."""
-    from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
 
     if source.is_dir() and (source / "ingest" / "fixations.parquet").is_file():
@@ -142,11 +141,8 @@ def _load_table(source: Path, images: Path | None):
             paths = {s: images / s for s in table.meta.stimuli}
         return table, paths
     shards_root = source / "maps" / "shards" if (source / "maps" / "shards").is_dir() else source
-    try:
-        from saliency.shards import open_shards
+    from saliency.shards import open_shards
 
-        shards = open_shards(shards_root)
-    except ImportError:
-        raise ConfigError(f"{source}: not a fixations.parquet file, and shards support is not installed") from None
+    shards = open_shards(shards_root)
     paths = {s: shards.image_path(s) for s in shards.stimuli}
     return shards.fixations, paths

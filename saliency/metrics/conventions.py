@@ -36,6 +36,10 @@ CONVENTIONS = (PYSALIENCY, MIT)
 PYSALIENCY_KL_EPS = 2.2204e-16
 #: MATLAB's ``eps`` (= 2**-52), used by ``KLdiv.m`` and ``InfoGain.m``.
 MATLAB_EPS = 2.220446049250313e-16
+#: Added to the denominators of the torch training terms and map comparisons (CC, NSS:
+#: :mod:`saliency.models.map_similarity`, :mod:`saliency.training.losses`) so that a constant map has a
+#: finite gradient; the numpy metrics return 0 for a constant map instead.
+TORCH_DENOMINATOR_EPS = 1e-12
 #: Magnitude of the uniform jitter added by ``AUC_Judd.m`` (``rand(size)/10000000``).
 MIT_JITTER_SCALE = 1e-7
 #: Threshold step and number of random splits of ``AUC_Borji.m`` / ``AUC_shuffled.m``.

@@ -1,6 +1,6 @@
-"""Score predictions against ground-truth shards (contract 3): :func:`evaluate` → :class:`EvaluationResult`.
+"""Score predictions against ground-truth shards: :func:`evaluate` → :class:`EvaluationResult`.
 
-``shards`` is a ``saliency.shards.ShardSet`` (contract 2) or anything with the same members used here:
+``shards`` is a ``saliency.shards.ShardSet`` or anything with the same members used here:
 ``stimuli``, ``manifest`` (columns stimulus, height, width), ``fixations`` (a FixationTable),
 ``iter_ground_truth(stimuli)`` yielding objects with ``stimulus``, ``height``, ``width``, ``density``,
 ``fixations`` (a DataFrame with columns x, y, observer).
@@ -102,12 +102,6 @@ class FixationPool:
         h = np.array([sizes[s][0] for s in st], dtype=np.float64)
         w = np.array([sizes[s][1] for s in st], dtype=np.float64)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
-
-    def negatives_for(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider):
-        integer (x, y) pixel arrays."""
-        idx = self.negative_indices(stimulus, shape)
-        return idx % shape[1], idx // shape[1]
 
     def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
         """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
@@ -244,7 +238,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     log_density: the predictions are log-densities (IG uses them directly, other metrics use exp).
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
     baseline: GroundTruth → (H, W) baseline density for IG (default: centre-bias Gaussian fitted to all
-    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`, built once per image size).
+    fixations of the shard set, :func:`saliency.metrics.centre_bias.fit_centre_gaussian`, built once per image size).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);

@@ -317,6 +317,28 @@ def nss(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = 
 
 
 # ------------------------------------------------------------------------------------ distribution metrics
+def pearson_centred(a: np.ndarray, b: np.ndarray, ss_a: float | None = None) -> float:
+    """CC of two centred, flat float64 maps: a·b / sqrt(a·a · b·b); 0 when either is constant.
+
+    ``ss_a``: a·a when already known. The one numpy CC kernel (:func:`cc` and the fused path).
+    """
+    ss_a = float(np.dot(a, a)) if ss_a is None else ss_a
+    den = np.sqrt(ss_a * float(np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den else 0.0
+
+
+def kl_of_densities(g: np.ndarray, p: np.ndarray, eps: float, out: np.ndarray | None = None) -> float:
+    """Σ g · log(ε + g / (p + ε)) of two flat float64 densities, in nats; ``out``: a scratch buffer.
+
+    The one numpy KL kernel (:func:`kl_divergence` and the fused path).
+    """
+    buf = np.add(p, eps, out=out)
+    np.divide(g, buf, out=buf)
+    np.add(buf, eps, out=buf)
+    np.log(buf, out=buf)
+    return float(np.dot(g, buf))
+
+
 def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
        resize: bool | None = None) -> float:
     """Pearson linear correlation coefficient between prediction and ground-truth map (per image).
@@ -328,10 +350,7 @@ def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Conve
     conv = get_convention(convention)
     g = _as_map(density, "ground-truth map")
     p = _fit(_as_map(saliency_map), g.shape, conv, resize)
-    a = (p - p.mean()).ravel()
-    b = (g - g.mean()).ravel()
-    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    return float(np.dot(a, b) / den) if den else 0.0
+    return pearson_centred((p - p.mean()).ravel(), (g - g.mean()).ravel())
 
 
 def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
@@ -353,7 +372,7 @@ def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: 
     else:
         p = p / p.sum() if p.any() else p
         g = g / g.sum() if g.any() else g
-    return float((g * np.log(eps + g / (p + eps))).sum())
+    return kl_of_densities(g.ravel(), p.ravel(), eps)
 
 
 def sim(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",

@@ -26,8 +26,8 @@ from saliency.models.encoders import ENCODERS, N_STAGES, build_encoder, load_enc
 from saliency.models.heads import HEADS
 from saliency.models.priors import GaussianPriorBank
 from saliency.registry import Registry
+from saliency.tasks import TASKS
 
-TASKS = ("fixation", "sod")
 PAD_MULTIPLE = 32
 
 

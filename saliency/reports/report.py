@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.io import atomic_write
+from saliency.metrics.evaluation import gap_closed
 from saliency.reports import figures
 from saliency.reports.html import Raw, cards, esc, fmt, img, kv_table, page, table
 
@@ -119,9 +120,10 @@ def _find(baselines: Mapping[str, Any], *needles: str) -> str | None:
     return None
 
 
-def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[str, Any]],
-               metric: str = "NSS") -> tuple[float, str, str] | None:
-    """Fraction of the centre-bias → gold-standard gap closed on ``metric`` (None if not computable).
+def gap_closed_of(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[str, Any]],
+                  metric: str = "NSS") -> tuple[float, str, str] | None:
+    """:func:`saliency.metrics.gap_closed` on ``metric``, the centre-bias and gold-standard rows found by
+    name among ``baselines`` (None if not computable).
 
     Returns (fraction, centre baseline name, gold baseline name).
     """
@@ -137,7 +139,7 @@ def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[
         return None
     if not all(math.isfinite(v) for v in (m, c, g)) or g == c:
         return None
-    return (m - c) / (g - c), centre, gold
+    return gap_closed(m, c, g), centre, gold
 
 
 def _metrics_section(d: ReportData) -> str:
@@ -154,7 +156,7 @@ def _metrics_section(d: ReportData) -> str:
         for m in names[:4]:
             if m in d.model_summary:
                 top[f"{display_name(m)} ({d.model_name})"] = d.model_summary[m]
-    g = gap_closed(d.model_summary, d.baselines, "NSS")
+    g = gap_closed_of(d.model_summary, d.baselines, "NSS")
     if g is not None:
         frac, centre, gold = g
         top["NSS gap closed"] = Raw(f"{100 * frac:.1f}%")

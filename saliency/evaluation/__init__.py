@@ -1,0 +1,4 @@
+"""Workflows that run a model and then score it (above training, below reports).
+
+:mod:`saliency.evaluation.predictions`: a checkpoint as a prediction source for ``saliency evaluate``.
+"""
