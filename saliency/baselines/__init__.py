@@ -44,7 +44,7 @@ from saliency.errors import SchemaError
 from saliency.maps.fusion import observer_splits
 from saliency.maps.kernels import response_matrices
 from saliency.maps.shard_blur import ShardBlur
-from saliency.metrics.centre_bias import fit_centre_gaussian
+from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
     EvaluationResult,
@@ -248,8 +248,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     if train_stimuli is None:
-        rest = sorted(set(all_stimuli) - set(eval_stimuli))
-        train_stimuli = rest if rest else all_stimuli
+        train_stimuli = centre_fit_stimuli(all_stimuli, eval_stimuli)
     centre = fit_centre_gaussian(frame, sizes, train_stimuli)
     blur = ShardBlur(shards.meta, sigma_px)
     pool = FixationPool.from_frame(frame, sizes)
@@ -276,9 +275,20 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             mixture[b] = fit_mixture_weights(c) if len(c) else None
 
     streams = {b: build_metrics(names, conv, seed=seed) for b in map_baselines}
+    # observer baselines build fresh metrics per image; their random streams still run on across images
+    obs_rngs = {b: {m.name: m.rng for m in build_metrics(names, conv, seed=seed)} for b in obs_baselines}
+
+    def _running(rngs: dict[str, np.random.Generator]) -> list:
+        ms = build_metrics(names, conv, seed=seed)
+        for m in ms:
+            m.rng = rngs[m.name]
+        return ms
     pooled = {b: _Pooled(names, conv.name == "pysaliency") for b in obs_baselines}
     rows: dict[str, list[dict[str, Any]]] = {b: [] for b in which}
     totals: dict[tuple[int, int], np.ndarray] = {}
+    # mit: the same 10 random other images' fixations are every baseline's sAUC negatives (one stream)
+    neg_rng = (np.random.default_rng(conv.seed if seed is None else seed)
+               if conv.name == "mit" and "sauc" in names else None)
 
     for gt in shards.iter_ground_truth(eval_stimuli):
         shape = (gt.height, gt.width)
@@ -286,7 +296,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         x = fx["x"].to_numpy(np.float64)
         y = fx["y"].to_numpy(np.float64)
         density = np.asarray(gt.density, dtype=np.float64)
-        neg_idx = pool.negative_indices(gt.stimulus, shape)
+        neg_idx = (pool.mit_negative_indices(gt.stimulus, shape, neg_rng) if neg_rng is not None
+                   else pool.negative_indices(gt.stimulus, shape))
         base = centre_map(shape)
         head = {"stimulus": gt.stimulus, "n_fixations": int(x.size)}
         for b in map_baselines:
@@ -311,7 +322,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             if x.size == 0:
                 rows[b].append({**head, **dict.fromkeys(names, float("nan"))})
                 continue
-            per_fix, per_map = _observer_baseline(gt, b, lambda: build_metrics(names, conv, seed=seed), blur,
+            per_fix, per_map = _observer_baseline(gt, b, lambda b=b: _running(obs_rngs[b]), blur,
                                                   density, neg_idx, base, mixture[b], ws)
             rows[b].append({**head, **pooled[b].add_image(per_fix, per_map)})
         if on_image is not None:

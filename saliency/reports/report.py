@@ -90,6 +90,7 @@ class ReportData:
     info: Mapping[str, Any] = field(default_factory=dict)  # run facts shown at the top
     stages: Sequence[Mapping[str, Any]] = ()               # pipeline manifest rows
     notes: Sequence[str] = ()
+    benchmark: Sequence[Any] = ()                          # saliency.reports.benchmark.DatasetBenchmark tables
 
 
 def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
@@ -349,6 +350,10 @@ def render_report(d: ReportData) -> str:
     if d.info:
         sections.append(("run", "Run", kv_table(d.info)))
     sections.append(("metrics", "Metrics", _metrics_section(d)))
+    if d.benchmark:
+        from saliency.reports.benchmark import benchmark_section_html
+
+        sections.append(("benchmark", "Benchmark (probabilistic, per dataset)", benchmark_section_html(d.benchmark)))
     sections.append(("training", "Training", _curves_section(d)))
     sections.append(("gallery", "Best and worst images", _gallery_section(d)))
     sections.append(("per-image", "Per-image distribution", _per_image_section(d)))

@@ -235,8 +235,15 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
 
                 best = [item(s) for s in b]
                 worst = [item(s) for s in w]
+    bench_file = run / "benchmark" / "benchmark.json"
+    benchmark = []
+    if bench_file.is_file():
+        from saliency.reports.benchmark import read_benchmark
+
+        benchmark = read_benchmark(bench_file)
     return ReportData(
         title=title or f"Saliency report: {info.get('dataset') or run.name}", task=task, model_name=model_name,
+        benchmark=benchmark,
         model_summary=summary, baselines=baselines, per_image=per_image, curves=curves, ingest=ingest,
         best=best, worst=worst, rank_by=rank, info={k: v for k, v in info.items() if v is not None},
         stages=stages, notes=notes,

@@ -13,6 +13,10 @@ numpy metric of :mod:`saliency.metrics.fixation`.
 - ``nss``: mean of the standardised saliency (p − mean p) / std p at the fixated pixels, weighted by
   fixation counts (Peters et al. 2005; population std as pysaliency.metrics.NSS).
 - ``sim``: Σ min(p̂, ĝ) of both maps normalised to sum 1 (Judd et al.; MIT ``similarity``).
+- ``ll``: log-likelihood of the fixations, nats per fixation: the count-weighted mean of ``pred`` at the
+  fixated pixels (Kümmerer et al., PNAS 2015). Maximising it (weight < 0, e.g. ``{"ll": -1}``) trains a
+  calibrated fixation *density*, the model the benchmark's metric-specific maps assume
+  (:mod:`saliency.metrics.probabilistic`); the other terms fit the blurred ground truth instead.
 
 Each term returns the per-image *metric* averaged over the batch (lower is better only for ``kl``).
 A weighted objective is minimised: ``loss = Σ w_k · term_k`` with signed weights; the default
@@ -39,7 +43,7 @@ from saliency.registry import Registry
 
 LossFn = Callable[..., torch.Tensor]
 LOSSES: Registry[LossFn] = Registry("loss")
-FIXATION_TERMS = ("kl", "cc", "nss", "sim")
+FIXATION_TERMS = ("kl", "cc", "nss", "sim", "ll")
 SOD_TERMS = ("structure", "bce", "iou")
 DEFAULT_FIXATION_WEIGHTS: Mapping[str, float] = {"kl": 1.0, "cc": -0.1, "nss": -0.1}
 DEFAULT_SOD_WEIGHTS: Mapping[str, float] = {"structure": 1.0}
@@ -87,6 +91,20 @@ def sim(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | N
     p = p / p.sum(1, keepdim=True)
     g = g / g.sum(1, keepdim=True)
     return torch.minimum(p, g).sum(1).mean()
+
+
+@LOSSES.register("ll")
+def log_likelihood(pred: torch.Tensor, target: torch.Tensor | None = None,
+                   fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Count-weighted mean log-density (nats) at the fixations, per image, mean over batch (images without
+    fixations left out)."""
+    if fixation_map is None:
+        raise ConfigError("loss term 'll' needs fixation maps (the batch has no 'fixation_map')")
+    f = _flat(fixation_map)
+    n = f.sum(1)
+    per = (_flat(pred) * f).sum(1) / n.clamp_min(1)
+    ok = n > 0
+    return per[ok].mean() if bool(ok.any()) else per.sum() * 0
 
 
 def _boundary_weight(mask: torch.Tensor) -> torch.Tensor:

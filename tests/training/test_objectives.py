@@ -66,7 +66,7 @@ def test_fixation_terms_equal_pysaliency(name):
     assert value == pytest.approx(GOLD[name], rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["kl", "cc", "nss", "sim"])
+@pytest.mark.parametrize("name", ["kl", "cc", "nss", "sim", "ll"])
 def test_terms_average_per_image_and_are_differentiable(name):
     pred, g, fmap = _case()
     pred2 = torch.cat([pred, torch.flip(pred, dims=(-1,))]).float().requires_grad_(True)
@@ -76,6 +76,17 @@ def test_terms_average_per_image_and_are_differentiable(name):
     assert float(batch) == pytest.approx(np.mean(singles), rel=1e-5)
     batch.backward()
     assert torch.isfinite(pred2.grad).all() and pred2.grad.abs().sum() > 0
+
+
+def test_ll_term_is_the_metrics_log_likelihood_in_nats():
+    from saliency.metrics.probabilistic import log_likelihood_per_fixation
+
+    pred, g, fmap = _case()
+    bits_over_uniform = log_likelihood_per_fixation(pred[0, 0].numpy(), XS, YS).mean()
+    assert float(LOSSES.get("ll")(pred, g, fmap)) == pytest.approx(bits_over_uniform * np.log(2) - np.log(12 * 16),
+                                                                    rel=1e-6)   # float32
+    with pytest.raises(ConfigError, match="fixation maps"):
+        LOSSES.get("ll")(pred, g, None)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
