@@ -281,7 +281,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     if out_dir is not None:
         from saliency.readers.embedded import write_embedded_stimuli
 
-        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli")
+        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli", fmt)
         if written:
             table = FixationTable(table.data, meta)
             embedded = {"folder": str(out_dir / "stimuli"), "stimuli": len(written)}
