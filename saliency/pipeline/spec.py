@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.io import read_toml
+from saliency.names import check_name
 from saliency.settings import Settings, TomlList, apply_overrides, validate
 from saliency.tasks import TASKS, Task
 
@@ -129,12 +130,7 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     if document is None:
         if source is None:
             raise ConfigError("load_pipeline: give a path or a document")
-        try:
-            document = tomllib.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: pipeline file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        document = read_toml(source, "pipeline file")
     where = str(source) if source is not None else "<pipeline>"
     doc = copy.deepcopy(dict(document))
     quick_table = doc.pop("quick", {})
@@ -148,6 +144,8 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     if not isinstance(head_table, Mapping):
         raise ConfigError(f"{where}: missing [pipeline] table (name, task, dataset, ...)")
     head = validate(PipelineHead, head_table, prefix="pipeline.", where=where)
+    check_name(head.name, f"{where}: [pipeline].name")
+    check_name(head.dataset or head.name, f"{where}: [pipeline].dataset")
     task = head.task
     stages = tuple(head.stages if head.stages is not None else DEFAULT_STAGES[task])
     for name, table in doc.items():

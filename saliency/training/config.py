@@ -10,7 +10,6 @@ line in the table's class (``name: type = default``).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from saliency.errors import ConfigError
+from saliency.io import read_toml
+from saliency.names import check_name
 from saliency.settings import (
     NonNegFloat,
     NonNegInt,
@@ -32,7 +33,7 @@ from saliency.settings import (
 from saliency.tasks import Task
 
 __all__ = [
-    "TINY_OPTIONS", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "RunConfig", "TrainConfig",
+    "TINY_OPTIONS", "DataConfig", "LossConfig", "ModelChoice", "OptimConfig", "RunConfig", "TrainConfig",
     "check_model_options", "dump_config", "load_config", "model_option_keys", "parse_override",
 ]
 
@@ -77,8 +78,10 @@ class DataConfig(Settings):
         return v
 
 
-class ModelConfig(Settings):
-    """The network of a run.
+class ModelChoice(Settings):
+    """The network of a run: which zoo model, with which overrides (the ``[model]`` table of a recipe).
+
+    Not to be confused with :class:`saliency.models.ModelConfig`, the full network configuration it resolves to.
 
     ``name``: a zoo name of ``saliency.models.MODELS``, ``"default"`` (the task's default model) or
     ``"tiny"`` (a 3-layer test net). ``options``: overrides of fields of the zoo entry's
@@ -159,17 +162,18 @@ class TrainConfig(Settings):
 class RunConfig(Settings):
     """A whole training run. ``name`` names ``<runs_dir>/<name>/``."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[^/]+$")] = "run"
+    name: str = "run"  # a folder name (saliency.names.check_name)
     seed: int = 0
     runs_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: ModelChoice = Field(default_factory=ModelChoice)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
     @model_validator(mode="after")
-    def _model_options(self) -> RunConfig:
+    def _name_and_model_options(self) -> RunConfig:
+        check_name(self.name, "name")
         check_model_options(self.model.name, self.model.options, self.data.task)
         return self
 
@@ -226,12 +230,7 @@ def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixa
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a TOML recipe and apply ``key=value`` overrides (:func:`saliency.settings.parse_override`)."""
     path = Path(path)
-    try:
-        d = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    d = read_toml(path, "config file")
     for item in overrides:
         set_dotted(d, *parse_override(item))
     return RunConfig.from_dict(d, where=str(path))

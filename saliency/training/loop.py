@@ -17,6 +17,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,13 @@ from torch import nn
 
 from saliency.errors import ConfigError
 from saliency.io import atomic_write, write_json
-from saliency.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from saliency.training.checkpoint import (
+    load_checkpoint,
+    require_fields,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from saliency.training.config import RunConfig, dump_config
 from saliency.training.data import build_run_data, make_loader
 from saliency.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
@@ -177,6 +184,20 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: We
     return loss, terms
 
 
+def warn_thread_change(ck: dict[str, Any], path: Path) -> None:
+    """Exact (bit-identical) resume holds only with the torch thread count the run was saved with: CPU
+    kernels split reductions by thread, so sums round differently. Warn when it changed."""
+    saved, now = ck.get("torch_threads"), torch.get_num_threads()
+    if saved is not None and int(saved) != now:
+        warnings.warn(f"{path}: saved with {saved} torch threads, resuming with {now}; the resumed run is not "
+                      f"bit-identical to an uninterrupted one (set OMP_NUM_THREADS={saved} for that)",
+                      ResumeThreadsWarning, stacklevel=2)
+
+
+class ResumeThreadsWarning(UserWarning):
+    """Resuming with another thread count than the checkpoint was saved with (not bit-identical)."""
+
+
 def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool = False,
           source: Any = None, show_progress: bool = False,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
@@ -251,11 +272,11 @@ class Trainer:
     # ------------------------------------------------------------------------------------- set-up
     def _check_resumable(self) -> None:
         """``--resume`` needs ``last.pt`` and the same configuration as the saved ``config.toml``."""
-        import tomllib
+        from saliency.io import read_toml
 
         if not self.last_path.is_file():
             raise ConfigError(f"--resume: {self.last_path} does not exist")
-        saved = RunConfig.from_dict(tomllib.loads((self.run_dir / "config.toml").read_text()))
+        saved = RunConfig.from_dict(read_toml(self.run_dir / "config.toml", "saved run config"))
         if saved.to_dict() != self.cfg.to_dict():
             now, then = _flatten(self.cfg.to_dict()), _flatten(saved.to_dict())
             diff = sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k))
@@ -277,6 +298,8 @@ class Trainer:
 
     def _restore(self) -> None:
         ck = load_checkpoint(self.last_path, map_location=self.device)
+        require_fields(ck, self.last_path, ("model", "optimizer", "scheduler", "scaler", "epoch", "step",
+                                            "bad_epochs", "best", "history", "rng"))
         unwrap(self.model).load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
         self.scheduler.load_state_dict(ck["scheduler"])
@@ -286,6 +309,7 @@ class Trainer:
         self.best = ck["best"]
         self.history = list(ck["history"])
         set_rng_state(ck["rng"])
+        warn_thread_change(ck, self.last_path)
 
     def _start_run_dir(self) -> None:
         from saliency.datasets import write_splits
@@ -402,6 +426,7 @@ class Trainer:
             "rng": rng_state(), "epoch": epoch + 1, "step": self.step, "best": self.best,
             "bad_epochs": self.bad_epochs, "history": self.history, "config": dump_config(cfg),
             "model_spec": self.spec, "canvas": [cfg.data.height, cfg.data.width], "task": self.task,
+            "torch_threads": torch.get_num_threads(),
         }
         save_checkpoint(self.last_path, state)
         if improved:
