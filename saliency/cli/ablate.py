@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
         def on_start(i: int, n: int, name: str, status: str) -> None:
             if not json_out:
-                log.print(f"[bold]\\[{i + 1}/{n}] {name}[/bold]: {status}", highlight=False)
+                log.print(f"[{i + 1}/{n}] {name}: {status}")
 
         res = run_ablation(cfg, mechanisms=names, out=out, show_progress=not quiet and not json_out,
                            on_start=on_start)

@@ -45,6 +45,8 @@ def maps(
     shard_count: int = typer.Option(1, "--shard-count", min=1, help="Number of parts (job arrays)."),
     finalize: bool = typer.Option(False, "--finalize", help="Only assemble manifest + meta of a split "
                                   "build in --out (after every --shard-index task finished)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Delete the shard set in --out first and build it "
+                                 "from scratch (a damaged or unsealed set: see `saliency verify`)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Build ground-truth maps (sum-1 densities, stored peak-normalised) into resumable shards.
@@ -82,6 +84,10 @@ def maps(
                          drop_first=drop_first, fc_cycles=mit_fc, binary=binary,
                          selection=resolve_selection(select, table.meta.name))
     out = out or Path("outputs") / table.meta.name / "shards"
+    if rebuild:
+        from saliency.shards.seal import remove_shard_set
+
+        remove_shard_set(out)
     t0 = time.perf_counter()
     with progress(disable=json_out) as bar:
         task = bar.add_task("maps", total=None, rate="")

@@ -51,6 +51,7 @@ from saliency.shards.schema import (
     shard_name,
     sidecar_file,
 )
+from saliency.shards.seal import sealed
 
 ProgressFn = Callable[[int], None]
 
@@ -333,6 +334,8 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
                                 "n_maps": len(d["rows"])} for d in docs},
     }
     _remove_stale(root, {d["file"] for d in docs} | {sidecar_file(d["shard"]) for d in docs})
+    meta = sealed({**meta, "sidecar_sha256": {d["shard"]: sha256_file(root / sidecar_file(d["shard"]))
+                                              for d in docs}})
     write_json(root / META_FILE, meta)
     return meta
 
