@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -15,9 +16,9 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint (.pt)."),
         images: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Image files."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
-        fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
+        fmt: Literal["npy", "png"] = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
-        backend: str = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
+        backend: Literal["torch", "onnx", "onnx-int8"] = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
                                     "export extra) | onnx-int8 (int8 weights, see docs/models.md)."),
         threads: int = typer.Option(None, "--threads", min=1, help="Intra-op threads of the model "
                                     "[default: all cores]."),
@@ -35,14 +36,11 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         import torch
 
-        from saliency.errors import ConfigError
         from saliency.interop.images import write_prediction_npy, write_prediction_png
         from saliency.progress import progress, rate_text
         from saliency.training import load_model
         from saliency.training.inference import make_forward, predict_files
 
-        if fmt not in ("npy", "png"):
-            raise ConfigError(f"--format must be npy or png, got {fmt!r}")
         model = load_model(checkpoint, device=device)
         if threads is not None:
             torch.set_num_threads(threads)

@@ -78,7 +78,7 @@ def test_schema_1_sets_still_read(pair, tmp_path):
     shutil.copytree(pair[0], old)   # npz float32: the schema-1 byte layout
     meta = json.loads((old / "meta.json").read_text())
     meta["schema_version"] = 1
-    meta.pop("meta_sha256", None)    # schema-1 sets were written before meta.json carried its own seal
+    meta.pop("meta_sha256", None)   # schema-1 sets predate the meta seal
     (old / "meta.json").write_text(json.dumps(meta))
     ss, ref = open_shards(old), open_shards(pair[0])
     np.testing.assert_array_equal(ss.density(ss.stimuli[0]), ref.density(ref.stimuli[0]))
