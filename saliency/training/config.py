@@ -27,6 +27,10 @@ class DataConfig:
     shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers);
     ``extra_eval_limit`` > 0 scores only the first n stimuli of each such set in split-hash order
     (``saliency.datasets.splits.stimulus_unit``: a fixed, name-independent pseudo-random sample).
+    ``strong``: the stronger, mask-consistent SOD augmentation of ``AugmentConfig.strong`` (affine
+    scale/shift/rotation, blur, noise, gamma). ``scales``: multi-scale training, each batch resized by a
+    factor drawn from this list (seeded by step; sizes rounded to multiples of 32), e.g. [0.75, 1.0, 1.25];
+    empty = the canvas only. Validation and testing always use the canvas.
     """
 
     dataset: str = "osie"
@@ -48,6 +52,8 @@ class DataConfig:
     vflip: bool = False
     extra_eval: tuple[str, ...] = ()
     extra_eval_limit: int = 0
+    strong: bool = False
+    scales: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _choice("data.task", self.task, ("fixation", "sod"))
@@ -61,6 +67,9 @@ class DataConfig:
             raise ConfigError(f"data.split_fractions: {exc}") from None
         for k in ("limit_train", "limit_val", "limit_test", "num_workers", "extra_eval_limit"):
             _nonneg(f"data.{k}", getattr(self, k))
+        for s in self.scales:
+            if not 0.25 <= s <= 4:
+                raise ConfigError(f"data.scales: factors must be in [0.25, 4], got {list(self.scales)}")
 
 
 @dataclass(frozen=True)
@@ -121,13 +130,19 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default."""
+    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default.
+
+    ``deep_supervision`` > 0 (SOD models with side outputs, ``decoder = "sod"``): weight of the same
+    objective averaged over the side outputs.
+    """
 
     weights: Mapping[str, float] = field(default_factory=dict)
+    deep_supervision: float = 0.0
 
     def __post_init__(self) -> None:
         from saliency.training.losses import LOSSES
 
+        _nonneg("loss.deep_supervision", self.deep_supervision)
         for k, v in self.weights.items():
             if k not in LOSSES:
                 raise ConfigError(f"loss.weights.{k}: unknown loss term; known: {', '.join(LOSSES.names())}")
@@ -140,7 +155,13 @@ class TrainConfig:
     """The loop. device "auto" → cuda if available else cpu; precision "auto" → bf16 on GPU, fp32 on
     CPU; channels_last "auto" → on GPU. ``monitor`` is the validation metric for best checkpoint and
     early stopping (``patience`` epochs without improvement; 0 = never stop early).
-    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs)."""
+    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs).
+    ``freeze_encoder_epochs``: the first n epochs train everything but the (pretrained) encoder, whose
+    weights and BatchNorm statistics stay fixed (warm-up of a fresh decoder; ~3× cheaper steps on CPU).
+    ``tta_flip`` (SOD): the final evaluation and ``saliency predict`` average the probabilities of the
+    image and its horizontal mirror. ``calibrate`` (SOD): after training, fit a logit scale a and bias b
+    (sigmoid(a·z + b)) minimising the validation MAE, store them in the model's head, and record the
+    validation MAE before/after in ``calibration.json``."""
 
     epochs: int = 5
     batch_size: int = 8
@@ -156,12 +177,16 @@ class TrainConfig:
     log_every: int = 10
     final_eval: bool = True
     tensorboard: bool = False
+    freeze_encoder_epochs: int = 0
+    tta_flip: bool = False
+    calibrate: bool = False
 
     def __post_init__(self) -> None:
         _positive("train.epochs", self.epochs)
         _positive("train.batch_size", self.batch_size)
         _positive("train.eval_batch_size", self.eval_batch_size)
         _nonneg("train.max_steps_per_epoch", self.max_steps_per_epoch)
+        _nonneg("train.freeze_encoder_epochs", self.freeze_encoder_epochs)
         _nonneg("train.patience", self.patience)
         _positive("train.log_every", self.log_every)
         _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))

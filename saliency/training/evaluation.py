@@ -62,10 +62,13 @@ def validate(model: nn.Module, loader: Iterable[dict], device: torch.device, tas
 
 @torch.no_grad()
 def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], device: torch.device,
-                  task: str, amp_dtype: torch.dtype | None = None, channels_last: bool = False) -> np.ndarray:
+                  task: str, amp_dtype: torch.dtype | None = None, channels_last: bool = False,
+                  tta_flip: bool | None = None) -> np.ndarray:
     """One (h, w, 3) uint8 image → (h, w) float32 map at its original size.
 
     fixation: a probability map (sums to 1); sod: per-pixel probabilities in [0, 1].
+    ``tta_flip`` (SOD; default: the model's ``tta_flip`` attribute, set by ``load_model``): average the
+    probabilities of the image and of its horizontal mirror (mirrored back).
     """
     h, w = image.shape[:2]
     lb = Letterbox.fit(h, w, *canvas)
@@ -74,6 +77,9 @@ def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], 
     if task == "fixation":
         return np.exp(lb.log_density_to_stimulus(out)).astype(np.float32)
     prob = 1 / (1 + np.exp(-out.astype(np.float64)))
+    if getattr(model, "tta_flip", False) if tta_flip is None else tta_flip:
+        flipped = _forward(model, x.flip(-1), device, amp_dtype, channels_last)[0, 0].flip(-1).cpu().numpy()
+        prob = 0.5 * (prob + 1 / (1 + np.exp(-flipped.astype(np.float64))))
     return np.clip(lb.map_to_stimulus(prob.astype(np.float32)), 0, 1)
 
 
@@ -138,8 +144,10 @@ def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], can
 
 
 def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: tuple[int, int],
-                 device: torch.device) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """MAE, max-F (β² = 0.3) and S-measure at original resolution (``saliency.metrics.sod`` when present)."""
+                 device: torch.device, tta_flip: bool | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """MAE, max-F (β² = 0.3) and S-measure at original resolution (``saliency.metrics.sod`` when present).
+
+    ``tta_flip``: see :func:`predict_array` (None = the model's own setting)."""
     model.eval()
     rows = []
     sod_metrics = None
@@ -149,7 +157,7 @@ def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: 
         pass
     preds, gts = {}, {}
     for name in stimuli:
-        prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod")
+        prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod", tta_flip=tta_flip)
         preds[name], gts[name] = prob, folder.mask(name)
     if sod_metrics is not None and hasattr(sod_metrics, "evaluate_sod"):
         pairs = [((preds[n] * 255).round().astype(np.uint8), gts[n].astype(np.uint8) * 255) for n in stimuli]

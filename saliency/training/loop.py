@@ -30,7 +30,7 @@ from saliency.errors import ConfigError
 from saliency.io import atomic_write, write_json
 from saliency.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from saliency.training.config import RunConfig, dump_config
-from saliency.training.data import build_run_data, make_loader
+from saliency.training.data import build_run_data, make_loader, scale_batch
 from saliency.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
 from saliency.training.evaluation import evaluate_fixation, evaluate_sod, validate
 from saliency.training.losses import DEFAULT_FIXATION_WEIGHTS, DEFAULT_SOD_WEIGHTS, WeightedObjective
@@ -156,11 +156,12 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: We
                grad_clip: float = 0.0, scaler: torch.amp.GradScaler | None = None,
                clip_module: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """One optimisation step: forward (under bf16 autocast when ``amp_dtype``), the objective on the
-    float32 prediction, backward, global-norm clipping of ``clip_module``'s gradients (default ``model``;
+    float32 prediction (plus the model's deep-supervision ``aux_outputs``, if any), backward, global-norm clipping of ``clip_module``'s gradients (default ``model``;
     the unwrapped module under DDP) when ``grad_clip`` > 0, optimizer step. Returns (loss, terms)."""
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         pred = model(x)
-    loss, terms = objective(pred.float(), targets)
+    aux = getattr(clip_module or model, "aux_outputs", None) or ()
+    loss, terms = objective(pred.float(), targets, aux=aux) if aux else objective(pred.float(), targets)
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
@@ -232,7 +233,7 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.optim.schedule, cfg.optim.min_lr_ratio))
     scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no loss scaling
-    objective = WeightedObjective(cfg.loss.weights, task)
+    objective = WeightedObjective(cfg.loss.weights, task, cfg.loss.deep_supervision)
 
     start_epoch, step, best, bad_epochs, history = 0, 0, None, 0, []
     if resume:
@@ -274,11 +275,14 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
             task_id = prog.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=steps_per_epoch,
                                     rate="") if prog else None
             train_model.train()
+            frozen = set_encoder_frozen(unwrap(model), epoch < cfg.train.freeze_encoder_epochs)
             t0 = time.perf_counter()
             seen, loss_sum, term_sums = 0, 0.0, {}
             for i, batch in enumerate(loader):
                 if i >= steps_per_epoch:
                     break
+                if task == "sod":
+                    batch = scale_batch(batch, cfg.data.scales, cfg.seed, step)
                 x = batch["image"].to(device, non_blocking=True)
                 if channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
@@ -304,7 +308,7 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                 "train_loss": loss_sum / max(seen, 1),
                 **{f"train_{k}": v / max(seen, 1) for k, v in sorted(term_sums.items())},
                 "images_per_s": seen * info.world_size / train_s if train_s > 0 else float("nan"),
-                "epoch_s": train_s,
+                "epoch_s": train_s, "encoder_frozen": frozen,
             }
             if info.is_main:
                 val_loader = make_loader(data.val, batch_size=cfg.train.eval_batch_size, shuffle=False,
@@ -330,6 +334,7 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                     "rng": rng_state(), "epoch": epoch + 1, "step": step, "best": best,
                     "bad_epochs": bad_epochs, "history": history, "config": dump_config(cfg),
                     "model_spec": spec, "canvas": [cfg.data.height, cfg.data.width], "task": task,
+                    "tta_flip": bool(cfg.train.tta_flip and task == "sod"),
                 }
                 save_checkpoint(last_path, state)
                 if improved:
@@ -350,6 +355,8 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                 stopped_early = True
                 break
 
+    if cfg.train.calibrate and task == "sod" and info.is_main:
+        calibrate_run(cfg, data, best_path if best_path.is_file() else last_path, run_dir, device)
     evaluation: dict[str, dict[str, Any]] = {}
     if cfg.train.final_eval and info.is_main:
         evaluation = final_evaluation(cfg, data, best_path if best_path.is_file() else last_path, run_dir, device)
@@ -361,6 +368,35 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                      epochs_completed=epochs_done, best_value=best, stopped_early=stopped_early,
                      history=history, evaluation=evaluation, seconds=time.perf_counter() - t_start,
                      model=unwrap(model))
+
+
+def set_encoder_frozen(model: nn.Module, frozen: bool) -> bool:
+    """Freeze (no gradients, BatchNorm in eval mode: running statistics fixed) or unfreeze the model's
+    ``encoder``; call after ``model.train()``. Returns ``frozen`` (False for a model without encoder)."""
+    enc = getattr(model, "encoder", None)
+    if enc is None:
+        return False
+    for p in enc.parameters():
+        p.requires_grad_(not frozen)
+    if frozen:
+        enc.eval()
+    return frozen
+
+
+def calibrate_run(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path, device: torch.device) -> None:
+    """Fit the SOD logit calibration on the validation split (``saliency.training.calibration``), store
+    it in ``checkpoint`` (the one the final evaluation scores), write ``calibration.json``."""
+    from saliency.training.calibration import apply_calibration, fit_calibration
+    from saliency.training.predict import load_model
+
+    model = load_model(checkpoint, device=device)
+    cal = fit_calibration(model, data.source, data.splits["val"] or data.splits["train"],
+                          (cfg.data.height, cfg.data.width), device, tta_flip=model.tta_flip)
+    apply_calibration(model, cal)
+    ck = load_checkpoint(checkpoint, map_location="cpu")
+    ck["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_checkpoint(checkpoint, ck)
+    write_json(run_dir / "calibration.json", {**cal.to_dict(), "checkpoint": checkpoint.name})
 
 
 def final_evaluation(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path,

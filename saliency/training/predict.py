@@ -17,12 +17,14 @@ from saliency.training.modeling import rebuild_network
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The network stored in ``checkpoint`` (loaded with weights_only=True), in eval mode.
 
-    ``model.canvas`` is set to the (height, width) it was trained at.
+    ``model.canvas`` is set to the (height, width) it was trained at, ``model.tta_flip`` to the run's
+    flip-TTA setting (SOD; False for checkpoints without one).
     """
     ck = load_checkpoint(checkpoint, map_location="cpu")
     model = rebuild_network(ck["model_spec"])
     model.load_state_dict(ck["model"])
     model.canvas = tuple(int(v) for v in ck["canvas"])
+    model.tta_flip = bool(ck.get("tta_flip", False))
     return model.to(torch.device(device)).eval()
 
 
