@@ -37,7 +37,8 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"a": self.a, "b": self.b, "val_mae_before": self.mae_before, "val_mae_after": self.mae_after,
-                "n_images": self.n_images, "objective": "mean per-image MAE at original resolution",
+                "n_images": self.n_images,
+                "objective": "mean per-image MAE at original resolution, 8-bit map min–max normalised (PySODMetrics)",
                 "grid": {"a": SCALES.tolist(), "b": BIASES.tolist()}}
 
 
@@ -64,10 +65,19 @@ def _view_logits(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], d
         head.calibration.copy_(saved)
 
 
+def pysod_normalise(prob: np.ndarray) -> np.ndarray:
+    """What the SOD metrics score (PySODMetrics ``prepare_data``): the map as 8-bit grey levels, /255,
+    min–max normalised per image (unchanged when constant)."""
+    q = np.round(np.clip(prob, 0, 1) * 255) / 255
+    lo, hi = float(q.min()), float(q.max())
+    return (q - lo) / (hi - lo) if hi > lo else q
+
+
 def fit_calibration(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: tuple[int, int],
                     device: torch.device, *, tta_flip: bool = False, step: int = 2) -> Calibration:
     """Grid-search (a, b) over :data:`SCALES` × :data:`BIASES` minimising the mean per-image MAE of
-    ``stimuli`` (a SOD folder's images and masks); pixels subsampled every ``step`` px per axis."""
+    ``stimuli`` (a SOD folder's images and masks) as the SOD metrics compute it (8-bit map, min–max
+    normalised per image: :func:`pysod_normalise`); pixels subsampled every ``step`` px per axis."""
     if not isinstance(getattr(getattr(model, "head", None), "calibration", None), torch.Tensor):
         raise ConfigError("train.calibrate: the model has no SOD head with a calibration (use a zoo SOD model)")
     model.eval()
@@ -80,7 +90,7 @@ def fit_calibration(model: nn.Module, folder: Any, stimuli: Sequence[str], canva
         errs = []
         for views, m in per:
             p = np.mean([1 / (1 + np.exp(-(a * z + b))) for z in views], axis=0)
-            errs.append(float(np.abs(p - m).mean()))
+            errs.append(float(np.abs(pysod_normalise(p) - m).mean()))
         return float(np.mean(errs))
 
     before = mae(1.0, 0.0)
