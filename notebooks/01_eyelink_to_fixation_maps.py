@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from saliency.fixations import DatasetMeta, StimulusInfo
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.detect import detect_fixations_ivt
 from saliency.maps import fixation_count_map, fuse_fixations
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.readers.base import ReadOptions
 from saliency.readers.eyelink import read_asc
 from saliency.reports.figures import overlay
 from saliency.units import ViewingGeometry

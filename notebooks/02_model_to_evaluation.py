@@ -116,7 +116,8 @@ print(f"trained {result.epochs_completed} epoch in {result.seconds:.1f} s; best 
 # has IG 0 by construction).
 
 # %%
-from saliency.baselines import compute_baselines, fit_centre_gaussian  # noqa: E402
+from saliency.baselines import compute_baselines  # noqa: E402
+from saliency.metrics.centre_bias import fit_centre_gaussian  # noqa: E402
 from saliency.metrics import evaluate, gap_closed  # noqa: E402
 from saliency.metrics.evaluation import sizes_from_manifest  # noqa: E402
 from saliency.training import predict_maps  # noqa: E402

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError, ReaderError, SaliencyError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.filters import drop_first_fixation, filter_duration
+from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
 from saliency.io import write_json
 from saliency.readers import READERS, ReaderSpec
-from saliency.readers.base import Accounting
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry
@@ -73,6 +74,33 @@ class DatasetCard:
                                else self.pixels_per_degree)
 
 
+    @property
+    def conventions(self) -> dict[str, dict[str, Any]]:
+        """``[conventions.<name>]`` tables: ``selection`` (text form) and ``note`` (where it comes from)."""
+        return {k: dict(v) for k, v in self.raw.get("conventions", {}).items()}
+
+    def selection(self, convention: str) -> FixationSelection:
+        """The fixation selection of one of the card's conventions (e.g. ``benchmark``, ``authors``)."""
+        conv = self.conventions
+        if convention not in conv:
+            raise ConfigError(f"dataset card {self.name!r} has no convention {convention!r}; "
+                              f"it states: {', '.join(sorted(conv)) or '(none)'}")
+        return parse_selection(conv[convention].get("selection", "all"))
+
+
+def resolve_selection(spec: str | None, dataset: str | None) -> FixationSelection:
+    """``spec`` as a convention name of ``dataset``'s card (``benchmark``, ``authors``), else as the text
+    form of :func:`saliency.fixations.selection.parse_selection` (``drop-first``, ``index=1:6``, ...)."""
+    if spec is None:
+        return FixationSelection()
+    card = find_card(dataset) if dataset else None
+    if card is not None and spec in card.conventions:
+        return card.selection(spec)
+    if spec in ("benchmark", "authors"):
+        raise ConfigError(f"--select {spec}: no dataset card for {dataset!r} states a {spec!r} convention")
+    return parse_selection(spec)
+
+
 def load_card(name_or_path: str | Path) -> DatasetCard:
     """A card by path, or by dataset name from the repository's ``data/`` folder."""
     p = Path(name_or_path)
@@ -96,8 +124,11 @@ def find_card(dataset: str) -> DatasetCard | None:
 
 
 # ---- inputs ----------------------------------------------------------------------------------
-def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path]) -> list[Path]:
-    """Files to read: dataset formats take folders as given; file formats expand folders recursively."""
+def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path],
+                  ignored: list[dict[str, str]] | None = None) -> list[Path]:
+    """Files to read: dataset formats take folders as given; file formats expand folders recursively to the
+    files with the format's suffixes whose names the format reads (``spec.ignores``); the others found are
+    appended to ``ignored`` as ``{"path", "reason"}``."""
     if not paths:
         raise ConfigError("no input PATH given")
     out: list[Path] = []
@@ -110,6 +141,10 @@ def expand_inputs(spec: ReaderSpec, paths: Sequence[str | Path]) -> list[Path]:
             continue
         found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in spec.suffixes
                        and not any(part.startswith(".") for part in f.relative_to(p).parts))
+        for f in [f for f in found if spec.ignores(f.name)]:
+            found.remove(f)
+            if ignored is not None:
+                ignored.append({"path": str(f), "reason": str(spec.ignores(f.name))})
         if not found:
             raise ReaderError(f"no {spec.name} files ({', '.join(spec.suffixes)}) in this folder", path=p)
         out.extend(found)
@@ -163,7 +198,8 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     """
     t_start = time.perf_counter()
     spec = READERS.get(fmt)
-    files = expand_inputs(spec, paths)
+    ignored: list[dict[str, str]] = []
+    files = expand_inputs(spec, paths, ignored)
     if card == "auto":
         card = find_card(dataset)
     elif isinstance(card, str | Path):
@@ -214,10 +250,20 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     if min_duration_ms is not None or max_duration_ms is not None:
         table = filter_duration(table, min_duration_ms, max_duration_ms, accounting=accounting)
 
+    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
+    embedded: dict[str, Any] | None = None
+    if out_dir is not None:
+        from saliency.readers.embedded import write_embedded_stimuli
+
+        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli")
+        if written:
+            table = FixationTable(table.data, meta)
+            embedded = {"folder": str(out_dir / "stimuli"), "stimuli": len(written)}
     report = build_report(fmt, files, table, accounting, request,
                           filters={"drop_first": drop_first, "min_duration_ms": min_duration_ms,
                                    "max_duration_ms": max_duration_ms})
-    out_dir = (Path("outputs") / dataset if out == "auto" else Path(out)) if out is not None else None
+    report["ignored_inputs"] = ignored
+    report["embedded_stimuli"] = embedded
     if out_dir is not None:
         table.write_parquet(out_dir / "fixations.parquet")
         write_json(out_dir / "ingest_report.json", report)

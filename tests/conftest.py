@@ -31,3 +31,30 @@ def datasets_dir(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir(shared: Path) -> Path:
     return _require(shared / "fixtures")
+
+
+
+def ref_python_path() -> Path:
+    """The reference venv's interpreter (pysaliency, pymovements, pysodmetrics, h5py; built by
+    ``.ci/build-refvenv``): ``$SALIENCY_REF_PYTHON``, else ``<repo>/.refvenv/bin/python``. It may not exist."""
+    env = os.environ.get("SALIENCY_REF_PYTHON")
+    return Path(env) if env else ROOT / ".refvenv" / "bin" / "python"
+
+
+def in_ci() -> bool:
+    """``$CI`` set to a true value (GitHub Actions, GitLab and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def ref_python() -> Path:
+    """The reference interpreter. Missing: outside CI the test skips and says how to build it; in CI it
+    fails, so the reference comparisons can never silently skip there."""
+    path = ref_python_path()
+    if path.exists():
+        return path
+    msg = (f"reference venv not found at {path}: build it with .ci/build-refvenv "
+           "(or point $SALIENCY_REF_PYTHON at one)")
+    if in_ci():
+        pytest.fail(msg + "; CI runs every reference test")
+    pytest.skip(msg)

@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 from saliency.baselines.blur import ShardBlur, _kernel_matrix, kernel_1d
-from saliency.baselines.centre import CentreGaussian, fit_centre_gaussian
 from saliency.errors import SchemaError
+from saliency.metrics.centre_bias import fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
     EvaluationResult,
@@ -56,7 +56,7 @@ from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import Workspace
 from saliency.metrics.streaming import DEFAULT_METRICS, build_metrics
 
-__all__ = ["BASELINES", "CentreGaussian", "ShardBlur", "compute_baselines", "fit_centre_gaussian",
+__all__ = ["BASELINES", "ShardBlur", "compute_baselines",
            "fit_mixture_weights", "observer_nss"]
 
 BASELINES = ("chance", "centre_gaussian", "centre_loo", "gold_standard", "one_human")

@@ -44,7 +44,7 @@ class ShardBlur:
 
     σ (``meta["sigma_px"]``), boundary ``mode``, ``truncate``, the ``mit_fft`` cut-off (``options["fc_cycles"]``,
     resolved per image size exactly as the shard writer does) and the fixation weighting options
-    (``drop_first``, ``duration_weighted``, ``observer_equal``) of ``meta["options"]``. A map of weighted
+    (``selection``, ``drop_first``, ``duration_weighted``, ``observer_equal``) of ``meta["options"]``. A map of weighted
     fixations is ``Ry[rows]ᵀ · diag(w) · Rx[cols]`` with the float64 response matrices of
     :func:`saliency.maps.kernels.response_matrices` (cached per image size). Shards without ``options``
     (older or in-memory sets) get the defaults: mode ``constant``, truncate 4, no weighting.
@@ -82,8 +82,8 @@ class ShardBlur:
 
         w = np.zeros(len(rows))
         keep = np.ones(len(rows), dtype=bool)
-        if self.options.drop_first and "index" in rows:
-            keep = rows["index"].to_numpy() != 0
+        if "index" in rows:
+            keep = self.options.effective_selection.mask(rows)
         sel = rows[keep]
         fw = fixation_weights(sel, self.options) if len(sel) else None
         w[keep] = 1.0 if fw is None else fw

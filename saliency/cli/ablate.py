@@ -33,9 +33,9 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from saliency.cli.common import console, err_console, print_json
+        from saliency.reports.ablation import METRIC_COLUMNS, table_text_rows, write_ablation_report
         from saliency.training import load_config
         from saliency.training.ablation import DEFAULT_MECHANISMS, MECHANISMS, run_ablation
-        from saliency.training.ablation_report import METRIC_COLUMNS, table_text_rows
 
         if list_:
             listing = Table("mechanism", "what", "where", title="attention mechanisms (saliency ablate -m)")
@@ -55,8 +55,9 @@ def register(app: typer.Typer) -> None:
             if not json_out:
                 log.print(f"[bold]\\[{i + 1}/{n}] {name}[/bold]: {status}", highlight=False)
 
-        res = run_ablation(cfg, mechanisms=names, out=out, figure_images=figure_images,
-                           show_progress=not quiet and not json_out, on_start=on_start)
+        res = run_ablation(cfg, mechanisms=names, out=out, show_progress=not quiet and not json_out,
+                           on_start=on_start)
+        write_ablation_report(res, cfg, figure_images=figure_images)
         if json_out:
             import json
 

@@ -26,9 +26,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score the baselines; the centre-bias Gaussian is fitted to the stimuli NOT scored (all if none)."""
         from saliency.baselines import BASELINES, compute_baselines
-        from saliency.cli.common import console, print_json, progress
+        from saliency.cli.common import console, print_json
         from saliency.cli.evaluate import _shards, read_stimuli_file, render_table
         from saliency.io import write_json
+        from saliency.progress import progress
 
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else None

@@ -80,9 +80,10 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
-        from saliency.cli.common import console, print_json, progress
+        from saliency.cli.common import console, print_json
         from saliency.metrics.evaluation import evaluate
         from saliency.metrics.predictions import load_predictions
+        from saliency.progress import progress
 
         if (shards is None) == (sod is None):
             raise typer.BadParameter("give exactly one of --shards (fixation data) or --sod (image/mask folder)")

@@ -44,9 +44,10 @@ def register(app: typer.Typer) -> None:
                                       help="hdf5 (pysaliency model export), png (8-bit), npy (float32); repeatable."),
     ) -> None:
         """Predict maps with a trained model and write them as pysaliency HDF5, 8-bit PNG and/or NPY."""
-        from saliency.cli.common import console, progress
+        from saliency.cli.common import console
         from saliency.errors import ConfigError
         from saliency.interop import export_predictions
+        from saliency.progress import progress
         from saliency.reports.rundir import find_checkpoint, find_train_dir
         from saliency.training import load_model, predict_maps
 

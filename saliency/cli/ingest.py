@@ -113,9 +113,10 @@ def register(app: typer.Typer) -> None:
         """
         import time
 
-        from saliency.cli.common import console, print_json, progress, rate_text
+        from saliency.cli.common import console, print_json
         from saliency.fixations.placement import StimulusPlacement
         from saliency.ingest import ingest
+        from saliency.progress import progress, rate_text
         from saliency.readers.base import ReadOptions
         from saliency.readers.generic import load_mapping_file
         from saliency.readers.request import ReadRequest, parse_column_mapping, parse_key_values, parse_size
@@ -195,6 +196,11 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         for k, v in sorted(noted.items()):
             reasons.add_row(f"{k} (kept)", f"{v:,}", "", "")
         con.print(reasons)
+    for item in rep.get("ignored_inputs") or []:
+        con.print(f"ignored {Path(item['path']).name}: {item['reason']}")
+    if rep.get("embedded_stimuli"):
+        emb = rep["embedded_stimuli"]
+        con.print(f"wrote {emb['stimuli']} stimulus pictures stored inside the recordings to {emb['folder']}")
     if result.out_dir is not None:
         con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
                   f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")

@@ -30,6 +30,10 @@ def maps(
     duration_weighted: bool = typer.Option(False, "--duration-weighted", help="Weight fixations by duration."),
     observer_equal: bool = typer.Option(False, "--observer-equal", help="Every observer weighs 1 per stimulus."),
     drop_first: bool = typer.Option(False, "--drop-first", help="Leave out each trial's first fixation."),
+    select: str = typer.Option(None, "--select", help="Fixations per scanpath: a convention of the dataset "
+                               "card (benchmark | authors) or e.g. drop-first, index=1:6, max=5, "
+                               "window=0:1500, min-length=6 (comma-separated). Stored in meta.json; "
+                               "baselines and metrics use the same fixations."),
     dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 | float16."),
     fmt: str = typer.Option("npz", "--format", help="Shard format: npz | parquet."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
@@ -47,10 +51,12 @@ def maps(
     import dataclasses
     import time
 
-    from saliency.cli.common import console, print_json, progress, rate_text
+    from saliency.cli.common import console, print_json
     from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
+    from saliency.ingest import resolve_selection
     from saliency.maps.options import MapOptions
+    from saliency.progress import progress, rate_text
     from saliency.shards import build_shards, finalize_shards
 
     if finalize:
@@ -70,7 +76,8 @@ def maps(
         table = FixationTable(table.data, dataclasses.replace(table.meta, pixels_per_degree=ppd))
     options = MapOptions(sigma=sigma, sigma_unit=sigma_unit, mode=mode, truncate=truncate,
                          duration_weighted=duration_weighted, observer_equal=observer_equal,
-                         drop_first=drop_first, fc_cycles=mit_fc)
+                         drop_first=drop_first, fc_cycles=mit_fc,
+                         selection=resolve_selection(select, table.meta.name))
     out = out or Path("outputs") / table.meta.name / "shards"
     t0 = time.perf_counter()
     with progress(disable=json_out) as bar:
@@ -91,13 +98,14 @@ def maps(
     elapsed = time.perf_counter() - t0
     summary = {"root": str(result.root), "built": result.built, "skipped": result.skipped,
                "finalized": result.finalized, "missing": result.missing, "maps_built": result.n_maps_built,
-               "seconds": round(elapsed, 3)}
+               "selection": options.effective_selection.describe(), "seconds": round(elapsed, 3)}
     if json_out:
         print_json(summary)
         return
     c = console()
     c.print(f"{result.n_maps_built} maps built in {len(result.built)} shards, {len(result.skipped)} shards "
-            f"verified and kept ({elapsed:.1f} s) → {result.root}")
+            f"verified and kept ({elapsed:.1f} s) → {result.root}; fixations: "
+            f"{options.effective_selection.describe()}")
     if not result.finalized:
         c.print(f"not finalised yet: shards {result.missing} belong to other --shard-index tasks; "
                 f"when all are done run `saliency maps --finalize --out {result.root}`")

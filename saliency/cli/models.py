@@ -25,9 +25,10 @@ def models_cmd(
     --height×--width, batch 1) and, with --latency, CPU eval-mode latency (median ms) and images/s."""
     from rich.table import Table
 
-    from saliency.cli.common import console, print_json, progress
+    from saliency.cli.common import console, print_json
     from saliency.models import MODELS
     from saliency.models.introspect import describe_model
+    from saliency.progress import progress
 
     selected = list(names) if names else MODELS.names()
     for n in selected:

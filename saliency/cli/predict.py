@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         from PIL import Image
 
-        from saliency.cli.common import progress, rate_text
         from saliency.errors import ConfigError
         from saliency.io import atomic_write
+        from saliency.progress import progress, rate_text
         from saliency.training import load_model, predict_maps
 
         if fmt not in ("npy", "png"):

@@ -1,6 +1,6 @@
 """Row filters over a :class:`FixationTable`: pure functions returning a new table.
 
-Each filter optionally counts what it removes in an :class:`~saliency.readers.base.Accounting`,
+Each filter optionally counts what it removes in an :class:`~saliency.fixations.accounting.Accounting`,
 per source file and under its own reason, so an ingest report still accounts for every fixation.
 A *scanpath* is the group (dataset, stimulus, observer, trial); ``index`` is the fixation's order in
 the source scanpath (0 = the first fixation the recording reported).
@@ -17,7 +17,7 @@ from saliency.errors import ConfigError
 from saliency.fixations.table import FixationTable
 
 if TYPE_CHECKING:
-    from saliency.readers.base import Accounting
+    from saliency.fixations.accounting import Accounting
 
 FIRST_FIXATION = "first fixation"
 TOO_SHORT = "duration below minimum"
@@ -30,7 +30,7 @@ UNKNOWN_ONSET = "unknown onset"
 def _apply(table: FixationTable, drop: np.ndarray, reason: str, accounting: Accounting | None) -> FixationTable:
     """Remove the rows in ``drop`` (bool mask), moving their count from kept to ``reason``."""
     if accounting is not None and drop.any():
-        from saliency.readers.base import source_file_of
+        from saliency.fixations.accounting import source_file_of
 
         files = source_file_of(table.data.loc[drop, "source"].astype(str))
         for f, n in files.value_counts().items():

@@ -7,18 +7,23 @@ Weighting conventions (combinable):
 - ``observer_equal``: each observer's weights on a stimulus are scaled to sum 1, so every observer
   contributes equally however many fixations they made.
 - ``drop_first``: fixations with ``index == 0`` (each trial's first fixation, usually the central
-  fixation-cross landing) are left out before weighting.
+  fixation-cross landing) are left out before weighting (shorthand for ``selection="drop-first"``).
+- ``selection``: which fixations of each scanpath enter the map (index range, max per scanpath, time
+  window, minimum scanpath length): :class:`saliency.fixations.selection.FixationSelection`. Stored in
+  the shard set's ``meta.json``, so baselines and metrics built from the shards use the same fixations.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, SchemaError
+from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.maps.fusion import SeparableGaussian, normalize_map
 from saliency.maps.kernels import MODES, mit_fft_size, mit_sigma_to_fc
 from saliency.units import sigma_px as _sigma_px
@@ -39,8 +44,11 @@ class MapOptions:
     observer_equal: bool = False
     drop_first: bool = False
     fc_cycles: float | None = None
+    selection: FixationSelection = field(default_factory=FixationSelection)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.selection, FixationSelection):
+            object.__setattr__(self, "selection", parse_selection(self.selection))
         if not (self.sigma > 0 and math.isfinite(self.sigma)):
             raise ConfigError(f"sigma must be a positive finite number, got {self.sigma!r}")
         if self.sigma_unit not in ("px", "dva"):
@@ -55,19 +63,24 @@ class MapOptions:
     def sigma_px(self, pixels_per_degree: float | None) -> float:
         return _sigma_px(self.sigma, self.sigma_unit, pixels_per_degree)
 
+    @property
+    def effective_selection(self) -> FixationSelection:
+        """``selection`` with ``drop_first`` folded in: the fixations that enter the maps."""
+        return self.selection.with_drop_first() if self.drop_first else self.selection
+
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> MapOptions:
+    def from_dict(cls, d: dict[str, Any]) -> MapOptions:
+        d = dict(d)
+        d["selection"] = FixationSelection.from_dict(d.get("selection"))
         return cls(**d)
 
 
 def select_fixations(rows: pd.DataFrame, options: MapOptions) -> pd.DataFrame:
-    """The table rows that enter the map (drops ``index == 0`` rows when ``drop_first``)."""
-    if options.drop_first:
-        rows = rows[rows["index"].to_numpy() != 0]
-    return rows
+    """The table rows that enter the map (:attr:`MapOptions.effective_selection`)."""
+    return options.effective_selection.apply(rows)
 
 
 def fixation_weights(rows: pd.DataFrame, options: MapOptions) -> np.ndarray | None:

@@ -270,7 +270,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     base_logs: dict[tuple[int, int], np.ndarray] = {}
     centre = None
     if baseline is None and _needs(ms, "needs_baseline"):
-        from saliency.baselines.centre import fit_centre_gaussian
+        from saliency.metrics.centre_bias import fit_centre_gaussian
 
         centre = fit_centre_gaussian(frame, sizes)
 

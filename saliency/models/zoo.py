@@ -2,8 +2,10 @@
 
 ``build_model("effnet_lite0_cbam")`` or ``build_model(ModelConfig(...), pretrained=False)``.
 A model = optional SpatialTransformer front-end → encoder (attention blocks per stage) → U-Net decoder
-(optional transformer bottleneck / multi-scale attention fusion) → optional learned Gaussian prior maps
-→ head (fixation log-density or SOD logits), at the input resolution.
+(optional transformer bottleneck / multi-scale attention fusion / global context from additive attention
+pooling) → optional learned Gaussian prior maps → head (fixation log-density or SOD logits) → optional
+recurrent ConvGRU refinement, at the input resolution; optionally run coarse-to-fine at inference
+(dynamic capacity: a coarse pass on the half-size image, the full-resolution pass on the most salient cells).
 """
 
 from __future__ import annotations
@@ -52,6 +54,13 @@ class ModelConfig:
     n_priors: number of learned Gaussian centre-bias maps concatenated before the head (0 = off).
     stn: a SpatialTransformer front-end on the input image.
     head_channels: hidden width of the head.
+    global_context: additive attention pooling (Bahdanau) of the stride-32 feature into one vector per
+        image, projected and added to every decoder output position (zero-initialised: starts as identity).
+    refine_steps: ConvGRU refinement iterations of the head's scores given the decoder features
+        (:class:`saliency.models.refine.RecurrentRefiner`; 0 = off; zero-initialised correction).
+    coarse_to_fine: at inference (eval mode) run :class:`saliency.models.coarse_to_fine.CoarseToFine` with
+        this network as both the coarse model (half-size image) and the fine model (the 4 most salient
+        64-px cells at full resolution); training is unchanged.
     """
 
     name: str = "custom"
@@ -70,6 +79,9 @@ class ModelConfig:
     n_priors: int = 0
     stn: bool = False
     head_channels: int = 16
+    global_context: bool = False
+    refine_steps: int = 0
+    coarse_to_fine: bool = False
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +109,8 @@ class ModelConfig:
         if not 1 <= len(self.decoder_channels) <= N_STAGES - 1 or min(self.decoder_channels) < 1:
             raise ConfigError(f"ModelConfig.decoder_channels: expected 1–{N_STAGES - 1} positive widths, "
                               f"got {self.decoder_channels!r}")
+        if self.refine_steps < 0:
+            raise ConfigError(f"ModelConfig.refine_steps must be ≥ 0, got {self.refine_steps}")
         if self.n_priors < 0 or self.head_channels < 1:
             raise ConfigError(f"ModelConfig: n_priors must be ≥ 0 and head_channels ≥ 1, got "
                               f"{self.n_priors}, {self.head_channels}")
@@ -165,6 +179,14 @@ class SaliencyNet(nn.Module):
         self.aux_outputs: list[torch.Tensor] = []
         self.prior = GaussianPriorBank(config.n_priors) if config.n_priors > 0 else None
         self.head = HEADS[config.task](self.decoder.out_channels + config.n_priors, config.head_channels)
+        self.context: GlobalContext | None = None
+        if config.global_context:
+            self.context = GlobalContext(self.encoder.out_channels[-1], self.decoder.out_channels)
+        self.refiner: nn.Module | None = None
+        if config.refine_steps > 0:
+            from saliency.models.refine import RecurrentRefiner
+
+            self.refiner = RecurrentRefiner(self.decoder.out_channels, hidden=8, steps=config.refine_steps)
         self.use_channels_last(True)
 
     def use_channels_last(self, enabled: bool = True) -> SaliencyNet:
@@ -191,6 +213,17 @@ class SaliencyNet(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.coarse_to_fine and not self.training:
+            from saliency.models.coarse_to_fine import CoarseToFine, CoarseToFineConfig
+
+            fixation = self.task == "fixation"
+            cfg = CoarseToFineConfig(coarse_scale=0.5, patch_px=64, top_k=4, context_px=16,
+                                     calibrate="mass" if fixation else "none", log_density=fixation)
+            return CoarseToFine(self._dense, self._dense, cfg)(x)
+        return self._dense(x)
+
+    def _dense(self, x: torch.Tensor) -> torch.Tensor:
+        """One full-resolution pass (what ``forward`` computes unless coarse-to-fine inference is on)."""
         h, w = x.shape[-2], x.shape[-1]
         ph = (PAD_MULTIPLE - h % PAD_MULTIPLE) % PAD_MULTIPLE
         pw = (PAD_MULTIPLE - w % PAD_MULTIPLE) % PAD_MULTIPLE
@@ -201,14 +234,41 @@ class SaliencyNet(nn.Module):
             canvas = canvas.contiguous(memory_format=torch.channels_last)
         feats = self.encoder(canvas)
         y = self.decoder(feats)
+        if self.context is not None:
+            y = y + self.context(feats[-1].contiguous())
+        decoded = y
         if self.prior is not None:
             y = torch.cat([y, self.prior(y, (h, w), self.decoder.out_stride)], 1)
         size = (canvas.shape[-2], canvas.shape[-1])
-        scores = self.head(y, size)[:, :, :h, :w]
+        scores = self.head(y, size)
+        if self.refiner is not None:
+            scores = self.refiner(scores, decoded.contiguous())
         sides = getattr(self.decoder, "side_logits", None)
         self.aux_outputs = [F.interpolate(s, size=size, mode="bilinear", align_corners=False)[:, :, :h, :w]
                             for s in sides] if (sides and self.training) else []
-        return self.head.normalize(scores)
+        return self.head.normalize(scores[:, :, :h, :w])
+
+
+class GlobalContext(nn.Module):
+    """Additive-attention pooling of (B, C, h, w) features → (B, out, 1, 1) added to the decoder output.
+
+    :class:`saliency.models.blocks.AdditiveAttentionPool` (zero-initialised score: starts as global average
+    pooling) followed by a zero-initialised linear projection, so the network starts unchanged. The pool's
+    map (``self.pool.attention``) shows where the image-level context was gathered.
+    """
+
+    def __init__(self, channels: int, out_channels: int) -> None:
+        super().__init__()
+        from saliency.models.blocks import AdditiveAttentionPool
+
+        self.pool = AdditiveAttentionPool(channels)
+        self.proj = nn.Linear(channels, out_channels)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled, _ = self.pool(x)
+        return self.proj(pooled)[:, :, None, None]
 
 
 def _channels_last_unsafe(m: nn.Module) -> bool:

@@ -1,4 +1,4 @@
-"""Content hashes for the stage cache: settings, files, directory trees, and code versions.
+"""Content hashes for the stage cache: settings, files, and directory trees (code: :mod:`saliency.pipeline.closure`).
 
 All hashes are SHA-256 hex digests of a canonical byte encoding, so equal content gives equal keys on
 every machine. File hashes are memoised in a :class:`FileHashCache` keyed by (path, size, mtime_ns):
@@ -8,7 +8,6 @@ a re-run only ``stat``s unchanged inputs instead of reading them again.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -99,29 +98,3 @@ def listing_matches(root: Path, listing: Mapping[str, Any]) -> bool:
         if st.st_size != rec[0] or st.st_mtime_ns != rec[1]:
             return False
     return True
-
-
-def code_digest(modules: Iterable[str]) -> str:
-    """Hash of the source of the named modules/packages (every ``.py`` file under a package).
-
-    A module that cannot be found contributes ``"<name>:absent"`` (so installing it changes the key).
-    """
-    h = hashlib.sha256()
-    for name in sorted(set(modules)):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None or spec.origin is None:
-            h.update(f"{name}:absent\n".encode())
-            continue
-        origin = Path(spec.origin)
-        if spec.submodule_search_locations:
-            files = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).rglob("*.py"))
-            base = origin.parent
-        else:
-            files, base = [origin], origin.parent
-        for f in files:
-            h.update(f"{name}:{f.relative_to(base).as_posix()}\0".encode())
-            h.update(hashlib.sha256(f.read_bytes()).digest())
-    return h.hexdigest()

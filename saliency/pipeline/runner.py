@@ -2,7 +2,9 @@
 
 A stage's cache key is the SHA-256 of (stage name, its settings, the pipeline's dataset/task/seed, the
 content digests of its upstream stages' outputs, the content digests of the external files it
-declares, the package version and the source of the modules it declares). The key and the output
+declares, and its code: the source of every module the stage's ``run`` function can execute (its import
+closure, :mod:`saliency.pipeline.closure`) and the installed versions of numpy, scipy, torch and the
+other libraries that can change its numbers). The key and the output
 listing (size, mtime, sha256 per file) are kept in ``<out>/manifest.json``. On a re-run a stage is
 skipped when its key is unchanged and its output directory still matches the listing; otherwise it is
 run again into ``<out>/.<stage>.tmp`` and renamed to ``<out>/<stage>`` only on success, so a failed
@@ -25,10 +27,10 @@ from typing import Any
 import saliency
 from saliency.errors import ConfigError, SaliencyError
 from saliency.io import write_json
+from saliency.pipeline.closure import code_fingerprint
 from saliency.pipeline.hashing import (
     MANIFEST_NAME,
     FileHashCache,
-    code_digest,
     hash_settings,
     inputs_digest,
     listing_matches,
@@ -64,7 +66,8 @@ class Stage:
     run: writes the stage's outputs into ``ctx.out_dir`` (library calls, no subprocesses).
     needs: upstream stage names (must come earlier in the pipeline).
     inputs: external files/directories the stage reads (hashed into the key).
-    code: importable modules/packages whose source is hashed into the key (the code version).
+    code: extra modules whose import closure is hashed into the key, beyond the closure of ``run``
+        (which is always hashed, with the numeric dependencies' versions).
     key_extra: anything else the stage's output depends on (JSON-able; hashed into the key), e.g. the
         settings of another stage it reads (the baselines stage reads the train stage's split rule).
     """
@@ -168,7 +171,7 @@ def stage_key(stage: Stage, spec: PipelineSpec, manifest: Manifest) -> tuple[str
         "pipeline": {"dataset": spec.dataset, "task": spec.task, "seed": spec.seed},
         "upstream": upstream,
         "inputs": inputs_digest(declared, manifest.hashes),
-        "code": {"version": saliency.__version__, "source": code_digest(stage.code)},
+        "code": {"version": saliency.__version__, **code_fingerprint(stage.run, stage.code)},
     }
     if stage.key_extra is not None:
         ingredients["extra"] = stage.key_extra(spec, settings)

@@ -14,8 +14,8 @@ report     ``report.html``
 =========  ==========================================================================================
 
 Library modules are imported inside the stage functions, so a pipeline that does not use a stage
-does not need its area installed; each stage declares the packages whose source is hashed into its
-cache key (``code``).
+does not need its area installed; a stage's cache key hashes the source of its function's import closure
+(:mod:`saliency.pipeline.closure`), so editing any module a stage can run invalidates it.
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def run_maps(ctx: StageContext) -> None:
     """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``) plus ``shards``, a table
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``selection``: a convention
+    of the dataset card such as ``"benchmark"`` or a selection's text form such as ``"drop-first"``) plus
+    ``shards``, a table
     of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
     """
     from saliency.fixations.table import FixationTable
@@ -100,10 +102,14 @@ def run_maps(ctx: StageContext) -> None:
     bad = set(shard_kw) - {"dtype", "fmt", "shard_size", "workers"}
     if bad:
         raise ConfigError(f"[maps.shards]: unknown setting(s) {sorted(bad)}; known: dtype, fmt, shard_size, workers")
-    options = MapOptions(**s)
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
+    if isinstance(s.get("selection"), str):
+        from saliency.ingest import resolve_selection
+
+        s["selection"] = resolve_selection(s["selection"], ctx.spec.dataset)
+    options = MapOptions(**s)
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
-    ctx.summary.update(stimuli=len(table.meta.stimuli))
+    ctx.summary.update(stimuli=len(table.meta.stimuli), selection=options.effective_selection.describe())
 
 
 # --------------------------------------------------------------------------------------- baselines
@@ -310,8 +316,8 @@ def run_evaluate(ctx: StageContext) -> None:
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
-        from saliency.baselines import fit_centre_gaussian
         from saliency.metrics import evaluate
+        from saliency.metrics.centre_bias import fit_centre_gaussian
         from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
 
@@ -392,21 +398,17 @@ def run_report(ctx: StageContext) -> None:
 
 def _register() -> None:
     STAGES.add("ingest", Stage("ingest", run_ingest, inputs=_ingest_inputs,
-                               code=("saliency.readers", "saliency.fixations", "saliency.pipeline.stages"),
                                description="recordings → fixations.parquet + ingest_report.json"))
-    STAGES.add("maps", Stage("maps", run_maps, needs=("ingest",), code=("saliency.maps", "saliency.shards"),
+    STAGES.add("maps", Stage("maps", run_maps, needs=("ingest",),
                              description="fixations → Gaussian ground-truth shards"))
     STAGES.add("baselines", Stage("baselines", run_baselines, needs=("maps",), inputs=_train_recipe,
                                   key_extra=_baselines_key_extra,
-                                  code=("saliency.baselines", "saliency.metrics", "saliency.datasets.splits"),
                                   description="centre bias, gold standard, one human, chance"))
     STAGES.add("train", Stage("train", run_train, needs=("maps",), inputs=_train_inputs,
-                              code=("saliency.training", "saliency.datasets", "saliency.models"),
                               description="train a network (saliency.training.train)"))
     STAGES.add("evaluate", Stage("evaluate", run_evaluate, needs=("maps", "train"),
-                                 code=("saliency.metrics", "saliency.training.predict", "saliency.pipeline.stages"),
                                  description="score the best checkpoint on the test split"))
-    STAGES.add("report", Stage("report", run_report, needs=("evaluate",), code=("saliency.reports",),
+    STAGES.add("report", Stage("report", run_report, needs=("evaluate",),
                                description="self-contained HTML report"))
 
 

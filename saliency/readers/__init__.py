@@ -1,6 +1,7 @@
 """Readers: one module per recording format, each returning canonical fixation rows.
 
-See :mod:`saliency.readers.base` for the options, accounting and finalisation every reader shares and
+See :mod:`saliency.readers.base` for the options and finalisation every reader shares,
+:mod:`saliency.fixations.accounting` for the accounting of kept and dropped records, and
 :mod:`saliency.readers.request` for the :class:`ReadRequest` the ingest orchestration passes.
 
 ``READERS`` maps a format name to a :class:`ReaderSpec`: its one-line help, whether a PATH is a whole
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Literal
 from saliency.registry import Registry
 
 if TYPE_CHECKING:
+    from saliency.fixations.accounting import Accounting
     from saliency.fixations.table import FixationTable
-    from saliency.readers.base import Accounting
     from saliency.readers.request import ReadRequest
 
 ReadFn = Callable[[Path, "ReadRequest", "Accounting"], "FixationTable"]
@@ -37,6 +38,19 @@ class ReaderSpec:
     layout: Literal["dataset", "files"]
     entry: str  # "module:function" with the ReadFn signature
     suffixes: tuple[str, ...] = ()
+    name_pattern: str | None = None   # files="...": a folder expands only to file names matching this regex
+    known_files: tuple[tuple[str, str], ...] = ()   # (file name, why it is ignored) for files shipped alongside
+
+    def ignores(self, name: str) -> str | None:
+        """Why a file found in a folder is not read (None: it is read)."""
+        import re
+
+        for known, why in self.known_files:
+            if name.lower() == known.lower():
+                return why
+        if self.name_pattern is not None and not re.fullmatch(self.name_pattern, name, flags=re.IGNORECASE):
+            return f"name does not match {self.name_pattern}"
+        return None
 
     def load(self) -> ReadFn:
         module, _, func = self.entry.partition(":")
@@ -57,8 +71,11 @@ _add(ReaderSpec("fixatons", "FixaTons folder (MIT1003): SCANPATHS/<stimulus>/<ob
                 "dataset", "saliency.readers.fixatons:read_fixatons_request"))
 _add(ReaderSpec("eyelink", "EyeLink ASC files (edf2asc): EFIX events, screen px → stimulus via placement",
                 "files", "saliency.readers.adapters:read_eyelink_request", (".asc",)))
-_add(ReaderSpec("doves", "DOVES imgNNN.mat files (authors' fixations, or --option events=ivt|idt)", "files",
-                "saliency.readers.adapters:read_doves_request", (".mat",)))
+_add(ReaderSpec("doves", "DOVES imgNNN.mat files or the shipped +images/ folder (authors' fixations, or "
+                "--option events=ivt|idt); pictures written to <out>/stimuli/", "files",
+                "saliency.readers.adapters:read_doves_request", (".mat",), name_pattern=r"img\d+\.mat",
+                known_files=(("fixationDatabase.mat", "the authors' combined database of the same fixations "
+                              "(the imgNNN.mat files are read instead)"),)))
 _add(ReaderSpec("samples", "raw gaze sample tables (time, x, y): fixations detected with I-VT / I-DT", "files",
                 "saliency.readers.adapters:read_samples_request", (".tsv", ".csv", ".txt")))
 _add(ReaderSpec("dataviewer", "EyeLink Data Viewer fixation report (CSV/TSV with CURRENT_FIX_* columns)", "files",

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.table import FixationTable, empty_frame
-from saliency.readers.base import Accounting, finalize
+from saliency.readers.base import finalize
 from saliency.readers.generic import frame_to_table, resolve_stimulus_names
 from saliency.readers.request import ReadRequest
 

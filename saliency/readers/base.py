@@ -1,38 +1,27 @@
-"""What every reader shares: options, the accounting of kept and dropped records, and finalisation.
+"""What every reader shares: options and finalisation.
 
 A reader turns one source file into a pandas frame of canonical fixation columns (see
-:mod:`saliency.fixations.table`) in *stimulus* pixel coordinates, recording in an
-:class:`Accounting` every record it keeps and every record it drops with the reason.
+:mod:`saliency.fixations.table`) in *stimulus* pixel coordinates, recording in a
+:class:`saliency.fixations.accounting.Accounting` every record it keeps and every record it drops with
+the reason (reasons: the constants in that module).
 :func:`finalize` then applies the out-of-stimulus policy (drop or clip, counted) and validates.
 No fixation disappears unaccounted: ``accounting.total_seen == kept + dropped`` per file.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import CLIPPED, OUTSIDE, UNKNOWN_STIMULUS, Accounting, source_file_of
 from saliency.fixations.table import COLUMNS, DatasetMeta, FixationTable
 
 OnError = Literal["raise", "skip"]
 OutOfStimulus = Literal["drop", "clip"]
-
-# Reasons used across readers (free text is allowed, but reuse these where they fit).
-MALFORMED = "malformed record"
-NON_FINITE = "non-finite coordinate"
-NEGATIVE_DURATION = "negative duration"
-OUTSIDE = "outside stimulus"
-CLIPPED = "clipped into stimulus"  # counted, but kept
-BLINK = "during blink"
-UNKNOWN_STIMULUS = "unknown stimulus"
-OTHER_EYE = "other eye"
-NOT_FIXATION = "not a fixation"
 
 
 @dataclass(frozen=True)
@@ -53,82 +42,6 @@ class ReadOptions:
             raise ConfigError(f"on_error must be 'raise' or 'skip', got {self.on_error!r}")
         if self.out_of_stimulus not in ("drop", "clip"):
             raise ConfigError(f"out_of_stimulus must be 'drop' or 'clip', got {self.out_of_stimulus!r}")
-
-
-class Accounting:
-    """Per source file: how many fixations were kept, and how many dropped for which reason."""
-
-    def __init__(self) -> None:
-        self._kept: Counter[str] = Counter()
-        self._dropped: dict[str, Counter[str]] = defaultdict(Counter)
-        self._noted: dict[str, Counter[str]] = defaultdict(Counter)
-        self._examples: dict[tuple[str, str], str] = {}
-
-    def kept(self, path: str | Path, n: int = 1) -> None:
-        self._kept[str(path)] += n
-
-    def dropped(self, path: str | Path, reason: str, n: int = 1, example: str | None = None) -> None:
-        key = str(path)
-        self._dropped[key][reason] += n
-        if example is not None:
-            self._examples.setdefault((key, reason), example)
-
-    def note(self, path: str | Path, what: str, n: int = 1) -> None:
-        """Count something that changed but was kept (e.g. clipped into the stimulus)."""
-        self._noted[str(path)][what] += n
-
-    def bad_record(self, exc: ReaderError, options: ReadOptions, reason: str = MALFORMED) -> None:
-        """Raise ``exc`` under ``on_error='raise'``; under ``skip`` count it as dropped."""
-        if options.on_error == "raise":
-            raise exc
-        where = f"line {exc.line}" if exc.line is not None else (exc.record or "")
-        self.dropped(exc.path or "?", reason, example=f"{where}: {exc.reason}")
-
-    def merge(self, other: Accounting) -> None:
-        self._kept.update(other._kept)
-        for k, c in other._dropped.items():
-            self._dropped[k].update(c)
-        for k, c in other._noted.items():
-            self._noted[k].update(c)
-        for k, v in other._examples.items():
-            self._examples.setdefault(k, v)
-
-    @property
-    def total_kept(self) -> int:
-        return sum(self._kept.values())
-
-    @property
-    def total_dropped(self) -> int:
-        return sum(sum(c.values()) for c in self._dropped.values())
-
-    def dropped_by_reason(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for c in self._dropped.values():
-            out.update(c)
-        return dict(sorted(out.items()))
-
-    def to_dict(self) -> dict:
-        files = sorted(set(self._kept) | set(self._dropped) | set(self._noted))
-        return {
-            "kept": self.total_kept,
-            "dropped": self.total_dropped,
-            "seen": self.total_kept + self.total_dropped,
-            "dropped_by_reason": self.dropped_by_reason(),
-            "files": {
-                f: {
-                    "kept": self._kept.get(f, 0),
-                    "dropped": dict(sorted(self._dropped.get(f, Counter()).items())),
-                    "noted": dict(sorted(self._noted.get(f, Counter()).items())),
-                    "examples": {r: e for (ff, r), e in sorted(self._examples.items()) if ff == f},
-                }
-                for f in files
-            },
-        }
-
-
-def source_file_of(source: pd.Series) -> pd.Series:
-    """The file part of a ``source`` value (``path:line`` or ``path[record]``)."""
-    return source.str.replace(r"(:\d+|\[[^\]]*\])$", "", regex=True)
 
 
 def finalize(frame: pd.DataFrame, meta: DatasetMeta, options: ReadOptions, accounting: Accounting) -> FixationTable:

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.table import FixationTable
-from saliency.readers.base import Accounting
 from saliency.readers.generic import build_frame, frame_to_table, load_source
 from saliency.readers.request import ReadRequest
 

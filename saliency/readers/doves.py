@@ -24,7 +24,14 @@ Conventions
 * ``source`` = ``file[observer=<name>,fixation=<k>]`` (authors) or ``file[observer=<name>,sample=<k>]``
   (detected: the first sample of the fixation).
 * Non-finite coordinates or negative durations in ``fix_data`` raise :class:`ReaderError` (or are dropped
-  and counted under ``on_error="skip"``).
+  and counted under ``on_error="skip"``). A non-finite (NaN) *duration* with finite coordinates is a record
+  the authors' own fixation detection left in the shipped files: it is always dropped and counted under
+  ``"non-finite duration"`` (:data:`NON_FINITE_DURATION`), whatever ``on_error``.
+* The shipped ``+images/`` folder also holds ``fixationDatabase.mat`` (all images' fixations in one
+  file); ingest reads only ``imgNNN.mat`` (:data:`DOVES_FILE_PATTERN`) and reports the rest as ignored.
+* The stimulus lives inside the file (``picture``): :func:`read_doves_picture` gives it as 8-bit grey, and
+  ``saliency ingest`` writes it out once as ``<out>/stimuli/imgNNN.png`` so that maps, show, baselines and
+  training find an ordinary image.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, Accounting
 from saliency.fixations.table import (
     COLUMNS,
     DatasetMeta,
@@ -45,12 +53,29 @@ from saliency.fixations.table import (
     coerce_frame,
     empty_frame,
 )
-from saliency.readers.base import NEGATIVE_DURATION, NON_FINITE, Accounting, ReadOptions, finalize
+from saliency.readers.base import ReadOptions, finalize
 from saliency.units import ViewingGeometry
 
 DOVES_RATE_HZ = 200.0
 DOVES_PPD = 60.0
 DOVES_GEOMETRY = ViewingGeometry(1024, 768, ppd_override=DOVES_PPD)
+DOVES_FILE_PATTERN = r"img\d+\.mat"
+NON_FINITE_DURATION = "non-finite duration"
+
+
+def read_doves_picture(path: str | Path) -> np.ndarray:
+    """(768, 1024) uint8 grey: the ``picture`` stored in a DOVES ``imgNNN.mat`` (0–255 floats, rounded)."""
+    import scipy.io
+
+    path = Path(path)
+    try:
+        m = scipy.io.loadmat(path, variable_names=["picture"])
+    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
+        raise ReaderError(f"not a readable MATLAB file ({exc}): expected a DOVES imgNNN.mat", path=path) from exc
+    picture = np.asarray(m.get("picture"))
+    if picture.ndim != 2 or not np.issubdtype(picture.dtype, np.number):
+        raise ReaderError(f"'picture' has shape {picture.shape}: expected a 2-D grey image", path=path)
+    return np.clip(np.rint(picture.astype(np.float64)), 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -134,6 +159,12 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
                                   path=path, record=f"observer={name}")
             x, y, dur = f[0] - 1.0, f[1] - 1.0, f[2] * (1000.0 / DOVES_RATE_HZ)
             keep = np.ones(x.size, bool)
+            garbage = np.isfinite(x) & np.isfinite(y) & ~np.isfinite(dur)
+            if garbage.any():
+                k = int(np.flatnonzero(garbage)[0])
+                accounting.dropped(path, NON_FINITE_DURATION, int(garbage.sum()),
+                                   example=f"{path}[observer={name},fixation={k}]: duration={f[2, k]}")
+                keep &= ~garbage
             for mask, reason, what in ((~np.isfinite(x) | ~np.isfinite(y), NON_FINITE, "x, y must be finite"),
                                        (~(dur >= 0), NEGATIVE_DURATION, "duration must be ≥ 0 samples")):
                 mask &= keep

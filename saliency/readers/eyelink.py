@@ -101,17 +101,16 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.table import COLUMNS, DatasetMeta, FixationTable
-from saliency.readers.base import (
+from saliency.fixations.accounting import (
     BLINK,
     MALFORMED,
     NEGATIVE_DURATION,
     NON_FINITE,
     OTHER_EYE,
     Accounting,
-    ReadOptions,
-    finalize,
 )
+from saliency.fixations.table import COLUMNS, DatasetMeta, FixationTable
+from saliency.readers.base import ReadOptions, finalize
 from saliency.units import ViewingGeometry
 
 Eye = Literal["left", "right", "mean"]

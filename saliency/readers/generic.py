@@ -37,14 +37,9 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, OTHER_EYE, Accounting
 from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo, empty_frame
-from saliency.readers.base import (
-    NEGATIVE_DURATION,
-    NON_FINITE,
-    OTHER_EYE,
-    Accounting,
-    finalize,
-)
+from saliency.readers.base import finalize
 from saliency.readers.request import MAPPABLE_FIELDS, TIME_UNITS_MS, ReadRequest
 from saliency.readers.stimuli import fixed_size_stimuli
 

@@ -29,15 +29,9 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import MALFORMED, NEGATIVE_DURATION, NON_FINITE, Accounting
 from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
-from saliency.readers.base import (
-    MALFORMED,
-    NEGATIVE_DURATION,
-    NON_FINITE,
-    Accounting,
-    ReadOptions,
-    finalize,
-)
+from saliency.readers.base import ReadOptions, finalize
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.fixations.accounting import Accounting
+from saliency.readers.base import ReadOptions
 
 SAMPLES_MISSING = "raw samples missing (blink or track loss)"
 SAMPLE_SKIPPED = "malformed sample skipped"

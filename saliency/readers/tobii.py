@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import MALFORMED, NON_FINITE, Accounting
 from saliency.fixations.table import FixationTable, empty_frame
-from saliency.readers.base import MALFORMED, NON_FINITE, Accounting
 from saliency.readers.generic import NA_TOKENS, SourceTable, frame_to_table, load_source, numeric_column
 from saliency.readers.request import ReadRequest
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError, UnknownNameError
+from saliency.fixations.selection import FixationSelection
 from saliency.fixations.table import FixationTable
 from saliency.io import sha256_file
 from saliency.shards.codec import ShardFile, array_sha256
@@ -33,7 +34,8 @@ from saliency.shards.schema import (
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """One stimulus' ground truth. density: (H, W) float32, sums to 1. fixations: its canonical table rows."""
+    """One stimulus' ground truth. density: (H, W) float32, sums to 1. fixations: its canonical table rows
+    kept by the shard set's fixation selection (the fixations the density was built from)."""
 
     stimulus: str
     image_path: Path
@@ -83,6 +85,7 @@ class ShardSet:
         self._manifest = manifest.sort_values("stimulus", kind="stable").reset_index(drop=True)
         self._row = {s: i for i, s in enumerate(self._manifest["stimulus"])}
         self._fixations: FixationTable | None = None
+        self._all_fixations: FixationTable | None = None
         self._fix_groups: dict[str, np.ndarray] | None = None
         self._handle: tuple[int, str, ShardFile] | None = None
 
@@ -106,12 +109,30 @@ class ShardSet:
         return self._manifest["stimulus"].tolist()
 
     @property
-    def fixations(self) -> FixationTable:
-        if self._fixations is None:
+    def selection(self) -> FixationSelection:
+        """The fixations the maps were built from (``options.selection`` and ``drop_first`` of meta.json)."""
+        from saliency.maps.options import MapOptions
+
+        opts = self._meta.get("options")
+        return MapOptions.from_dict(opts).effective_selection if opts else FixationSelection()
+
+    @property
+    def all_fixations(self) -> FixationTable:
+        """Every row of the stored fixation table, including those the selection leaves out."""
+        if self._all_fixations is None:
             path = self.root / FIXATIONS_FILE
             if self.verify_maps and sha256_file(path) != self._meta["fixations_sha256"]:
                 raise ChecksumError(f"{path}: checksum differs from meta.json; the fixation table is corrupt")
-            self._fixations = FixationTable.read_parquet(path)
+            self._all_fixations = FixationTable.read_parquet(path)
+        return self._all_fixations
+
+    @property
+    def fixations(self) -> FixationTable:
+        """The selected fixations (:attr:`selection`): what the maps hold, what baselines and metrics use."""
+        if self._fixations is None:
+            table, sel = self.all_fixations, self.selection
+            self._fixations = table if sel.keeps_all else FixationTable(
+                table.data[sel.mask(table.data)].reset_index(drop=True), table.meta)
         return self._fixations
 
     def __len__(self) -> int:
@@ -148,7 +169,7 @@ class ShardSet:
         return m
 
     def fixations_of(self, stimulus: str) -> pd.DataFrame:
-        """Canonical table rows of one stimulus (all of them, including any left out by drop_first)."""
+        """Canonical table rows of one stimulus that the shard set's selection keeps (:attr:`fixations`)."""
         table = self.fixations
         if self._fix_groups is None:
             self._fix_groups = {k: np.asarray(v) for k, v in table.data.groupby("stimulus").indices.items()}

@@ -7,7 +7,8 @@
                            stored normalisation, shard table {name: sha256, bytes, n_maps},
                            sha256 of manifest.parquet and fixations.parquet
       manifest.parquet     one row per stimulus (MANIFEST_SCHEMA), sorted by stimulus
-      fixations.parquet    the FixationTable the maps were built from (all rows, before drop_first)
+      fixations.parquet    the FixationTable the maps were built from (all rows, before the selection
+                           options.selection / drop_first; ShardSet.fixations applies it)
       maps/00000.npz       up to shard_size maps each: uncompressed deterministic NPZ, entry "<key>.npy",
                            or maps/00000.parquet (``--format parquet``: one row group per map,
                            columns key, stimulus, height, width, dtype, data = raw little-endian bytes)

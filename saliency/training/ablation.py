@@ -19,7 +19,9 @@ Gaussian fitted to the training split; gold standard = leave-one-observer-out).
 Resumable: a mechanism whose run directory holds ``result.json`` for the same configuration is not run
 again; an interrupted training resumes from its ``last.pt``. Mechanisms that resolve to the same network
 (e.g. ``priors`` when the recipe's model already has priors) are trained once and share the numbers.
-Outputs in ``<out>/``: ``ablation.md``, ``ablation.csv``, ``ablation.json``, ``attention.png``.
+Outputs in ``<out>/``: ``runs/<mechanism>/`` and ``baselines.json``; the tables and the attention figure
+(``ablation.md``, ``.csv``, ``.json``, ``attention.png``) are written by
+:func:`saliency.reports.ablation.write_ablation_report`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from saliency.registry import Registry
 from saliency.training.config import RunConfig
 
 #: Overrides that remove every attention mechanism from a zoo configuration.
-ATTENTION_FREE: dict[str, Any] = {"blocks": ["none"] * 5, "bottleneck": "none", "fusion": False, "stn": False}
+ATTENTION_FREE: dict[str, Any] = {"blocks": ["none"] * 5, "bottleneck": "none", "fusion": False, "stn": False,
+                                  "global_context": False, "refine_steps": 0, "coarse_to_fine": False}
 LATENCY_HW = (288, 384)
 
 
@@ -85,6 +88,12 @@ def _register() -> tuple[str, ...]:
         Mechanism("fusion", "multi-scale attention fusion of the decoder levels", "decoder output",
                   {"fusion": True}),
         Mechanism("stn", "spatial-transformer front-end", "on the input image", {"stn": True}),
+        Mechanism("attention_pool", "additive attention pooling → global context vector",
+                  "stride-32 feature → decoder output", {"global_context": True}),
+        Mechanism("convgru", "recurrent ConvGRU refinement (3 steps)", "after the head",
+                  {"refine_steps": 3}),
+        Mechanism("coarse_to_fine", "dynamic capacity: coarse half-size pass + 4 full-resolution cells",
+                  "at inference", {"coarse_to_fine": True}),
         Mechanism("priors", "8 learned Gaussian centre-bias maps", "before the head", {"n_priors": 8}),
         Mechanism("no_priors", "no learned centre-bias maps", "before the head", {"n_priors": 0}),
     ]
@@ -137,15 +146,16 @@ class AblationResult:
     baselines: dict[str, dict[str, Any]]
     datasets: list[str]
     seed: int
+    latency_hw: tuple[int, int] = LATENCY_HW
     files: dict[str, Path] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
 
 def run_ablation(config: RunConfig, *, mechanisms: Sequence[str] | None = None, out: str | Path | None = None,
-                 figure_images: int = 4, latency_hw: tuple[int, int] = LATENCY_HW, latency_repeats: int = 5,
+                 latency_hw: tuple[int, int] = LATENCY_HW, latency_repeats: int = 5,
                  show_progress: bool = False,
                  on_start: Callable[[int, int, str, str], None] | None = None) -> AblationResult:
-    """Train ``config`` once per mechanism (default: all of :data:`MECHANISMS`), write the table and figure.
+    """Train ``config`` once per mechanism (default: all of :data:`MECHANISMS`) and collect the rows.
 
     out: output folder (default ``<runs_dir>/<name>``). on_start(i, n, mechanism, status) is called before
     each mechanism with status "train", "resume", "done" (finished earlier: skipped) or "same as <m>".
@@ -198,14 +208,8 @@ def run_ablation(config: RunConfig, *, mechanisms: Sequence[str] | None = None, 
             b = baselines.get(ds)
             m = row["evaluation"].get(ds, {}).get("nss")
             row.setdefault("gap_closed", {})[ds] = _gap(m, b)
-    result = AblationResult(out=out, rows=rows, baselines=baselines, datasets=datasets, seed=config.seed,
-                            skipped=skipped)
-    from saliency.training.ablation_report import attention_figure, write_tables
-
-    result.files.update(write_tables(result, config, latency_hw))
-    if figure_images > 0 and rows:
-        result.files["figure"] = attention_figure(rows, config, out / "attention.png", n_images=figure_images)
-    return result
+    return AblationResult(out=out, rows=rows, baselines=baselines, datasets=datasets, seed=config.seed,
+                          latency_hw=latency_hw, skipped=skipped)
 
 
 # ------------------------------------------------------------------------------------------- one run

@@ -4,7 +4,7 @@ Validation (every epoch, fast): per-image KL, CC, NSS, SIM of the predicted log-
 letterboxed target density and fixation counts (the definitions of ``saliency.training.losses``);
 for SOD: MAE and the structure loss. The final evaluation maps every prediction back to the stimulus'
 original resolution (``Letterbox.log_density_to_stimulus``: area-preserving) and scores it with
-``saliency.metrics.evaluate`` (contract 3) when available, else with the local definitions.
+:func:`saliency.metrics.evaluate` (fixations) or :func:`saliency.metrics.sod.evaluate_sod` (SOD).
 """
 
 from __future__ import annotations
@@ -94,27 +94,18 @@ def predict_maps_iter(model: nn.Module, image_paths: Sequence[str | Path], canva
         yield p, predict_array(model, read_rgb(p), canvas, device, task)
 
 
-# ------------------------------------------------------------------------ local metric definitions
-def _local_fixation_metrics(density: np.ndarray, gt_density: np.ndarray, x_px: np.ndarray,
-                            y_px: np.ndarray) -> dict[str, float]:
-    """CC, NSS, KL, SIM at original resolution (MIT-benchmark definitions; fallback only)."""
-    s = density.astype(np.float64)
-    g = gt_density.astype(np.float64)
-    sn, gn = s / s.sum(), g / g.sum()
-    cc = float(np.corrcoef(s.ravel(), g.ravel())[0, 1])
-    kl = float(np.sum(gn * np.log(L.EPS_MIT + gn / (L.EPS_MIT + sn))))
-    sim = float(np.minimum(sn, gn).sum())
-    z = (s - s.mean()) / s.std()
-    j = np.clip(np.floor(x_px).astype(int), 0, s.shape[1] - 1)
-    i = np.clip(np.floor(y_px).astype(int), 0, s.shape[0] - 1)
-    nss = float(z[i, j].mean()) if len(i) else float("nan")
-    return {"cc": cc, "kl": kl, "nss": nss, "sim": sim}
-
 
 def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], canvas: tuple[int, int],
                       device: torch.device, amp_dtype: torch.dtype | None = None,
                       channels_last: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Score ``stimuli`` of a shard set at their original size. Returns (per_image, summary)."""
+    """Score ``stimuli`` at their original size with :func:`saliency.metrics.evaluate` (default metrics).
+
+    A source without a fixation table (an in-memory source: no sAUC negatives, no IG baseline) is scored
+    on NSS, CC, KL and SIM by the same metric implementations. Returns (per_image, summary).
+    """
+    from saliency.metrics.evaluation import evaluate, score_image, summarise
+    from saliency.metrics.streaming import build_metrics
+
     model.eval()
     preds: dict[str, np.ndarray] = {}
     for name in stimuli:
@@ -122,67 +113,36 @@ def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], can
         img = getattr(gt, "image", None)
         img = read_rgb(gt.image_path) if img is None else np.asarray(img)
         preds[name] = predict_array(model, img, canvas, device, "fixation", amp_dtype, channels_last)
-    if hasattr(source, "manifest") and hasattr(source, "fixations"):  # a real ShardSet
-        try:
-            from saliency.metrics import evaluate  # contract 3
-        except ImportError:
-            evaluate = None
-        if evaluate is not None:
-            res = evaluate(preds, source, stimuli=list(stimuli), log_density=False)
-            return res.per_image, dict(res.summary)
+    if hasattr(source, "manifest") and hasattr(source, "fixations"):  # a shard set
+        res = evaluate(preds, source, stimuli=list(stimuli), log_density=False)
+        return res.per_image, dict(res.summary)
+    ms = build_metrics(["nss", "cc", "kl", "sim"])
     rows = []
     for name in stimuli:
         gt = source.load(name)
-        m = _local_fixation_metrics(preds[name], np.asarray(gt.density), np.asarray(gt.fixations["x"]),
-                                    np.asarray(gt.fixations["y"]))
-        rows.append({"stimulus": name, **m})
+        rows.append({"stimulus": name, **score_image(
+            ms, preds[name], x_px=gt.fixations["x"].to_numpy(np.float64),
+            y_px=gt.fixations["y"].to_numpy(np.float64), density=np.asarray(gt.density), neg=None, baseline=None)})
     per = pd.DataFrame(rows)
-    summary = {k: float(per[k].mean()) for k in ("cc", "kl", "nss", "sim")}
-    summary.update(n_images=len(per), implementation="saliency.training (local fallback)",
-                   convention="mit-definitions")
+    summary, _ = summarise(ms, per, ms[0].convention.name)
     return per, summary
 
 
 def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: tuple[int, int],
                  device: torch.device, tta_flip: bool | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """MAE, max-F (β² = 0.3) and S-measure at original resolution (``saliency.metrics.sod`` when present).
-
+    """Every SOD metric of :func:`saliency.metrics.sod.evaluate_sod` at the original resolution
+    (predictions as uint8 probabilities × 255, PySODMetrics conventions); per image: MAE and S-measure.
     ``tta_flip``: see :func:`predict_array` (None = the model's own setting)."""
+    from saliency.metrics.sod import evaluate_sod as score_sod
+
     model.eval()
-    rows = []
-    sod_metrics = None
-    try:
-        from saliency.metrics import sod as sod_metrics  # contract 3
-    except ImportError:
-        pass
-    preds, gts = {}, {}
-    for name in stimuli:
-        prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod", tta_flip=tta_flip)
-        preds[name], gts[name] = prob, folder.mask(name)
-    if sod_metrics is not None and hasattr(sod_metrics, "evaluate_sod"):
-        pairs = [((preds[n] * 255).round().astype(np.uint8), gts[n].astype(np.uint8) * 255) for n in stimuli]
-        summary = dict(sod_metrics.evaluate_sod(pairs))
-        summary["implementation"] = "saliency.metrics.sod (PySODMetrics conventions)"
-        per = pd.DataFrame({"stimulus": list(stimuli),
-                            "mae": [float(np.abs(preds[n].astype(np.float64) - gts[n]).mean()) for n in stimuli]})
-        return per, summary
-    # Local fallback: MAE per image; max-F over 256 thresholds of the dataset-mean P/R curve (PySODMetrics).
-    thresholds = np.linspace(0, 1, 256)
-    prec = np.zeros_like(thresholds)
-    rec = np.zeros_like(thresholds)
-    for name in stimuli:
-        p = (preds[name] * 255).astype(np.uint8)
-        g = gts[name]
-        mae = float(np.abs(preds[name].astype(np.float64) - g).mean())
-        rows.append({"stimulus": name, "mae": mae})
-        hist_fg = np.cumsum(np.histogram(p[g], bins=256, range=(0, 256))[0][::-1])[::-1]
-        hist_all = np.cumsum(np.histogram(p, bins=256, range=(0, 256))[0][::-1])[::-1]
-        tp = hist_fg
-        prec += np.where(hist_all > 0, tp / np.maximum(hist_all, 1), 0)
-        rec += tp / max(int(g.sum()), 1)
-    prec /= len(stimuli)
-    rec /= len(stimuli)
-    f = 1.3 * prec * rec / np.maximum(0.3 * prec + rec, 1e-12)
-    per = pd.DataFrame(rows)
-    return per, {"mae": float(per["mae"].mean()), "max_f": float(f.max()), "n_images": len(per),
-                 "implementation": "saliency.training (local fallback; S-measure needs saliency.metrics.sod)"}
+
+    def pairs():
+        for name in stimuli:
+            prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod", tta_flip=tta_flip)
+            yield (prob * 255).round().astype(np.uint8), folder.mask(name).astype(np.uint8) * 255
+
+    per_image: list[dict] = []
+    summary = dict(score_sod(pairs(), per_image))
+    summary["implementation"] = "saliency.metrics.sod (PySODMetrics conventions)"
+    return pd.DataFrame([{"stimulus": n, **v} for n, v in zip(stimuli, per_image, strict=True)]), summary

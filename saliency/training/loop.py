@@ -466,7 +466,7 @@ def _summary_text(record: dict[str, Any], monitor: str) -> str:
 def _progress(enabled: bool) -> Any:
     if not enabled:
         return contextlib.nullcontext(None)
-    from saliency.cli.common import progress
+    from saliency.progress import progress
 
     return progress()
 

@@ -153,12 +153,12 @@ def test_dry_run_plans_without_running(tmp_path, toy):
     assert [o.status for o in rep.outcomes] == ["planned"] * 3 and toy.calls == []
 
 
-def test_code_version_is_part_of_the_key(tmp_path, toy):
+def test_extra_code_roots_are_part_of_the_key(tmp_path, toy):
     spec = load_pipeline(document=_doc(tmp_path))
     run_pipeline(spec, toy.stages())
     toy.calls.clear()
     stages = toy.stages()
-    stages[2] = Stage("c", stages[2].run, needs=("b",), code=("saliency.pipeline.hashing",))
+    stages[2] = Stage("c", stages[2].run, needs=("b",), code=("saliency.maps",))
     run_pipeline(spec, stages)
     assert toy.calls == ["c"]
 

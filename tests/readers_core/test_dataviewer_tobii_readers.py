@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.fixations.accounting import Accounting
+from saliency.readers.base import ReadOptions
 from saliency.readers.dataviewer import read_dataviewer
 from saliency.readers.request import ReadRequest
 from saliency.readers.tobii import read_tobii

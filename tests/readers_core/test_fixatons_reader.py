@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saliency.errors import ReaderError
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.fixations.accounting import Accounting
+from saliency.readers.base import ReadOptions
 from saliency.readers.fixatons import read_fixatons
 
 SUBSET = 12

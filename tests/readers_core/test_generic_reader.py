@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.placement import StimulusPlacement
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.readers.base import ReadOptions
 from saliency.readers.generic import load_mapping_file, read_generic
 from saliency.readers.request import ReadRequest, parse_column_mapping
 

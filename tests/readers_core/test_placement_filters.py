@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saliency.errors import ConfigError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.filters import drop_first_fixation, filter_duration, filter_time_window
 from saliency.fixations.placement import StimulusPlacement
 from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo
-from saliency.readers.base import Accounting
 
 
 def test_centered_800x600_on_1024x768_has_offset_112_84() -> None:

@@ -11,8 +11,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from saliency.errors import ReaderError
+from saliency.fixations.accounting import Accounting
 from saliency.fixations.table import FixationTable
-from saliency.readers.base import Accounting, ReadOptions
+from saliency.readers.base import ReadOptions
 from saliency.readers.doves import DOVES_PPD, read_doves
 from saliency.readers.samples import SAMPLES_MISSING, read_samples
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from saliency.errors import ConfigError, ReaderError
+from saliency.fixations.accounting import OTHER_EYE, Accounting
 from saliency.fixations.table import DatasetMeta, StimulusInfo
-from saliency.readers.base import OTHER_EYE, Accounting, ReadOptions
+from saliency.readers.base import ReadOptions
 from saliency.readers.eyelink import (
     LINE_SKIPPED,
     NOT_USED,

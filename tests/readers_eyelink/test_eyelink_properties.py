@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saliency.errors import ReaderError
-from saliency.readers.base import MALFORMED, NEGATIVE_DURATION, NON_FINITE, Accounting, ReadOptions
+from saliency.fixations.accounting import MALFORMED, NEGATIVE_DURATION, NON_FINITE, Accounting
+from saliency.readers.base import ReadOptions
 from saliency.readers.eyelink import LINE_SKIPPED, read_asc
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,6 +10,7 @@ import torch
 
 from saliency.cli.app import main
 from saliency.errors import ConfigError
+from saliency.reports.ablation import write_ablation_report
 from saliency.training import RunConfig
 from saliency.training.ablation import (
     DEFAULT_MECHANISMS,
@@ -45,8 +46,10 @@ def test_ablation_writes_a_row_per_mechanism_with_finite_metrics_and_the_figure(
     cfg = _recipe(osie_shards, mit1003_shards, tmp_path)
     out = tmp_path / "abl"
     seen = []
-    res = run_ablation(cfg, mechanisms=["none", "cbam", "priors"], out=out, figure_images=2,
+    res = run_ablation(cfg, mechanisms=["none", "cbam", "priors"], out=out,
                        latency_hw=(64, 96), latency_repeats=1, on_start=lambda i, n, m, s: seen.append((m, s)))
+    files = write_ablation_report(res, cfg, figure_images=2)
+    assert res.files == files and set(files) == {"markdown", "csv", "json", "figure"}
     assert [r["mechanism"] for r in res.rows] == ["none", "cbam", "priors"]
     # the zoo's resnet already has 8 priors: "priors" is the same network as "none", trained once
     assert seen == [("none", "train"), ("cbam", "train"), ("priors", "same as none")]

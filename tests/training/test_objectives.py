@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +14,8 @@ from saliency.datasets import fixation_count_map
 from saliency.errors import ConfigError, UnknownNameError
 from saliency.training.losses import LOSSES, WeightedObjective, structure_loss
 
-# Golden values computed once with the reference implementation (pysaliency 0.3, .refvenv):
+# Golden values computed once with the reference implementation (pysaliency 0.2.22, .refvenv; re-checked live
+# by test_golden_values_are_pysaliencys below):
 #   rng = np.random.default_rng(20261122); logits = rng.normal(size=(12, 16)); pred = softmax(logits)
 #   g = rng.random((12, 16)) ** 3; g /= g.sum(); xs, ys as below
 #   pysaliency.metrics.CC(pred, g), mean(NSS(pred, xs, ys)), SIM(pred, g), MIT_KLDiv(pred, g)
@@ -29,6 +33,30 @@ def _case():
     pred = torch.log_softmax(torch.tensor(logits).flatten(), 0).view(1, 1, 12, 16)
     fmap = torch.tensor(fixation_count_map(XS, YS, 12, 16), dtype=torch.float64)[None, None]
     return pred, torch.tensor(g)[None, None], fmap
+
+
+_PYSALIENCY_GOLD = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+np.string_ = np.bytes_
+import pysaliency.metrics as M
+rng = np.random.default_rng(20261122)
+logits = rng.normal(size=(12, 16))
+pred = np.exp(logits - logits.max()); pred /= pred.sum()
+g = rng.random((12, 16)) ** 3; g /= g.sum()
+xs, ys = np.array(json.loads(sys.argv[1])), np.array(json.loads(sys.argv[2]))
+print(json.dumps({"cc": float(M.CC(pred, g)), "nss": float(np.mean(M.NSS(pred, xs, ys))),
+                  "sim": float(M.SIM(pred, g)), "kl": float(M.MIT_KLDiv(pred, g))}))
+"""
+
+
+def test_golden_values_are_pysaliencys(ref_python):
+    proc = subprocess.run([str(ref_python), "-c", _PYSALIENCY_GOLD, json.dumps(XS.tolist()), json.dumps(YS.tolist())],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    live = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert live == pytest.approx(GOLD, rel=1e-9)
 
 
 @pytest.mark.parametrize("name", ["kl", "cc", "nss", "sim"])

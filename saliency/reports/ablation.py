@@ -1,5 +1,5 @@
 """Tables (Markdown, CSV, JSON) and the attention-map figure of an attention ablation
-(:mod:`saliency.training.ablation`)."""
+(:func:`saliency.training.ablation.run_ablation`); :func:`write_ablation_report` writes them all."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from saliency.io import atomic_write, write_json
+from saliency.training.ablation import AblationResult
 from saliency.training.config import RunConfig
-
-if TYPE_CHECKING:
-    from saliency.training.ablation import AblationResult
 
 #: Metric columns of the table (summary keys of ``saliency.metrics.evaluate``) and their headings.
 METRIC_COLUMNS: dict[str, str] = {"auc_judd": "AUC", "sauc": "sAUC", "nss": "NSS", "cc": "CC", "kl": "KL",
@@ -69,7 +67,16 @@ def table_text_rows(result: AblationResult) -> tuple[list[str], list[list[str]]]
     return [h for _, h in cols], cells
 
 
-def write_tables(result: AblationResult, config: RunConfig, latency_hw: tuple[int, int]) -> dict[str, Path]:
+def write_ablation_report(result: AblationResult, config: RunConfig, *, figure_images: int = 4) -> dict[str, Path]:
+    """The tables and (``figure_images`` > 0) ``attention.png`` in ``result.out``; also added to ``result.files``."""
+    files = write_tables(result, config)
+    if figure_images > 0 and result.rows:
+        files["figure"] = attention_figure(result.rows, config, result.out / "attention.png", n_images=figure_images)
+    result.files.update(files)
+    return files
+
+
+def write_tables(result: AblationResult, config: RunConfig) -> dict[str, Path]:
     """``ablation.md``, ``ablation.csv`` and ``ablation.json`` in ``result.out`` (atomic)."""
     out = result.out
     cols = table_columns(result.datasets)
@@ -83,7 +90,7 @@ def write_tables(result: AblationResult, config: RunConfig, latency_hw: tuple[in
     with atomic_write(out / "ablation.csv", "w") as fh:
         fh.write(buf.getvalue())
 
-    info = _run_info(result, config, latency_hw)
+    info = _run_info(result, config)
     write_json(out / "ablation.json", {**info, "columns": [k for k, _ in cols], "table": flat,
                                        "baselines": result.baselines,
                                        "rows": [{k: v for k, v in r.items() if k not in ("config",)}
@@ -107,7 +114,8 @@ def write_tables(result: AblationResult, config: RunConfig, latency_hw: tuple[in
     return {"markdown": out / "ablation.md", "csv": out / "ablation.csv", "json": out / "ablation.json"}
 
 
-def _run_info(result: AblationResult, config: RunConfig, latency_hw: tuple[int, int]) -> dict[str, Any]:
+def _run_info(result: AblationResult, config: RunConfig) -> dict[str, Any]:
+    latency_hw = result.latency_hw
     r0 = result.rows[0] if result.rows else {}
     threads = sorted({r.get("latency_threads") for r in result.rows if r.get("latency_threads")})
     d = config.data

@@ -1,4 +1,4 @@
-"""Centre-bias baselines: a Gaussian fitted to fixations, and the leave-one-image-out fixation average."""
+"""The centre-bias prior: a 2-D Gaussian fitted to fixations (the IG baseline and the `centre_gaussian` row)."""
 
 from __future__ import annotations
 
