@@ -187,3 +187,13 @@ def test_the_cpu_recipe_features_run_end_to_end_on_a_tiny_folder(tmp_path):
     model = load_model(res.best_checkpoint)
     assert model.tta_flip is True
     assert res.evaluation["sod"]["n_images"] >= 1 and 0 <= res.evaluation["sod"]["mae"] <= 1
+
+
+def test_the_gpu_recipe_is_the_cpu_recipe_scaled_up():
+    from saliency.training.loop import _flatten
+
+    cpu = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_cpu.toml").to_dict())
+    gpu = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_gpu.toml").to_dict())
+    differ = {k for k in cpu.keys() | gpu.keys() if cpu.get(k) != gpu.get(k)}
+    assert differ == {"name", "data.height", "data.width", "data.num_workers", "data.scales", "train.epochs",
+                      "train.freeze_encoder_epochs", "train.batch_size"}
