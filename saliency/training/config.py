@@ -158,6 +158,9 @@ class TrainConfig:
     ``max_steps_per_epoch`` > 0 truncates epochs (quick runs).
     ``freeze_encoder_epochs``: the first n epochs train everything but the (pretrained) encoder, whose
     weights and BatchNorm statistics stay fixed (warm-up of a fresh decoder; ~3× cheaper steps on CPU).
+    ``encoder_trainable_fraction``: after the warm-up only the deepest fraction of the encoder's parameter
+    tensors is fine-tuned (the shallow, high-resolution layers stay frozen: cheaper steps, less
+    over-fitting of generic low-level filters on little data); 1.0 = the whole encoder.
     ``tta_flip`` (SOD): the final evaluation and ``saliency predict`` average the probabilities of the
     image and its horizontal mirror. ``calibrate`` (SOD): after training, fit a logit scale a and bias b
     (sigmoid(a·z + b)) minimising the validation MAE, store them in the model's head, and record the
@@ -178,6 +181,7 @@ class TrainConfig:
     final_eval: bool = True
     tensorboard: bool = False
     freeze_encoder_epochs: int = 0
+    encoder_trainable_fraction: float = 1.0
     tta_flip: bool = False
     calibrate: bool = False
 
@@ -187,6 +191,9 @@ class TrainConfig:
         _positive("train.eval_batch_size", self.eval_batch_size)
         _nonneg("train.max_steps_per_epoch", self.max_steps_per_epoch)
         _nonneg("train.freeze_encoder_epochs", self.freeze_encoder_epochs)
+        if not 0 <= self.encoder_trainable_fraction <= 1:
+            raise ConfigError(f"train.encoder_trainable_fraction must be in [0, 1], got "
+                              f"{self.encoder_trainable_fraction}")
         _nonneg("train.patience", self.patience)
         _positive("train.log_every", self.log_every)
         _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))

@@ -275,7 +275,8 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
             task_id = prog.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=steps_per_epoch,
                                     rate="") if prog else None
             train_model.train()
-            frozen = set_encoder_frozen(unwrap(model), epoch < cfg.train.freeze_encoder_epochs)
+            frozen = set_encoder_frozen(unwrap(model), epoch < cfg.train.freeze_encoder_epochs,
+                                        cfg.train.encoder_trainable_fraction)
             t0 = time.perf_counter()
             seen, loss_sum, term_sums = 0, 0.0, {}
             for i, batch in enumerate(loader):
@@ -370,16 +371,22 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                      model=unwrap(model))
 
 
-def set_encoder_frozen(model: nn.Module, frozen: bool) -> bool:
-    """Freeze (no gradients, BatchNorm in eval mode: running statistics fixed) or unfreeze the model's
-    ``encoder``; call after ``model.train()``. Returns ``frozen`` (False for a model without encoder)."""
+def set_encoder_frozen(model: nn.Module, frozen: bool, trainable_fraction: float = 1.0) -> bool:
+    """Freeze the model's ``encoder`` (no gradients; BatchNorm layers in eval mode: running statistics
+    fixed), or unfreeze its deepest ``trainable_fraction`` of parameter tensors (registration order is
+    depth order in every encoder here: stem first; 1.0 = all). Call after ``model.train()``.
+    Returns ``frozen`` (False for a model without encoder)."""
     enc = getattr(model, "encoder", None)
     if enc is None:
         return False
-    for p in enc.parameters():
-        p.requires_grad_(not frozen)
-    if frozen:
-        enc.eval()
+    params = list(enc.parameters())
+    n_train = 0 if frozen else math.ceil(trainable_fraction * len(params))
+    for i, p in enumerate(params):
+        p.requires_grad_(i >= len(params) - n_train)
+    for m in enc.modules():
+        own = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and own and not any(p.requires_grad for p in own):
+            m.eval()
     return frozen
 
 

@@ -105,6 +105,12 @@ def test_frozen_encoder_gets_no_gradient_and_keeps_its_batchnorm_statistics():
     model.train()
     assert not set_encoder_frozen(model, False)
     assert all(p.requires_grad for p in model.encoder.parameters()) and model.encoder.training
+    model.train()
+    set_encoder_frozen(model, False, 0.5)
+    flags = [p.requires_grad for p in model.encoder.parameters()]
+    assert flags == sorted(flags) and 0.45 < np.mean(flags) < 0.55  # the deeper half only
+    stem_bn = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not stem_bn.training
 
 
 def test_flip_tta_averages_the_mirrored_prediction():
@@ -196,4 +202,4 @@ def test_the_gpu_recipe_is_the_cpu_recipe_scaled_up():
     gpu = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_gpu.toml").to_dict())
     differ = {k for k in cpu.keys() | gpu.keys() if cpu.get(k) != gpu.get(k)}
     assert differ == {"name", "data.height", "data.width", "data.num_workers", "data.scales", "train.epochs",
-                      "train.freeze_encoder_epochs", "train.batch_size"}
+                      "train.freeze_encoder_epochs", "train.batch_size", "train.encoder_trainable_fraction"}
