@@ -71,8 +71,8 @@ def test_time_rows(run_dir: Path) -> dict[str, dict[str, Any]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/sod_ablation"))
-    ap.add_argument("--size", type=int, default=160, help="canvas side (px)")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--size", type=int, default=128, help="canvas side (px)")
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--freeze", type=int, default=2, help="epochs with the encoder frozen")
     ap.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     ap.add_argument("--evaluate", type=Path, help="only score this run directory with TTA/calibration toggled")
