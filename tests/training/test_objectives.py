@@ -81,7 +81,9 @@ def test_terms_average_per_image_and_are_differentiable(name):
 def test_perfect_prediction_optimises_every_term():
     _, g, _ = _case()
     pred = torch.log(g)
-    assert float(LOSSES.get("kl")(pred, g)) == pytest.approx(0, abs=1e-9)
+    # the losses compute in float32 (training precision): 0 up to float32 rounding of exp/log (the exact
+    # residue depends on the CPU's vector math kernels; 2.1e-9 seen on one machine, 0 on another)
+    assert float(LOSSES.get("kl")(pred, g)) == pytest.approx(0, abs=1e-6)
     assert float(LOSSES.get("cc")(pred, g)) == pytest.approx(1)
     assert float(LOSSES.get("sim")(pred, g)) == pytest.approx(1)
 
