@@ -21,7 +21,7 @@ from torch import nn
 from saliency.datasets import Letterbox, normalize_image, read_rgb
 from saliency.errors import ConfigError
 
-SCALES = np.round(np.arange(0.5, 3.01, 0.25), 2)
+SCALES = np.round(np.arange(0.5, 6.01, 0.25), 2)
 BIASES = np.round(np.arange(-2.0, 2.01, 0.25), 2)
 
 
