@@ -40,7 +40,7 @@ from saliency.readers.eyelink import read_asc
 t = time.perf_counter()
 rec = read_asc({path!r}, default_stimulus="s.png", keep_samples={samples})
 dt = time.perf_counter() - t
-n = sum(s.t_ms.size for s in rec.samples.values())
+n = sum(s.time_ms.size for s in rec.samples.values())
 print(json.dumps({{"seconds": dt, "efix": rec.stats["efix_lines"], "samples": n}}))
 """
 

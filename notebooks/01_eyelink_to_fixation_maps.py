@@ -89,10 +89,10 @@ for p in sorted(ASC.glob("*.asc")):
     r = read_asc(p, default_stimulus="screen", keep_samples=True,
                  stimulus_sizes={"screen": (width, height), "text.png": (1920, 1080)})
     for trial, smp in r.samples.items():
-        candidates.append((len(smp.t_ms), p.name, trial, smp, r))
+        candidates.append((len(smp.time_ms), p.name, trial, smp, r))
 n, name, trial, samples, r = max(candidates, key=lambda c: c[0])
 geo = ViewingGeometry(*r.screen_px, screen_width_cm=53.0, screen_height_cm=30.0, distance_cm=60.0)
-det = detect_fixations_ivt(samples.t_ms, samples.x_px, samples.y_px, geo)
+det = detect_fixations_ivt(samples.time_ms, samples.x_px, samples.y_px, geo)
 efix = r.fixations[r.fixations["trial"] == trial]
 print(f"{name}, trial {trial}: {n} samples at {r.sample_rate_hz:.0f} Hz → {len(det)} I-VT fixations; "
       f"the tracker's EFIX: {len(efix)}")
@@ -100,9 +100,9 @@ print(pd.DataFrame({"x_px": det.x_px, "y_px": det.y_px, "t_start_ms": det.t_star
                     "duration_ms": det.duration_ms}).round(1).to_string())
 
 fig, ax = plt.subplots(figsize=(8, 4))
-t0 = samples.t_ms[0]
-ax.plot(samples.t_ms - t0, samples.x_px, lw=0.8, label="x (px)")
-ax.plot(samples.t_ms - t0, samples.y_px, lw=0.8, label="y (px)")
+t0 = samples.time_ms[0]
+ax.plot(samples.time_ms - t0, samples.x_px, lw=0.8, label="x (px)")
+ax.plot(samples.time_ms - t0, samples.y_px, lw=0.8, label="y (px)")
 for s, d in zip(det.t_start_ms - t0, det.duration_ms, strict=True):
     ax.axvspan(s, s + d, color="tab:green", alpha=0.15)
 ax.set_xlabel("time from first sample (ms)")

@@ -164,7 +164,8 @@ plt.show()
 # CBAM's spatial gates are (B, 1, h, w) at the stage's stride.
 
 # %%
-from saliency.models import attention_maps, normalize_image  # noqa: E402
+from saliency.datasets import normalize_image  # noqa: E402
+from saliency.models import attention_maps  # noqa: E402
 from saliency.reports.figures import draw_points, overlay  # noqa: E402
 from saliency.reports.rundir import load_image  # noqa: E402
 

@@ -31,6 +31,7 @@ from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
 from saliency.io import write_json
 from saliency.readers import READERS, ReaderSpec
+from saliency.readers.quality import QUALITY_SCANNERS, QualityRules, apply_quality_rules, quality_summary
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry
@@ -186,7 +187,8 @@ class IngestResult:
 def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Path | None = "auto",
            request: ReadRequest | None = None, card: DatasetCard | str | Path | None = "auto",
            drop_first: int = 0, min_duration_ms: float | None = None, max_duration_ms: float | None = None,
-           workers: int | None = None, progress: Progress | None = None) -> IngestResult:
+           quality: QualityRules | None = None, workers: int | None = None,
+           progress: Progress | None = None) -> IngestResult:
     """Read ``paths`` in format ``fmt`` into one table for ``dataset``; write it under ``out``.
 
     out: output folder; ``"auto"`` (default) = ``outputs/<dataset>`` under the working directory, None =
@@ -195,6 +197,10 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     ``data/<dataset>.toml`` when present, None none, or a card / path. The card supplies defaults
     (pixels per degree, geometry, coordinate origin) that explicit request fields override.
     workers: processes for file formats (default: min(files, CPUs)); 1 reads in this process.
+    quality: recording-quality exclusion rules (validation error, tracking loss); fields left None fall back
+    to the card's ``[quality]`` table. Formats with a quality scanner (EyeLink) get a ``quality`` section
+    in the report (per observer and recording block) whether or not a rule is set; excluded blocks' rows
+    are dropped and counted like every other drop.
     """
     t_start = time.perf_counter()
     spec = READERS.get(fmt)
@@ -245,6 +251,21 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     table = FixationTable(table.data, DatasetMeta(dataset, base.stimuli, request.geometry or base.geometry,
                                                   request.pixels_per_degree or base.pixels_per_degree,
                                                   base.coordinate_origin, fmt, dict(request.notes)))
+    quality_report = None
+    if fmt in QUALITY_SCANNERS:
+        card_rules = QualityRules.from_card(card.raw if card is not None else None)
+        rules = QualityRules(
+            quality.max_validation_error_deg if quality and quality.max_validation_error_deg is not None
+            else card_rules.max_validation_error_deg,
+            quality.max_tracking_loss if quality and quality.max_tracking_loss is not None
+            else card_rules.max_tracking_loss)
+        trials = [t for f in files for t in QUALITY_SCANNERS[fmt](f, request.extra.get("observer"),
+                                                                  request.encoding or "utf-8")]
+        table = apply_quality_rules(table, trials, rules, accounting)
+        quality_report = quality_summary(trials, rules)
+    elif quality is not None and quality.active:
+        raise ConfigError(f"quality rules need a recording format with tracker quality data (EyeLink, Tobii); "
+                          f"{fmt!r} has none")
     if drop_first:
         table = drop_first_fixation(table, drop_first, accounting=accounting)
     if min_duration_ms is not None or max_duration_ms is not None:
@@ -263,6 +284,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
                           filters={"drop_first": drop_first, "min_duration_ms": min_duration_ms,
                                    "max_duration_ms": max_duration_ms})
     report["ignored_inputs"] = ignored
+    report["quality"] = quality_report
     report["embedded_stimuli"] = embedded
     if out_dir is not None:
         table.write_parquet(out_dir / "fixations.parquet")

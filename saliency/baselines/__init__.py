@@ -13,7 +13,7 @@ of the other observers (the MIT benchmark's "one human"); ``gold_standard`` comp
 map with the full ground truth, which contains the left-out observer: it approximates the benchmark's
 "infinite humans" ceiling (CC 1, KL 0, SIM 1 by definition) and is optimistic, not a model-free estimate.
 
-Every map is blurred exactly like the shards' ground truth (:class:`saliency.baselines.blur.ShardBlur`:
+Every map is blurred exactly like the shards' ground truth (:class:`saliency.maps.shard_blur.ShardBlur`:
 σ, boundary mode, truncation, the ``mit_fft`` cut-off ``fc_cycles`` and the fixation weighting options of
 the shard metadata).
 
@@ -40,9 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saliency.baselines.blur import ShardBlur, _kernel_matrix, kernel_1d
 from saliency.errors import SchemaError
-from saliency.metrics.centre_bias import fit_centre_gaussian
+from saliency.maps.fusion import observer_splits
+from saliency.maps.kernels import response_matrices
+from saliency.maps.shard_blur import ShardBlur
+from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
 from saliency.metrics.conventions import get_convention
 from saliency.metrics.evaluation import (
     EvaluationResult,
@@ -56,7 +58,7 @@ from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import Workspace
 from saliency.metrics.streaming import DEFAULT_METRICS, build_metrics
 
-__all__ = ["BASELINES", "ShardBlur", "compute_baselines",
+__all__ = ["BASELINES", "compute_baselines",
            "fit_mixture_weights", "observer_nss"]
 
 BASELINES = ("chance", "centre_gaussian", "centre_loo", "gold_standard", "one_human")
@@ -78,24 +80,18 @@ def observer_nss(x_px: np.ndarray, y_px: np.ndarray, observer: np.ndarray, heigh
     """
     xi = np.asarray(x_px, dtype=np.float64).astype(np.int64)
     yi = np.asarray(y_px, dtype=np.float64).astype(np.int64)
-    if blur is None:
-        k = kernel_1d(sigma_px)
-        ky = _kernel_matrix(yi, height, k)      # (K, H)
-        kx = _kernel_matrix(xi, width, k)       # (K, W)
-    else:
-        ry, rx = blur.matrices(height, width)
-        ky, kx = ry[yi], rx[xi]
+    ry, rx = (response_matrices(height, width, sigma_px, "constant") if blur is None
+              else blur.matrices(height, width))
+    ky, kx = ry[yi], rx[xi]                     # (K, H), (K, W)
     sw = np.ones(xi.size) if weights is None else np.asarray(weights, dtype=np.float64)
     gram = (ky @ ky.T) * (kx @ kx.T)            # Σ_ij M² = wᵀ G w
     mass = ky.sum(1) * kx.sum(1)                # Σ_ij of each point's blob
     at = ky[:, yi] * kx[:, xi]                  # (K sources, K targets): blob k at fixation f
     npix = height * width
-    obs = np.asarray(observer)
     values, per_obs = [], []
-    for o in np.unique(obs):
-        mine = obs == o
-        w = sw * (~mine if mode == "gold_standard" else mine)
-        targets = np.flatnonzero(mine if mode == "gold_standard" else ~mine)
+    for _, src, tgt in observer_splits(observer, leave_out=mode == "gold_standard"):
+        w = sw * src
+        targets = np.flatnonzero(tgt)
         if not w.any() or targets.size == 0:
             continue
         if binary:
@@ -161,10 +157,8 @@ class _Pooled:
 
 
 def _observer_sets(obs: np.ndarray, mode: str):
-    """(observer, source mask, target mask) for each observer with a non-empty source and target."""
-    for o in np.unique(obs):
-        mine = obs == o
-        src, tgt = (~mine, mine) if mode == "gold_standard" else (mine, ~mine)
+    """:func:`saliency.maps.fusion.observer_splits` of ``mode``, observers with no source or no target left out."""
+    for o, src, tgt in observer_splits(obs, leave_out=mode == "gold_standard"):
         if src.any() and tgt.any():
             yield o, src, tgt
 
@@ -254,8 +248,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     if train_stimuli is None:
-        rest = sorted(set(all_stimuli) - set(eval_stimuli))
-        train_stimuli = rest if rest else all_stimuli
+        train_stimuli = centre_fit_stimuli(all_stimuli, eval_stimuli)
     centre = fit_centre_gaussian(frame, sizes, train_stimuli)
     blur = ShardBlur(shards.meta, sigma_px)
     pool = FixationPool.from_frame(frame, sizes)
@@ -282,9 +275,20 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             mixture[b] = fit_mixture_weights(c) if len(c) else None
 
     streams = {b: build_metrics(names, conv, seed=seed) for b in map_baselines}
+    # observer baselines build fresh metrics per image; their random streams still run on across images
+    obs_rngs = {b: {m.name: m.rng for m in build_metrics(names, conv, seed=seed)} for b in obs_baselines}
+
+    def _running(rngs: dict[str, np.random.Generator]) -> list:
+        ms = build_metrics(names, conv, seed=seed)
+        for m in ms:
+            m.rng = rngs[m.name]
+        return ms
     pooled = {b: _Pooled(names, conv.name == "pysaliency") for b in obs_baselines}
     rows: dict[str, list[dict[str, Any]]] = {b: [] for b in which}
     totals: dict[tuple[int, int], np.ndarray] = {}
+    # mit: the same 10 random other images' fixations are every baseline's sAUC negatives (one stream)
+    neg_rng = (np.random.default_rng(conv.seed if seed is None else seed)
+               if conv.name == "mit" and "sauc" in names else None)
 
     for gt in shards.iter_ground_truth(eval_stimuli):
         shape = (gt.height, gt.width)
@@ -292,7 +296,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         x = fx["x"].to_numpy(np.float64)
         y = fx["y"].to_numpy(np.float64)
         density = np.asarray(gt.density, dtype=np.float64)
-        neg_idx = pool.negative_indices(gt.stimulus, shape)
+        neg_idx = (pool.mit_negative_indices(gt.stimulus, shape, neg_rng) if neg_rng is not None
+                   else pool.negative_indices(gt.stimulus, shape))
         base = centre_map(shape)
         head = {"stimulus": gt.stimulus, "n_fixations": int(x.size)}
         for b in map_baselines:
@@ -317,7 +322,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             if x.size == 0:
                 rows[b].append({**head, **dict.fromkeys(names, float("nan"))})
                 continue
-            per_fix, per_map = _observer_baseline(gt, b, lambda: build_metrics(names, conv, seed=seed), blur,
+            per_fix, per_map = _observer_baseline(gt, b, lambda b=b: _running(obs_rngs[b]), blur,
                                                   density, neg_idx, base, mixture[b], ws)
             rows[b].append({**head, **pooled[b].add_image(per_fix, per_map)})
         if on_image is not None:

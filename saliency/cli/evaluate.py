@@ -10,12 +10,8 @@ ORDER = 60
 
 
 def _shards(shards_dir: Path):
-    try:
-        from saliency.shards import open_shards
-    except ImportError as exc:  # the shards API (contract 2) lives in the maps area
-        from saliency.errors import ConfigError
+    from saliency.shards import open_shards
 
-        raise ConfigError(f"the shards API is not available in this build ({exc})") from None
     return open_shards(shards_dir)
 
 
@@ -43,12 +39,16 @@ def read_stimuli_file(path: Path, split: str | None = None) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def render_table(title: str, rows: dict[str, dict], metrics: list[str], convention: str):
+def render_table(title: str, rows: dict[str, dict], metrics: list[str], convention: str,
+                 maps: dict[str, str] | None = None):
+    """A rich table, one row per entry of ``rows``; ``maps`` (metric → map kind) adds a row naming the
+    metric-specific map each metric was scored on (probabilistic evaluation)."""
     from rich.table import Table
 
     from saliency.metrics.streaming import METRICS
 
-    t = Table(title=f"{title} — convention: {convention}")
+    t = Table(title=f"{title} — convention: {convention}" + (" — probabilistic (metric-specific maps)"
+                                                            if maps else ""))
     t.add_column("", style="bold")
     for m in metrics:
         arrow = "↑" if METRICS.get(m).higher_is_better else "↓"
@@ -57,6 +57,11 @@ def render_table(title: str, rows: dict[str, dict], metrics: list[str], conventi
     for name, s in rows.items():
         t.add_row(name, *[f"{s.get(m, float('nan')):.4f}" for m in metrics], f"{s['n_images']}"
                   + (f" ({s['n_skipped']} skipped)" if s.get("n_skipped") else ""))
+    if maps:
+        from saliency.metrics.probabilistic import MAP_LABELS
+
+        t.add_row("map", *[MAP_LABELS.get(maps.get(m, ""), "") for m in metrics], "", style="dim")
+        t.caption = "maps: p density · p/p_c density ÷ centre-bias density · E[ESM] expected empirical saliency map"
     return t
 
 
@@ -78,11 +83,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Write per_image.csv/.parquet and summary.json here."),
         json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
         workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
+        probabilistic: bool = typer.Option(None, "--probabilistic/--plain", help="Score each metric on the "
+                                           "model's metric-specific map (MIT/Tübingen benchmark; adds LL). "
+                                           "Default: on for --log-density and fixation checkpoints."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json
+        from saliency.evaluation.predictions import load_predictions
         from saliency.metrics.evaluation import evaluate
-        from saliency.metrics.predictions import load_predictions
         from saliency.progress import progress
 
         if (shards is None) == (sod is None):
@@ -92,19 +100,34 @@ def register(app: typer.Typer) -> None:
             return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
-        preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path)
+        is_ckpt = predictions.suffix.lower() in (".pt", ".pth")
+        preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path,
+                                 log_density=probabilistic is not False)
+        if is_ckpt:
+            log_density = bool(getattr(preds, "log_density", False))
+        if probabilistic is None:
+            probabilistic = log_density
+        if probabilistic and not log_density:
+            raise typer.BadParameter("--probabilistic needs log-density predictions (--log-density, or a "
+                                     "fixation checkpoint)")
+        names = list(metrics) if metrics else None
+        if probabilistic and names is None:
+            from saliency.metrics.streaming import DEFAULT_METRICS
+
+            names = [*DEFAULT_METRICS, "ll"]
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
-            result = evaluate(preds, shard_set, metrics=metrics or None, convention=convention,
+            result = evaluate(preds, shard_set, metrics=names, convention=convention,
                               log_density=log_density, resize=resize or None, stimuli=stimuli,
-                              workers=workers, on_image=lambda _s: bar.advance(task))
+                              workers=workers, on_image=lambda _s: bar.advance(task),
+                              probabilistic=bool(probabilistic))
         if out is not None:
             result.save(out)
         if json_out:
             print_json(result.summary)
             return
         console().print(render_table(str(predictions), {"model": result.summary}, result.summary["metrics"],
-                                     result.summary["convention"]))
+                                     result.summary["convention"], result.summary.get("maps")))
         if out is not None:
             console().print(f"wrote {out}/per_image.csv, per_image.parquet, summary.json")
 
@@ -115,8 +138,8 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     from rich.table import Table
 
     from saliency.cli.common import console, print_json
+    from saliency.evaluation.predictions import load_predictions
     from saliency.io import atomic_path, write_json
-    from saliency.metrics.predictions import load_predictions
     from saliency.metrics.sod import evaluate_sod_folder
     from saliency.readers.sod import SODMasks
 
@@ -142,3 +165,7 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
     o = summary["mask_orientation"]
     console().print(f"masks: {o['rotated']} rotated back to their image's orientation, {o['ambiguous']} ambiguous "
                     f"(square images, used as stored){': ' + ', '.join(o['ambiguous_ids']) if o['ambiguous'] else ''}")
+    po = summary.get("prediction_orientation") or {}
+    if po.get("rotated"):
+        console().print(f"predictions: {po['rotated']} given in their mask's stored (transposed) orientation, "
+                        "turned like the mask")

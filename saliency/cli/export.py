@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
                          "and trained networks as ONNX / TorchScript.",
                          no_args_is_help=True)
     app.add_typer(export, name="export")
+    register_benchmark_exports(export)
 
     @export.command("fixations")
     def export_fixations_cmd(
@@ -45,15 +46,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict maps with a trained model and write them as pysaliency HDF5, 8-bit PNG and/or NPY."""
         from saliency.cli.common import console
-        from saliency.errors import ConfigError
         from saliency.interop import export_predictions
         from saliency.progress import progress
-        from saliency.reports.rundir import find_checkpoint, find_train_dir
         from saliency.training import load_model, predict_maps
 
-        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
-        if ckpt is None:
-            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        ckpt = _checkpoint(checkpoint)
         files = _image_files(images)
         model = load_model(ckpt)
         items = []
@@ -82,16 +79,13 @@ def register(app: typer.Typer) -> None:
         log-density or SOD logits, as ``saliency predict`` computes before mapping back to the image.
         """
         from saliency.cli.common import console, print_json
-        from saliency.errors import ConfigError, GateFailed
+        from saliency.errors import GateFailed
         from saliency.models.export import FORMATS, example_input, export_difference, export_model
-        from saliency.reports.rundir import find_checkpoint, find_train_dir
         from saliency.training import load_model
 
         if fmt not in FORMATS:
             raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
-        ckpt = checkpoint if checkpoint.is_file() else find_checkpoint(find_train_dir(checkpoint))
-        if ckpt is None:
-            raise ConfigError(f"{checkpoint}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        ckpt = _checkpoint(checkpoint)
         model = load_model(ckpt)
         canvas = getattr(model, "canvas", (288, 384))
         h, w = height or int(canvas[0]), width or int(canvas[1])
@@ -130,7 +124,6 @@ def _image_files(paths: list[Path]) -> list[Path]:
 
 def _load_table(source: Path, images: Path | None):
     """(FixationTable, {stimulus: image path} or None) from a parquet file, shards, or a pipeline run."""
-    from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
 
     if source.is_dir() and (source / "ingest" / "fixations.parquet").is_file():
@@ -142,11 +135,119 @@ def _load_table(source: Path, images: Path | None):
             paths = {s: images / s for s in table.meta.stimuli}
         return table, paths
     shards_root = source / "maps" / "shards" if (source / "maps" / "shards").is_dir() else source
-    try:
-        from saliency.shards import open_shards
+    from saliency.shards import open_shards
 
-        shards = open_shards(shards_root)
-    except ImportError:
-        raise ConfigError(f"{source}: not a fixations.parquet file, and shards support is not installed") from None
+    shards = open_shards(shards_root)
     paths = {s: shards.image_path(s) for s in shards.stimuli}
     return shards.fixations, paths
+
+
+def _checkpoint(source: Path) -> Path:
+    from saliency.errors import ConfigError
+    from saliency.reports.rundir import find_checkpoint, find_train_dir
+
+    ckpt = source if source.is_file() else find_checkpoint(find_train_dir(source))
+    if ckpt is None:
+        raise ConfigError(f"{source}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+    return ckpt
+
+
+def register_benchmark_exports(export: typer.Typer) -> None:
+    """``export metric-maps`` and ``export submission`` (issue 14: benchmark submissions)."""
+
+    @export.command("metric-maps")
+    def export_metric_maps_cmd(
+        predictions: Path = typer.Argument(..., help="A fixation checkpoint (.pt) / run directory, or log-density "
+                                           "predictions (folder of .npy, pysaliency HDF5)."),
+        shards: Path = typer.Option(..., "--shards", help="Shard directory: defines the blur of the expected "
+                                    "empirical saliency map and the centre bias (fitted to the images not exported)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder: <kind>/<stem>.npy per map kind."),
+        stimuli_file: Path = typer.Option(None, "--stimuli-file", help="Only these stimuli."),
+        split: str = typer.Option(None, "--split", help="Split name inside a JSON --stimuli-file."),
+        metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Only the maps of these metrics."),
+        json_out: bool = typer.Option(False, "--json", help="Print the written folders as JSON."),
+    ) -> None:
+        """Write the metric-specific saliency maps of a probabilistic model (Kümmerer et al. 2018) as float32
+        NPY: density/ (AUC, NSS), sauc/ (log p − log centre bias), log/ (IG, LL), expected/ (CC, KL, SIM)."""
+        from saliency.cli.common import console, print_json
+        from saliency.cli.evaluate import _shards, read_stimuli_file
+        from saliency.evaluation.predictions import load_predictions
+        from saliency.io import write_json
+        from saliency.metrics.evaluation import iter_metric_maps
+        from saliency.metrics.probabilistic import MAP_DESCRIPTIONS, MAP_FOR_METRIC
+        from saliency.progress import progress
+
+        shard_set = _shards(shards)
+        stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
+        import numpy as np
+
+        src = predictions   # a run directory (no .npy maps inside) → its checkpoint
+        if predictions.is_dir() and not any(predictions.glob("*.npy")):
+            src = _checkpoint(predictions)
+        preds = load_predictions(src, stimuli, image_path=shard_set.image_path, log_density=True)
+        counts: dict[str, int] = {}
+        with progress(transient=True, disable=json_out) as bar:
+            task = bar.add_task("metric maps", total=len(stimuli), rate="")
+            for stim, maps in iter_metric_maps(preds, shard_set, stimuli=stimuli, metrics=metrics or None):
+                for kind, m in maps.items():
+                    path = out / kind / f"{Path(stim).stem}.npy"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    np.save(path, m.astype(np.float32))
+                    counts[kind] = counts.get(kind, 0) + 1
+                bar.advance(task)
+        index = {"maps": {k: {"description": MAP_DESCRIPTIONS[k], "n": n,
+                              "metrics": sorted(m for m, kk in MAP_FOR_METRIC.items() if kk == k)}
+                          for k, n in counts.items()}, "shards": str(shards), "n_stimuli": len(stimuli)}
+        write_json(out / "index.json", index)
+        if json_out:
+            print_json(index)
+        else:
+            console().print(f"{len(stimuli)} stimuli → {out}/" + "{" + ",".join(counts) + "}/*.npy, index.json")
+
+    @export.command("submission")
+    def export_submission_cmd(
+        checkpoint: Path = typer.Argument(..., help="A fixation checkpoint (.pt), a training or pipeline run."),
+        images: list[Path] = typer.Argument(..., help="The benchmark's stimulus images or folders (CAT2000: the "
+                                            "category folders, or Stimuli/ itself)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder (mit300, cat2000) or .hdf5 file (tuebingen)."),
+        layout: str = typer.Option("mit300", "--layout", help="mit300 | cat2000 (JPEG maps) | tuebingen "
+                                   "(log-densities, pysaliency HDF5)."),
+        json_out: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
+    ) -> None:
+        """Predict every stimulus and write a benchmark submission: JPEG maps (the model's density, 8-bit,
+        named and sized like the stimuli; CAT2000 in category folders) or the Tübingen HDF5 of log-densities."""
+        import numpy as np
+
+        from saliency.cli.common import console, print_json
+        from saliency.evaluation.submission import LAYOUTS, write_jpeg_submission, write_tuebingen_submission
+        from saliency.metrics.probabilistic import logsumexp
+        from saliency.progress import progress
+        from saliency.training import load_model, predict_maps
+
+        if layout not in LAYOUTS:
+            raise typer.BadParameter(f"expected one of {', '.join(LAYOUTS)}, got {layout!r}", param_hint="--layout")
+        files = []
+        for p in images:       # CAT2000's Stimuli/ holds one folder per category
+            files += _image_files([d for d in sorted(p.iterdir()) if d.is_dir()] if p.is_dir() and not any(
+                f.suffix.lower() in _IMAGE_EXT for f in p.iterdir()) else [p])
+        model = load_model(_checkpoint(checkpoint))
+        items = []
+        with progress(transient=True, disable=json_out) as bar:
+            task = bar.add_task("predicting", total=len(files), rate="")
+            for path, m in predict_maps(model, files):
+                m = np.asarray(m, dtype=np.float64)
+                if layout == "tuebingen":
+                    with np.errstate(divide="ignore"):
+                        m = np.log(m)
+                    m = m - logsumexp(m)
+                items.append((path, m))
+                bar.advance(task)
+        if layout == "tuebingen":
+            written = [write_tuebingen_submission(items, out)]
+        else:
+            written = write_jpeg_submission(items, out, layout=layout)
+        result = {"layout": layout, "n_stimuli": len(items), "out": str(out), "files": len(written)}
+        if json_out:
+            print_json(result)
+        else:
+            console().print(f"{len(items)} stimuli → {out} ({layout}, {len(written)} file(s))")

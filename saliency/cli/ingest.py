@@ -103,6 +103,12 @@ def register(app: typer.Typer) -> None:
                                        "scanpath (counted as 'first fixation')."),
         min_duration: float | None = typer.Option(None, "--min-duration", help="Drop fixations shorter (ms)."),
         max_duration: float | None = typer.Option(None, "--max-duration", help="Drop fixations longer (ms)."),
+        max_validation_error: float | None = typer.Option(
+            None, "--max-validation-error", help="Exclude recording blocks whose tracker validation error "
+            "(EyeLink !CAL VALIDATION avg., worse eye; Tobii Pro Lab validation accuracy) is above this many degrees [default: the card's]."),
+        max_tracking_loss: float | None = typer.Option(
+            None, "--max-tracking-loss", help="Exclude recording blocks losing more than this fraction of "
+            "samples (0.2 = 20 %%) [default: the card's]."),
         workers: int | None = typer.Option(None, "--workers", "-j", help="Processes for file formats "
                                            "\\[default: CPUs]."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON instead of tables."),
@@ -119,6 +125,7 @@ def register(app: typer.Typer) -> None:
         from saliency.progress import progress, rate_text
         from saliency.readers.base import ReadOptions
         from saliency.readers.generic import load_mapping_file
+        from saliency.readers.quality import QualityRules
         from saliency.readers.request import ReadRequest, parse_column_mapping, parse_key_values, parse_size
 
         spec = READERS.get(fmt.value)
@@ -153,6 +160,7 @@ def register(app: typer.Typer) -> None:
             result = ingest(spec.name, paths, dataset=dataset, out=out_dir, request=request,
                             card=card if card is not None else "auto", drop_first=drop_first,
                             min_duration_ms=min_duration, max_duration_ms=max_duration, workers=workers,
+                            quality=QualityRules(max_validation_error, max_tracking_loss),
                             progress=tick)
         if as_json:
             print_json(result.report)
@@ -196,6 +204,18 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         for k, v in sorted(noted.items()):
             reasons.add_row(f"{k} (kept)", f"{v:,}", "", "")
         con.print(reasons)
+    q = rep.get("quality")
+    if q:
+        qt = Table(title=f"recording quality ({q['n_trials']} blocks, {q['n_excluded']} excluded)")
+        for c in ("observer", "block", "trial", "validation °", "tracking loss", "blinks", "fixations",
+                  "mean fix ms", "excluded"):
+            qt.add_column(c)
+        for t in q["trials"][:50]:
+            v = t["validation_error_deg"]
+            qt.add_row(t["observer"], str(t["block"]), str(t["trial_id"] or ""), "—" if v is None else f"{v:.2f}",
+                       f"{100 * t['tracking_loss']:.1f} %", str(t["blinks"]), str(t["fixations"]),
+                       "—" if t["mean_fixation_ms"] is None else f"{t['mean_fixation_ms']:.0f}", t["excluded"] or "")
+        con.print(qt)
     for item in rep.get("ignored_inputs") or []:
         con.print(f"ignored {Path(item['path']).name}: {item['reason']}")
     if rep.get("embedded_stimuli"):

@@ -30,6 +30,8 @@ def maps(
     duration_weighted: bool = typer.Option(False, "--duration-weighted", help="Weight fixations by duration."),
     observer_equal: bool = typer.Option(False, "--observer-equal", help="Every observer weighs 1 per stimulus."),
     drop_first: bool = typer.Option(False, "--drop-first", help="Leave out each trial's first fixation."),
+    binary: bool = typer.Option(False, "--binary", help="Each fixated pixel counts once (the binary fixation "
+                                "map the MIT README blurs; with --mode mit_fft for MIT-style ground truth)."),
     select: str = typer.Option(None, "--select", help="Fixations per scanpath: a convention of the dataset "
                                "card (benchmark | authors) or e.g. drop-first, index=1:6, max=5, "
                                "window=0:1500, min-length=6 (comma-separated). Stored in meta.json; "
@@ -76,7 +78,7 @@ def maps(
         table = FixationTable(table.data, dataclasses.replace(table.meta, pixels_per_degree=ppd))
     options = MapOptions(sigma=sigma, sigma_unit=sigma_unit, mode=mode, truncate=truncate,
                          duration_weighted=duration_weighted, observer_equal=observer_equal,
-                         drop_first=drop_first, fc_cycles=mit_fc,
+                         drop_first=drop_first, fc_cycles=mit_fc, binary=binary,
                          selection=resolve_selection(select, table.meta.name))
     out = out or Path("outputs") / table.meta.name / "shards"
     t0 = time.perf_counter()

@@ -15,19 +15,17 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint (.pt)."),
         images: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Image files."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
-        fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, scaled to max)."),
+        fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
     ) -> None:
         """Write one map per image at the image's original size.
 
-        Fixation models: a probability map (npy: float32 summing to 1; png: divided by its maximum,
-        ×255). SOD models: per-pixel probabilities (npy float32 in [0, 1]; png ×255).
+        Fixation models: a probability map; SOD models: per-pixel probabilities in [0, 1]. npy: float32 as
+        predicted; png: the benchmark submission format of ``saliency export``, round(255·(m − min)/(max − min))
+        (docs/reports.md).
         """
-        import numpy as np
-        from PIL import Image
-
         from saliency.errors import ConfigError
-        from saliency.io import atomic_write
+        from saliency.interop.images import write_prediction_npy, write_prediction_png
         from saliency.progress import progress, rate_text
         from saliency.training import load_model, predict_maps
 
@@ -42,10 +40,7 @@ def register(app: typer.Typer) -> None:
             for k, (path, smap) in enumerate(predict_maps(model, images, device=device), 1):
                 target = out / f"{path.stem}.{fmt}"
                 if fmt == "npy":
-                    with atomic_write(target, "wb") as fh:
-                        np.save(fh, smap.astype(np.float32))
+                    write_prediction_npy(smap, target)
                 else:
-                    scaled = smap / smap.max() if smap.max() > 0 else smap
-                    with atomic_write(target, "wb") as fh:
-                        Image.fromarray((scaled * 255).round().astype(np.uint8)).save(fh, format="PNG")
+                    write_prediction_png(smap, target)
                 prog.update(task, advance=1, rate=rate_text(k, time.perf_counter() - t0, "img"))

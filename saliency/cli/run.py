@@ -20,6 +20,10 @@ def register(app: typer.Typer) -> None:
         set_: list[str] = typer.Option([], "--set", help="Override a setting: STAGE.KEY=VALUE (TOML value)."),
         data_root: Path | None = typer.Option(None, "--data-root", help="Folder holding the datasets."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run and why; run nothing."),
+        fetch: bool = typer.Option(False, "--fetch", help="Fetch the dataset from the catalogue when its folder "
+                                   "is missing (saliency datasets fetch; verified, cached)."),
+        allow_unverified: bool = typer.Option(False, "--allow-unverified", help="With --fetch: also files the "
+                                              "catalogue has no checksum for."),
         json_out: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
     ) -> None:
         """Run a pipeline: ingest → maps → baselines → train → evaluate → report (cached per stage)."""
@@ -29,6 +33,10 @@ def register(app: typer.Typer) -> None:
 
         spec = load_pipeline(pipeline, quick=quick, overrides=set_, out=out, data_root=data_root)
         log = (lambda _m: None) if json_out else (lambda m: err_console().print(m, highlight=False, markup=False))
+        if fetch:
+            from saliency.pipeline.fetching import ensure_dataset
+
+            spec = ensure_dataset(spec, allow_unverified=allow_unverified, log=log)
         rep = run_pipeline(spec, stages_for(spec), only=only, force=force, dry_run=dry_run, log=log,
                            show_progress=not json_out)
         if json_out:

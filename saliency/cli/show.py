@@ -59,13 +59,9 @@ def _attention_panels(checkpoint: Path, image: Any) -> list:
     error naming the checkpoint.
     """
     from saliency.errors import ConfigError
+    from saliency.models.introspect import attention_on_image
+    from saliency.training import load_model
 
-    try:
-        from saliency.models.introspect import attention_on_image
-        from saliency.training import load_model
-    except ImportError as exc:
-        raise ConfigError(f"--attention needs saliency.models.attention_maps and saliency.training.load_model, "
-                          f"which this installation lacks ({exc})") from exc
     model = load_model(checkpoint).eval()
     maps = attention_on_image(model, image, canvas=getattr(model, "canvas", None))
     panels = []

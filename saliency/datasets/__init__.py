@@ -6,16 +6,14 @@ from saliency.datasets.fixation import (
     SODDataset,
     SODFolder,
     collate_saliency,
-    fixation_count_map,
-    normalize_image,
-    read_rgb,
 )
 from saliency.datasets.geometry import Letterbox
+from saliency.datasets.images import denormalize_image, normalize_image, read_rgb
 from saliency.datasets.splits import make_splits, split_of, stimulus_unit, write_splits
 from saliency.datasets.transforms import AugmentConfig, apply_augmentation, build_augmentation
 
 __all__ = [
     "AugmentConfig", "FixationDataset", "Letterbox", "SODDataset", "SODFolder", "SampleSpec",
-    "apply_augmentation", "build_augmentation", "collate_saliency", "fixation_count_map", "make_splits",
+    "apply_augmentation", "build_augmentation", "collate_saliency", "denormalize_image", "make_splits",
     "normalize_image", "read_rgb", "split_of", "stimulus_unit", "write_splits",
 ]

@@ -25,16 +25,14 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from saliency.datasets.geometry import Letterbox
+from saliency.datasets.images import normalize_image, read_rgb
 from saliency.datasets.transforms import AugmentConfig, apply_augmentation, build_augmentation
 from saliency.errors import ConfigError, SchemaError
+from saliency.maps.fusion import fixation_count_map
 from saliency.readers.sod import SODMasks
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 class GroundTruthLike(Protocol):
@@ -47,7 +45,7 @@ class GroundTruthLike(Protocol):
 
 
 class SourceLike(Protocol):
-    """What the dataset needs from a shard set (contract 2): ``stimuli`` and ``load(stimulus)``."""
+    """What the dataset needs from a shard set: ``stimuli`` and ``load(stimulus)``."""
 
     @property
     def stimuli(self) -> list[str]: ...
@@ -55,31 +53,9 @@ class SourceLike(Protocol):
     def load(self, stimulus: str) -> GroundTruthLike: ...
 
 
-def normalize_image(img_uint8_hwc: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB → (3, H, W) float32 ImageNet-normalised (same as ``saliency.models``)."""
-    x = (np.asarray(img_uint8_hwc, np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-def fixation_count_map(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H, W) float32 counts of fixations per pixel (pixel j covers [j, j+1)); outside points dropped."""
-    j = np.floor(np.asarray(x_px, np.float64)).astype(np.int64)
-    i = np.floor(np.asarray(y_px, np.float64)).astype(np.int64)
-    ok = (i >= 0) & (i < height) & (j >= 0) & (j < width)
-    out = np.zeros(height * width, np.float32)
-    np.add.at(out, i[ok] * width + j[ok], 1.0)
-    return out.reshape(height, width)
-
-
 def open_source(source: str | Path | SourceLike) -> SourceLike:
     if isinstance(source, (str, Path)):
-        from saliency.shards import open_shards  # contract 2 (maps area)
+        from saliency.shards import open_shards
 
         return open_shards(Path(source))
     return source
@@ -95,11 +71,34 @@ class SampleSpec:
 
 
 class _Lazy:
-    """Mixin: open the source once per process (DataLoader workers re-open after unpickling)."""
+    """Base of both datasets: the stimuli, sample spec, per-sample seeds, and the source opened once per
+    process (DataLoader workers re-open it after unpickling)."""
 
     _source_arg: Any
     _source: Any
     _pid: int
+
+    def _init(self, source_arg: Any, source: Any, stimuli: Sequence[str], spec: SampleSpec, seed: int) -> None:
+        self._source_arg = source_arg
+        self._source = source
+        self._pid = os.getpid()
+        self.stimuli = list(stimuli)
+        self.spec = spec
+        self.seed = int(seed)
+        self.epoch = 0
+        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
+
+    def __len__(self) -> int:
+        return len(self.stimuli)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def sample_seed(self, index: int) -> int:
+        return (self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32)
+
+    def letterbox(self, height: int, width: int) -> Letterbox:
+        return Letterbox.fit(height, width, self.spec.height, self.spec.width)
 
     def _src(self) -> Any:
         if self._source is None or self._pid != os.getpid():
@@ -131,26 +130,7 @@ class FixationDataset(_Lazy, Dataset):
                  seed: int = 0) -> None:
         if not stimuli:
             raise ConfigError("the dataset split is empty; check data.split_fractions and data.limit")
-        self._source_arg = source
-        self._source = None if isinstance(source, (str, Path)) else source
-        self._pid = os.getpid()
-        self.stimuli = list(stimuli)
-        self.spec = spec
-        self.seed = int(seed)
-        self.epoch = 0
-        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
-
-    def __len__(self) -> int:
-        return len(self.stimuli)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def sample_seed(self, index: int) -> int:
-        return (self.seed * 1_000_003 + self.epoch * 10_007 + index) % (2**32)
-
-    def letterbox(self, height: int, width: int) -> Letterbox:
-        return Letterbox.fit(height, width, self.spec.height, self.spec.width)
+        self._init(source, None if isinstance(source, (str, Path)) else source, stimuli, spec, seed)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.stimuli[index]
@@ -169,7 +149,7 @@ class FixationDataset(_Lazy, Dataset):
         img, dens, x, y = apply_augmentation(self._aug, self.sample_seed(index), img, dens, x, y)
         total = float(dens.sum(dtype=np.float64))
         dens = dens / total if total > 0 else np.full_like(dens, 1.0 / dens.size)
-        fmap = fixation_count_map(x, y, self.spec.height, self.spec.width)
+        fmap = fixation_count_map(x, y, self.spec.height, self.spec.width, drop_outside=True).astype(np.float32)
         return {
             "image": normalize_image(img),
             "density": torch.from_numpy(np.ascontiguousarray(dens, np.float32))[None],
@@ -222,25 +202,14 @@ class SODDataset(_Lazy, Dataset):
                  seed: int = 0) -> None:
         if not stimuli:
             raise ConfigError("the SOD split is empty")
-        self._source_arg = root if isinstance(root, SODFolder) else Path(root)
-        self._source = root if isinstance(root, SODFolder) else None
-        self._pid = os.getpid()
-        self.stimuli = list(stimuli)
-        self.spec = spec
-        self.seed = int(seed)
-        self.epoch = 0
-        self._aug = build_augmentation(spec.augment) if spec.augment is not None else None
+        folder = root if isinstance(root, SODFolder) else None
+        self._init(folder if folder is not None else Path(root), folder, stimuli, spec, seed)
 
     def _src(self) -> SODFolder:
         if self._source is None or self._pid != os.getpid():
             self._source = SODFolder(self._source_arg)
             self._pid = os.getpid()
         return self._source
-
-    __len__ = FixationDataset.__len__
-    set_epoch = FixationDataset.set_epoch
-    sample_seed = FixationDataset.sample_seed
-    letterbox = FixationDataset.letterbox
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.stimuli[index]

@@ -1,5 +1,6 @@
-"""Fixation tables: the canonical schema, validation, filters and fixation detection."""
+"""Fixation tables: the canonical schema, validation, filters, fixation selection and fixation detection."""
 
+from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import (
     COLUMNS,
     DatasetMeta,
@@ -8,4 +9,5 @@ from saliency.fixations.table import (
     concat_tables,
 )
 
-__all__ = ["COLUMNS", "DatasetMeta", "FixationTable", "StimulusInfo", "concat_tables"]
+__all__ = ["COLUMNS", "DatasetMeta", "FixationSelection", "FixationTable", "StimulusInfo", "concat_tables",
+           "parse_selection"]

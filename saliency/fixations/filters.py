@@ -87,3 +87,8 @@ def filter_time_window(table: FixationTable, start_ms: float = 0.0, end_ms: floa
     with np.errstate(invalid="ignore"):
         outside = (t < start_ms) | (t >= end_ms)
     return _apply(table, outside, OUTSIDE_WINDOW, accounting)
+
+
+def drop_rows(table: FixationTable, mask: np.ndarray, reason: str, accounting: Accounting | None = None) -> FixationTable:
+    """Remove the rows in ``mask`` (bool, one per row), counting them under ``reason`` (e.g. a quality rule)."""
+    return _apply(table, np.asarray(mask, dtype=bool), reason, accounting)

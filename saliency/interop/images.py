@@ -5,6 +5,7 @@ stimulus, named after it (``<stem>.png``); values ``round(255 · (m − min) / (
 *probability* map (a log-density is exponentiated first), so the brightest pixel is 255. The benchmark
 only needs the ranking/shape of the map; the PNG loses the absolute scale (use NPY to keep it).
 NPY: the map as float32 (H, W), exactly as predicted (``np.load(..., allow_pickle=False)`` reads it).
+Both ``saliency predict`` and ``saliency export`` write through these functions (one 8-bit scaling).
 """
 
 from __future__ import annotations

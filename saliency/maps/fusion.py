@@ -15,35 +15,28 @@ from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from saliency.errors import ConfigError, SchemaError
-from saliency.maps.kernels import check_mode, mit_fft_size, mit_sigma_to_fc, response_matrices
+from saliency.maps.kernels import blur_deltas, check_mode, mit_fft_size, mit_sigma_to_fc, response_matrices
 
 NORMALIZATIONS = ("sum", "max")
 
 
 @functools.cache
-def _blas_controller() -> object | None:
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return None
+def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
 @contextlib.contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Run the block with one BLAS thread (via threadpoolctl when installed).
+    """Run the block with one BLAS thread (threadpoolctl).
 
     The products here are small (H × N × W with N ≈ a few hundred): multi-threaded OpenBLAS gains
     nothing on them and, on a loaded machine, its spinning threads stall each call by 100s of ms.
     Parallelism comes from processes over stimuli instead.
     """
-    ctl = _blas_controller()
-    if ctl is None:
-        yield
-        return
-    with ctl.limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield
 
 
@@ -73,8 +66,19 @@ def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
 
 
 def fixation_count_map(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int,
-                       weights: np.ndarray | None = None) -> np.ndarray:
-    """(H, W) float64 map: the (weighted) number of fixations in each pixel."""
+                       weights: np.ndarray | None = None, *, drop_outside: bool = False) -> np.ndarray:
+    """(H, W) float64 map: the (weighted) number of fixations in each pixel (pixel j covers [j, j+1)).
+
+    A point outside the image (or not finite) raises :class:`SchemaError`, unless ``drop_outside``: then
+    it is left out (e.g. fixations that augmentation moved off the canvas).
+    """
+    if drop_outside:
+        x = np.asarray(x_px, dtype=np.float64).ravel()
+        y = np.asarray(y_px, dtype=np.float64).ravel()
+        keep = np.isfinite(x) & np.isfinite(y) & (x >= 0) & (y >= 0) & (x < width) & (y < height)
+        x_px, y_px = x[keep], y[keep]
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64).ravel()[keep]
     rows, cols = pixel_indices(x_px, y_px, height, width)
     out = np.zeros(height * width, dtype=np.float64)
     np.add.at(out, rows * width + cols, _weights(weights, rows.size))
@@ -130,11 +134,11 @@ class SeparableGaussian:
         uniq, inv = np.unique(flat, return_inverse=True)
         w = np.bincount(inv, weights=weights, minlength=uniq.size)
         r, c = np.divmod(uniq, self.width)
-        a = self.ry[r] * w.astype(np.float32)[:, None]
-        b = self.rx[c]
         h, wd, t = self.height, self.width, self._tile
         if t >= max(h, wd):
-            return a.T @ b
+            return blur_deltas(self.ry, self.rx, r, c, w.astype(np.float32))
+        a = self.ry[r] * w.astype(np.float32)[:, None]
+        b = self.rx[c]
         ylo, yhi, xlo, xhi = (e[i] for e, i in zip(self._extent, (r, r, c, c), strict=True))
         out = np.zeros((h, wd), dtype=np.float32)
         for i0 in range(0, h, t):
@@ -197,6 +201,20 @@ def fuse_fixations(x_px: np.ndarray, y_px: np.ndarray, height: int, width: int, 
         return normalize_map(blur.blur(x_px, y_px, weights), "sum", dtype, inplace=True)
 
 
+def observer_splits(observers: np.ndarray, *, leave_out: bool = True
+                    ) -> Iterator[tuple[Hashable, np.ndarray, np.ndarray]]:
+    """(observer, source mask, target mask) for each observer, in sorted order.
+
+    ``leave_out`` (the gold standard): the sources are the *other* observers' fixations and the targets the
+    observer's own; otherwise (``one_human``) the observer's own fixations are the sources and everyone
+    else's the targets. The one definition of leave-one-observer-out for maps and baselines.
+    """
+    obs = np.asarray(observers).ravel()
+    for name in sorted(set(obs.tolist())):
+        mine = obs == name
+        yield (name, ~mine, mine) if leave_out else (name, mine, ~mine)
+
+
 def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.ndarray, height: int, width: int,
                            sigma_px: float, *, weights: np.ndarray | None = None, mode: str = "constant",
                            truncate: float = 4.0, dtype: np.dtype | type = np.float32,
@@ -215,7 +233,6 @@ def leave_one_observer_out(x_px: np.ndarray, y_px: np.ndarray, observers: np.nda
     g = SeparableGaussian(height, width, sigma_px, mode, truncate, fc_cycles)
     out: dict[Hashable, np.ndarray] = {}
     with single_threaded_blas():
-        for name in sorted(set(obs.tolist())):
-            keep = obs != name
+        for name, keep, _ in observer_splits(obs):
             out[name] = normalize_map(g.blur_indices(rows[keep], cols[keep], w[keep]), "sum", dtype, inplace=True)
     return out

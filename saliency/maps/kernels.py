@@ -101,6 +101,16 @@ def response_matrices(height: int, width: int, sigma_px: float, mode: str, trunc
     return _scipy_response(height, w, mode), _scipy_response(width, w, mode)
 
 
+def blur_deltas(ry: np.ndarray, rx: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                weights: np.ndarray | None = None) -> np.ndarray:
+    """The blur of weighted unit deltas at (rows, cols): ``Ry[rows]ᵀ · diag(w) · Rx[cols]``, (H, W) in the
+    matrices' dtype, not normalised. ``ry``, ``rx``: :func:`response_matrices` (any dtype)."""
+    a = ry[rows]
+    if weights is not None:
+        a = a * weights[:, None]
+    return a.T @ rx[cols]
+
+
 def _circular(size: int, kc: np.ndarray) -> np.ndarray:
     idx = np.arange(size)
     return kc[(idx[None, :] - idx[:, None]) % kc.size]

@@ -11,6 +11,9 @@ Weighting conventions (combinable):
 - ``selection``: which fixations of each scanpath enter the map (index range, max per scanpath, time
   window, minimum scanpath length): :class:`saliency.fixations.selection.FixationSelection`. Stored in
   the shard set's ``meta.json``, so baselines and metrics built from the shards use the same fixations.
+- ``binary``: each fixated pixel ``(int(y), int(x))`` counts once however many fixations landed on it —
+  the binary fixation map the MIT benchmark README blurs (``antonioGaussian`` of ``fixationPts``) for its
+  ground truth; use with ``mode = "mit_fft"`` for MIT-style maps. Not combinable with the weightings.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class MapOptions:
     drop_first: bool = False
     fc_cycles: float | None = None
     selection: FixationSelection = field(default_factory=FixationSelection)
+    binary: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.selection, FixationSelection):
@@ -57,6 +61,9 @@ class MapOptions:
             raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not (self.truncate > 0 and math.isfinite(self.truncate)):
             raise ConfigError(f"truncate must be a positive number of σ, got {self.truncate!r}")
+        if self.binary and (self.duration_weighted or self.observer_equal):
+            raise ConfigError("binary maps count each fixated pixel once; they cannot be duration-weighted or "
+                              "observer-equal")
         if self.fc_cycles is not None and (self.mode != "mit_fft" or not self.fc_cycles > 0):
             raise ConfigError("fc_cycles (a positive cut-off in cycles per image) applies only to mode 'mit_fft'")
 
@@ -84,7 +91,15 @@ def select_fixations(rows: pd.DataFrame, options: MapOptions) -> pd.DataFrame:
 
 
 def fixation_weights(rows: pd.DataFrame, options: MapOptions) -> np.ndarray | None:
-    """(N,) float64 weights of the rows for ``options`` (None: all equal)."""
+    """(N,) float64 weights of the rows for ``options`` (None: all equal). ``binary``: 1 for the first row on
+    each pixel ``(int(y), int(x))``, 0 for the repeats."""
+    if options.binary:
+        px = (rows["y"].to_numpy(np.float64).astype(np.int64) * (1 << 32)
+              + rows["x"].to_numpy(np.float64).astype(np.int64))
+        _, first = np.unique(px, return_index=True)
+        w = np.zeros(len(rows), dtype=np.float64)
+        w[first] = 1.0
+        return w
     if not (options.duration_weighted or options.observer_equal):
         return None
     if options.duration_weighted:

@@ -46,3 +46,17 @@ def fit_centre_gaussian(frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]
     cov = np.cov(uv)
     return CentreGaussian((float(mean[0]), float(mean[1])),
                           ((float(cov[0, 0]), float(cov[0, 1])), (float(cov[1, 0]), float(cov[1, 1]))), len(f))
+
+
+def centre_fit_stimuli(all_stimuli: list[str], scored: list[str]) -> list[str]:
+    """THE rule for the IG/LL/sAUC-map baseline, used by ``evaluate``, ``baselines`` and the pipeline: the
+    centre bias is fitted to the fixations of the images NOT scored (the benchmark fits its centre bias to
+    other images than the ones it scores); when every image is scored, to all of them."""
+    rest = sorted(set(all_stimuli) - set(scored))
+    return rest if rest else list(all_stimuli)
+
+
+def fit_scoring_centre(frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]], all_stimuli: list[str],
+                       scored: list[str]) -> CentreGaussian:
+    """The centre-bias Gaussian of :func:`centre_fit_stimuli` (the one baseline rule)."""
+    return fit_centre_gaussian(frame, sizes, centre_fit_stimuli(all_stimuli, scored))

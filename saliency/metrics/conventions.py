@@ -16,7 +16,9 @@ Two conventions are supported and always reported with the scores:
     The original MATLAB code of the MIT saliency benchmark (Bylinskii et al., github.com/cvzoya/saliency,
     ``code_forMetrics/*.m``): binary fixation maps (duplicate fixations merged), jitter of
     ``U(0,1)/1e7`` before AUC-Judd, min–max normalisation, thresholds at fixated values (AUC-Judd),
-    0.1 threshold steps and 100 random splits (AUC-Borji, shuffled AUC), MATLAB ``std`` (N − 1),
+    0.1 threshold steps (MATLAB ``0:0.1:max`` values) and 100 random splits (AUC-Borji, shuffled AUC),
+    shuffled-AUC negatives from 10 random other images, one random stream running on across images,
+    MATLAB ``std`` (N − 1),
     SIM with min–max, maps resized to the fixation map with MATLAB ``imresize`` (bicubic, antialiased),
     EMD on maps downsampled 32×.
 """
@@ -36,11 +38,18 @@ CONVENTIONS = (PYSALIENCY, MIT)
 PYSALIENCY_KL_EPS = 2.2204e-16
 #: MATLAB's ``eps`` (= 2**-52), used by ``KLdiv.m`` and ``InfoGain.m``.
 MATLAB_EPS = 2.220446049250313e-16
+#: Added to the denominators of the torch training terms and map comparisons (CC, NSS:
+#: :mod:`saliency.models.map_similarity`, :mod:`saliency.training.losses`) so that a constant map has a
+#: finite gradient; the numpy metrics return 0 for a constant map instead.
+TORCH_DENOMINATOR_EPS = 1e-12
 #: Magnitude of the uniform jitter added by ``AUC_Judd.m`` (``rand(size)/10000000``).
 MIT_JITTER_SCALE = 1e-7
 #: Threshold step and number of random splits of ``AUC_Borji.m`` / ``AUC_shuffled.m``.
 MIT_AUC_STEP = 0.1
 MIT_AUC_SPLITS = 100
+#: ``scoreModel_helper.m`` (``nOther = 10``): shuffled-AUC negatives are the fixations of this many other
+#: images drawn at random.
+MIT_N_OTHER = 10
 #: ``EMD.m`` downsamples the fixation map by this factor (``imresize(fixationMap, 1/32)``).
 MIT_EMD_DOWNSAMPLE = 32
 #: Seed of the random number generator used for jitter and random splits (``mit``): scores are reproducible.

@@ -1,6 +1,6 @@
-"""Score predictions against ground-truth shards (contract 3): :func:`evaluate` → :class:`EvaluationResult`.
+"""Score predictions against ground-truth shards: :func:`evaluate` → :class:`EvaluationResult`.
 
-``shards`` is a ``saliency.shards.ShardSet`` (contract 2) or anything with the same members used here:
+``shards`` is a ``saliency.shards.ShardSet`` or anything with the same members used here:
 ``stimuli``, ``manifest`` (columns stimulus, height, width), ``fixations`` (a FixationTable),
 ``iter_ground_truth(stimuli)`` yielding objects with ``stimulus``, ``height``, ``width``, ``density``,
 ``fixations`` (a DataFrame with columns x, y, observer).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, SchemaError
-from saliency.metrics.conventions import get_convention
+from saliency.metrics.conventions import MIT_N_OTHER, get_convention
 from saliency.metrics.streaming import StreamingMetric, build_metrics
 
 
@@ -103,11 +103,23 @@ class FixationPool:
         w = np.array([sizes[s][1] for s in st], dtype=np.float64)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
 
-    def negatives_for(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Fixations of every other stimulus rescaled to ``shape`` (pysaliency FullShuffledNonfixationProvider):
-        integer (x, y) pixel arrays."""
-        idx = self.negative_indices(stimulus, shape)
-        return idx % shape[1], idx // shape[1]
+    def mit_negative_indices(self, stimulus: str, shape: tuple[int, int], rng: np.random.Generator,
+                             n_other: int = MIT_N_OTHER) -> np.ndarray:
+        """``mit`` shuffled-AUC negatives as the benchmark's driver (``scoreModel_helper.m``) builds them:
+        ``n_other`` (10) other images drawn at random (a permutation from ``rng``, the running stream) from
+        the pool's stimuli in name order; their binary fixation maps resized to ``shape`` and summed; the
+        flat indices of the positive pixels (:func:`saliency.metrics.fixation.mit_other_map`). With fewer
+        than ``n_other`` other images, all of them."""
+        from saliency.metrics.fixation import mit_other_map
+
+        others = [s for s in sorted(self._rows) if s != str(stimulus)]
+        chosen = [others[i] for i in rng.permutation(len(others))[:n_other]]
+        parts = []
+        for s in chosen:
+            r = self._rows[s]
+            hw = (int(self.height_px[r[0]]), int(self.width_px[r[0]]))
+            parts.append((self.x_px[r], self.y_px[r], hw))
+        return mit_other_map(parts, shape)
 
     def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
         """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
@@ -231,24 +243,105 @@ def _needs(metrics: list[StreamingMetric], attr: str) -> bool:
     return any(getattr(m, attr) for m in metrics)
 
 
+class _ProbabilisticMaps:
+    """Per image: the metric-specific maps of a log-density prediction, each metric scored on its own map."""
+
+    def __init__(self, ms: list[StreamingMetric], shards: Any, centre: Any, blur: Any) -> None:
+        from saliency.metrics.probabilistic import map_for_metric
+
+        self.kinds = {m.name: map_for_metric(m.name) for m in ms}
+        self.groups: dict[str, list[StreamingMetric]] = {}
+        for m in ms:
+            self.groups.setdefault(self.kinds[m.name], []).append(m)
+        self.centre = centre
+        self._centre_logs: dict[tuple[int, int], np.ndarray] = {}
+        self.blur = blur
+        self._shard_blur = None
+        if blur is None and "expected" in self.groups:
+            from saliency.maps.shard_blur import ShardBlur
+
+            meta = getattr(shards, "meta", None) or {}
+            if "sigma_px" not in meta:
+                raise ConfigError("the expected empirical saliency map needs the ground truth's blur: the shard "
+                                  "set has no sigma_px in its metadata (pass blur=σ in pixels)")
+            self._shard_blur = ShardBlur(meta)
+        self._lock = threading.Lock()
+
+    def _centre_log(self, shape: tuple[int, int]) -> np.ndarray:
+        with self._lock:
+            if shape not in self._centre_logs:
+                with np.errstate(divide="ignore"):
+                    self._centre_logs[shape] = np.log(self.centre.density(*shape))
+            return self._centre_logs[shape]
+
+    def maps(self, smap: np.ndarray, shape: tuple[int, int], stimulus: str) -> dict[str, np.ndarray]:
+        """Map kind → (H, W) map of one stimulus (the kinds the metrics need)."""
+        from saliency.metrics.probabilistic import metric_maps
+
+        blur = self.blur
+        if blur is None and self._shard_blur is not None:
+            blur = self._shard_blur.matrices(*shape)
+        return metric_maps(smap, kinds=list(self.groups), stimulus=stimulus, blur=blur,
+                           nonfixation_log_density=self._centre_log(shape) if "sauc" in self.groups else None)
+
+    def results(self, smap: np.ndarray, kw: dict[str, Any], stimulus: str, workspace: Any) -> dict[str, Result]:
+        maps = self.maps(smap, kw["shape"], stimulus)
+        out: dict[str, Result] = {}
+        for kind, group in self.groups.items():
+            out.update(image_results(group, maps[kind], workspace=workspace,
+                                     **{**kw, "log_density": kind == "log"}))
+        return out
+
+
+def iter_metric_maps(predict: Mapping[str, np.ndarray], shards: Any, *, stimuli: list[str] | None = None,
+                     metrics: list[str] | tuple[str, ...] | None = None,
+                     blur: Any = None) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(stimulus, map kind → (H, W) map) for each stimulus: the metric-specific maps that
+    ``evaluate(probabilistic=True)`` scores (same centre-bias rule, same blur). ``predict``: stimulus →
+    log-density at the stimulus's size; ``metrics`` selects the kinds (default all metrics incl. LL)."""
+    from saliency.metrics.centre_bias import fit_scoring_centre
+    from saliency.metrics.streaming import DEFAULT_METRICS
+
+    names = list(shards.stimuli) if stimuli is None else list(stimuli)
+    ms = build_metrics(list(metrics) if metrics else [*DEFAULT_METRICS, "ll"])
+    centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
+                                list(shards.stimuli), names)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur)
+    sizes = sizes_from_manifest(shards.manifest)
+    for s in names:
+        yield s, prob.maps(predict[s], sizes[s], s)
+
+
 # ------------------------------------------------------------------------------------------------ evaluate
 def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], shards: Any, *,
              metrics: list[str] | tuple[str, ...] | None = None, convention: str = "pysaliency",
              log_density: bool = False, resize: bool | None = None,
              baseline: Callable[[Any], np.ndarray] | None = None, stimuli: list[str] | None = None,
              seed: int | None = None, on_image: Callable[[str], None] | None = None, workers: int = 1,
-             keep_per_fixation: bool = False) -> EvaluationResult:
+             keep_per_fixation: bool = False, probabilistic: bool = False,
+             blur: Any = None) -> EvaluationResult:
     """Score predictions for the stimuli of a shard set.
 
     predict: a callable GroundTruth → (H, W) map, or a mapping stimulus → (H, W) map.
     log_density: the predictions are log-densities (IG uses them directly, other metrics use exp).
     resize: resize predictions to the stimulus (default: only under the ``mit`` convention).
-    baseline: GroundTruth → (H, W) baseline density for IG (default: centre-bias Gaussian fitted to all
-    fixations of the shard set, :func:`saliency.baselines.fit_centre_gaussian`, built once per image size).
+    baseline: GroundTruth → (H, W) baseline density for IG (default: the centre-bias Gaussian fitted to the
+    fixations of the images NOT scored, all images when every one is scored —
+    :func:`saliency.metrics.centre_bias.centre_fit_stimuli`, the one rule of evaluate, baselines and pipeline —
+    built once per image size).
+    probabilistic: the predictions are log-densities of a probabilistic model and each metric is scored on
+    its metric-specific map (:mod:`saliency.metrics.probabilistic`): density (AUC, NSS), density ÷ the
+    centre-bias density (sAUC), log-density (IG, LL), expected empirical saliency map (CC, KL, SIM, EMD).
+    Implies ``log_density``; ``summary["maps"]`` names the map of each metric.
+    blur: the ground truth's blur for the expected empirical saliency map (a σ in pixels, response matrices
+    or a callable, :data:`saliency.metrics.probabilistic.Blur`; default: the shards' own blur,
+    :class:`saliency.maps.shard_blur.ShardBlur`).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
     workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
     predictions and ground truth are still read in order on the calling thread, results recorded in order.
+    Under the ``mit`` convention with a random metric (AUC-Judd jitter, AUC-Borji, sAUC) images are scored
+    one after the other: each metric's random stream runs on across images in order.
     keep_per_fixation: also return every fixation's value of the fixation metrics (``per_fixation``).
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -265,14 +358,23 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     sizes = sizes_from_manifest(shards.manifest)
     frame = shards.fixations.data
     pool = FixationPool.from_frame(frame, sizes) if _needs(ms, "needs_negatives") else None
+    # mit: shuffled-AUC negatives from 10 random other images, drawn from the sAUC metric's running stream
+    mit_sauc = next((m for m in ms if m.name == "sauc" and m.convention.name == "mit"), None)
+    if any(m.random and m.convention.name == "mit" for m in ms):
+        workers = 1       # one random stream across images: draws must happen in image order
     pys = conv.name == "pysaliency"
     base_maps: dict[tuple[int, int], np.ndarray] = {}
     base_logs: dict[tuple[int, int], np.ndarray] = {}
     centre = None
-    if baseline is None and _needs(ms, "needs_baseline"):
-        from saliency.metrics.centre_bias import fit_centre_gaussian
+    if probabilistic:
+        log_density = True
+    needs_centre = _needs(ms, "needs_baseline") or (probabilistic and any(m.name == "sauc" for m in ms))
+    if needs_centre and (baseline is None or probabilistic):
+        from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
 
-        centre = fit_centre_gaussian(frame, sizes)
+        fit_names = centre_fit_stimuli(list(shards.stimuli), names)
+        centre = fit_centre_gaussian(frame, sizes, fit_names)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur) if probabilistic else None
 
     def inputs(gt) -> dict[str, Any]:
         from saliency.metrics.fixation import fixation_indices, to_density
@@ -284,9 +386,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": np.asarray(gt.density), "shape": shape,
                               "log_density": log_density}
         if pool is not None:
-            kw["neg_idx"] = pool.negative_indices(gt.stimulus, shape)
+            kw["neg_idx"] = (pool.mit_negative_indices(gt.stimulus, shape, mit_sauc.rng) if mit_sauc is not None
+                             else pool.negative_indices(gt.stimulus, shape))
         if _needs(ms, "needs_baseline"):
-            if centre is None:
+            if baseline is not None:
                 kw["baseline"] = np.asarray(baseline(gt))
             elif pys:
                 if shape not in base_logs:
@@ -315,9 +418,11 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     local = threading.local()
 
-    def work(smap: np.ndarray, kw: dict[str, Any]) -> dict[str, Result]:
+    def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
         if not hasattr(local, "ws"):
             local.ws = Workspace()
+        if prob is not None:
+            return prob.results(smap, kw, stimulus, local.ws)
         return image_results(ms, smap, workspace=local.ws, **kw)
 
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
@@ -327,16 +432,21 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
             kw = inputs(gt)
             n_fix = int(kw["x_px"].size)
             if workers <= 1:
-                record(gt.stimulus, n_fix, work(np.asarray(smap), kw))
+                record(gt.stimulus, n_fix, work(np.asarray(smap), kw, gt.stimulus))
                 continue
-            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw)))
+            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw, gt.stimulus)))
             while len(pending) > 2 * workers:
                 st, nf, fut = pending.pop(0)
                 record(st, nf, fut.result())
         for st, nf, fut in pending:
             record(st, nf, fut.result())
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
-    summary, details = summarise(ms, per_image, conv.name)
+    extra: dict[str, Any] = {}
+    if prob is not None:
+        extra = {"probabilistic": True, "maps": prob.kinds}
+    if centre is not None:
+        extra["centre_fit_stimuli"] = len(fit_names)
+    summary, details = summarise(ms, per_image, conv.name, **extra)
     result = EvaluationResult(per_image, summary, details)
     if keep_per_fixation:
         cols = [m.name for m in ms if any(m.name in d for _, _, d in per_fix)]

@@ -34,6 +34,8 @@ __all__ = [
     "information_gain",
     "information_gain_per_fixation",
     "kl_divergence",
+    "matlab_colon",
+    "mit_other_map",
     "nss",
     "nss_per_fixation",
     "rank_auc",
@@ -163,7 +165,7 @@ def auc_per_fixation(saliency_map: np.ndarray, x_px, y_px, *, shape: tuple[int, 
 
 def auc_judd(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = "pysaliency",
              shape: tuple[int, int] | None = None, resize: bool | None = None,
-             seed: int | None = None) -> float:
+             seed: int | None = None, rng: np.random.Generator | None = None) -> float:
     """AUC-Judd of one image.
 
     ``pysaliency``: mean over fixations (duplicates counted) of the exact rank AUC against all pixels, ties ½
@@ -178,7 +180,7 @@ def auc_judd(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Conventi
     if conv.name == "pysaliency":
         return float(auc_per_fixation(m, x_px, y_px).mean())
     idx = _fix_idx(x_px, y_px, m.shape, conv)
-    rng = np.random.default_rng(conv.seed if seed is None else seed)
+    rng = _rng(conv, seed, rng)
     if conv.jitter_scale:
         m = m + rng.random(m.shape) * conv.jitter_scale
     s = _minmax(m).ravel()
@@ -193,43 +195,79 @@ def auc_judd(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Conventi
     return float(_trapz(tp, fp))
 
 
-def _borji_area(sth: np.ndarray, negs: np.ndarray, step: float) -> float:
-    """Mean over splits of the ROC area at thresholds 0:step:max (``AUC_Borji.m``/``AUC_shuffled.m``).
+def matlab_colon(a: float, d: float, b: float) -> np.ndarray:
+    """MATLAB's ``a:d:b`` for d > 0, value for value: the first half is ``a + k·d``, the second half
+    ``last − k·d`` with ``last = b`` when ``a + n·d`` is within 2·eps·max(|a|, |b|) of b (so ``0:0.1:m`` ends
+    exactly at m = 0.7, say), the midpoint ``(a + last)/2`` (MATLAB's documented ``colonop`` algorithm).
+    Empty when b < a or any argument is NaN."""
+    if not (np.isfinite(a) and np.isfinite(d) and np.isfinite(b)) or d <= 0 or b < a:
+        return np.empty(0)
+    tol = 2.0 * np.finfo(float).eps * max(abs(a), abs(b))
+    n = int(np.floor((b - a) / d + 0.5))        # MATLAB round: halves away from zero (here > 0)
+    if a + n * d - b > tol:
+        n -= 1
+    last = a + n * d
+    if last - b > -tol:
+        last = b
+    v = np.empty(n + 1)
+    k = np.arange(n // 2 + 1)
+    v[k] = a + k * d
+    v[n - k] = last - k * d
+    if n % 2 == 0:
+        v[n // 2] = (a + last) / 2
+    return v
 
-    sth: (K,) positives; negs: (M, splits). Thresholds above the split's maximum add points at (0, 0), which
-    add no area, so one threshold grid ``k·step ≤ 1`` serves every split (values are min–max normalised).
+
+def _borji_area(sth: np.ndarray, negs: np.ndarray, step: float) -> float:
+    """Mean over splits of the ROC area at thresholds ``fliplr(0:step:max([Sth; curfix]))``
+    (``AUC_Borji.m``/``AUC_shuffled.m``): each split's own maximum, MATLAB's colon values exactly.
+
+    sth: (K,) positives; negs: (M, splits). Splits with fewer thresholds are padded at the top with +inf
+    (extra points at (0, 0), which add no area).
     """
-    kmax = int(np.floor(1.0 / step + 1e-9))
-    th = (np.arange(kmax, -1, -1) * step)                     # descending
-    tp = (sth[None, :] >= th[:, None]).mean(axis=1)           # (T,)
-    fp = (negs[None, :, :] >= th[:, None, None]).mean(axis=1)  # (T, splits)
     n_splits = negs.shape[1]
-    tp_full = np.concatenate([[0.0], tp, [1.0]])
+    tops = np.maximum(sth.max(), negs.max(axis=0)) if sth.size else negs.max(axis=0)
+    grids = [matlab_colon(0.0, step, float(t))[::-1] for t in tops]
+    t_max = max((g.size for g in grids), default=0)
+    th = np.full((t_max, n_splits), np.inf)
+    for j, g in enumerate(grids):
+        th[t_max - g.size:, j] = g
+    tp = (sth[None, None, :] >= th[:, :, None]).mean(axis=2)        # (T, splits)
+    fp = (negs[None, :, :] >= th[:, None, :]).mean(axis=1)           # (T, splits)
+    tp_full = np.concatenate([np.zeros((1, n_splits)), tp, np.ones((1, n_splits))], axis=0)
     fp_full = np.concatenate([np.zeros((1, n_splits)), fp, np.ones((1, n_splits))], axis=0)
-    areas = _trapz(np.broadcast_to(tp_full[:, None], fp_full.shape), fp_full, axis=0)
-    return float(areas.mean())
+    return float(_trapz(tp_full, fp_full, axis=0).mean())
+
+
+def _rng(conv: Convention, seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
+    """The caller's running stream (``mit``: one stream across images, as MATLAB's global stream) or a fresh
+    one seeded with ``seed`` (default the convention's)."""
+    return rng if rng is not None else np.random.default_rng(conv.seed if seed is None else seed)
 
 
 def auc_borji(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = "pysaliency",
               shape: tuple[int, int] | None = None, resize: bool | None = None,
-              seed: int | None = None) -> float:
+              seed: int | None = None, rng: np.random.Generator | None = None) -> float:
     """AUC-Borji of one image: fixations against uniformly drawn pixels.
 
     ``pysaliency``: pysaliency has no sampled AUC; the exact limit of Borji's uniform sampling is the rank AUC
     against all pixels, so this equals :func:`auc_judd` (pysaliency convention).
 
     ``mit`` (``AUC_Borji.m``): min–max; for each of 100 splits draw K pixels uniformly (with replacement, K =
-    number of fixated pixels, seeded); thresholds 0:0.1:max; tp = #{S_fix ≥ t}/K, fp = #{S_rand ≥ t}/K;
-    trapezoid area; mean over splits.
+    number of fixated pixels, from ``rng``: one stream running on across images); thresholds
+    ``0:0.1:max`` per split (:func:`matlab_colon`); tp = #{S_fix ≥ t}/K, fp = #{S_rand ≥ t}/K; trapezoid
+    area; mean over splits. NaN with at most one fixated pixel: there ``S(r)`` takes the orientation of S
+    and the 100 splits collapse into one column, so ``AUC_Borji.m`` yields no score.
     """
     conv = get_convention(convention)
     if conv.name == "pysaliency":
         return auc_judd(saliency_map, x_px, y_px, convention=conv, shape=shape, resize=resize)
     m = _fit(_as_map(saliency_map), shape, conv, resize)
     idx = _fix_idx(x_px, y_px, m.shape, conv)
+    if idx.size <= 1:
+        return float("nan")
     s = _minmax(m).ravel()
-    rng = np.random.default_rng(conv.seed if seed is None else seed)
-    r = rng.integers(0, s.size, size=(idx.size, conv.auc_splits))
+    r = _rng(conv, seed, rng).integers(0, s.size, size=(idx.size, conv.auc_splits))
     return _borji_area(s[idx], s[r], conv.auc_step)
 
 
@@ -244,6 +282,21 @@ def shuffled_negatives(other_x_px: np.ndarray, other_y_px: np.ndarray, other_wid
     xs = np.asarray(other_x_px, dtype=np.float64) * (w / np.asarray(other_width_px, dtype=np.float64))
     ys = np.asarray(other_y_px, dtype=np.float64) * (h / np.asarray(other_height_px, dtype=np.float64))
     return xs.astype(np.int64), ys.astype(np.int64)
+
+
+def mit_other_map(others: list[tuple[np.ndarray, np.ndarray, tuple[int, int]]],
+                  shape: tuple[int, int]) -> np.ndarray:
+    """Flat indices of the pixels of ``otherMap`` > 0, as ``scoreModel_helper.m`` builds it for shuffled AUC:
+    the sum over the chosen other images of their binary fixation maps, each resized to ``shape`` with
+    MATLAB ``imresize`` (bicubic; identity for the same size). others: (x_px, y_px, (H, W)) per image."""
+    h, w = int(shape[0]), int(shape[1])
+    acc = np.zeros((h, w))
+    for x, y, (ho, wo) in others:
+        b = np.zeros((int(ho), int(wo)))
+        if len(x):
+            b.ravel()[fixation_indices(x, y, (int(ho), int(wo)))] = 1.0
+        acc += b if (int(ho), int(wo)) == (h, w) else imresize(b, (h, w))
+    return np.flatnonzero(acc > 0)
 
 
 def sauc_per_fixation(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, *,
@@ -261,14 +314,15 @@ def sauc_per_fixation(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, 
 
 def sauc(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, *,
          convention: str | Convention = "pysaliency", shape: tuple[int, int] | None = None,
-         resize: bool | None = None, seed: int | None = None) -> float:
+         resize: bool | None = None, seed: int | None = None, rng: np.random.Generator | None = None) -> float:
     """Shuffled AUC of one image; negatives = fixations of other images in this image's pixels.
 
     ``pysaliency``: mean of :func:`sauc_per_fixation` (every fixation of every other image is a negative).
 
     ``mit`` (``AUC_shuffled.m``): min–max; binary maps of this image's fixations (K pixels) and of the
-    negatives (``otherMap``, M distinct pixels); each of 100 splits takes min(K, M) negative pixels without
-    replacement (seeded random permutation); thresholds 0:0.1:max; tp = #{S_fix ≥ t}/K,
+    negatives (``otherMap``, M distinct pixels: the benchmark's driver passes the fixations of 10 random
+    other images, :func:`mit_other_map`); each of 100 splits takes min(K, M) negative pixels without
+    replacement (random permutations from ``rng``); thresholds 0:0.1:max per split; tp = #{S_fix ≥ t}/K,
     fp = #{S_neg ≥ t}/min(K, M); trapezoid area; mean over splits.
     """
     conv = get_convention(convention)
@@ -280,8 +334,8 @@ def sauc(saliency_map: np.ndarray, x_px, y_px, neg_x_px, neg_y_px, *,
     other = np.unique(fixation_indices(neg_x_px, neg_y_px, m.shape))
     s = _minmax(m).ravel()
     n = min(idx.size, other.size)
-    rng = np.random.default_rng(conv.seed if seed is None else seed)
-    picks = np.stack([rng.choice(other.size, size=n, replace=False) for _ in range(conv.auc_splits)], axis=1)
+    rng = _rng(conv, seed, rng)
+    picks = np.stack([rng.permutation(other.size)[:n] for _ in range(conv.auc_splits)], axis=1)
     return _borji_area(s[idx], s[other[picks]], conv.auc_step)
 
 
@@ -317,6 +371,28 @@ def nss(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = 
 
 
 # ------------------------------------------------------------------------------------ distribution metrics
+def pearson_centred(a: np.ndarray, b: np.ndarray, ss_a: float | None = None) -> float:
+    """CC of two centred, flat float64 maps: a·b / sqrt(a·a · b·b); 0 when either is constant.
+
+    ``ss_a``: a·a when already known. The one numpy CC kernel (:func:`cc` and the fused path).
+    """
+    ss_a = float(np.dot(a, a)) if ss_a is None else ss_a
+    den = np.sqrt(ss_a * float(np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den else 0.0
+
+
+def kl_of_densities(g: np.ndarray, p: np.ndarray, eps: float, out: np.ndarray | None = None) -> float:
+    """Σ g · log(ε + g / (p + ε)) of two flat float64 densities, in nats; ``out``: a scratch buffer.
+
+    The one numpy KL kernel (:func:`kl_divergence` and the fused path).
+    """
+    buf = np.add(p, eps, out=out)
+    np.divide(g, buf, out=buf)
+    np.add(buf, eps, out=buf)
+    np.log(buf, out=buf)
+    return float(np.dot(g, buf))
+
+
 def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
        resize: bool | None = None) -> float:
     """Pearson linear correlation coefficient between prediction and ground-truth map (per image).
@@ -328,10 +404,7 @@ def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Conve
     conv = get_convention(convention)
     g = _as_map(density, "ground-truth map")
     p = _fit(_as_map(saliency_map), g.shape, conv, resize)
-    a = (p - p.mean()).ravel()
-    b = (g - g.mean()).ravel()
-    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    return float(np.dot(a, b) / den) if den else 0.0
+    return pearson_centred((p - p.mean()).ravel(), (g - g.mean()).ravel())
 
 
 def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
@@ -353,7 +426,7 @@ def kl_divergence(saliency_map: np.ndarray, density: np.ndarray, *, convention: 
     else:
         p = p / p.sum() if p.any() else p
         g = g / g.sum() if g.any() else g
-    return float((g * np.log(eps + g / (p + eps))).sum())
+    return kl_of_densities(g.ravel(), p.ravel(), eps)
 
 
 def sim(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
@@ -443,44 +516,60 @@ def information_gain(saliency_map: np.ndarray, x_px, y_px, baseline: np.ndarray,
 
 
 # --------------------------------------------------------------------------------------------------- EMD
-def _histogram_match(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Give ``source`` the value distribution of ``reference`` (same size) by rank (quantile mapping)."""
-    out = np.empty(source.size)
-    out[np.argsort(source.ravel(), kind="stable")] = np.sort(reference.ravel())
-    return out.reshape(source.shape)
+#: FastEMD's ``emd_hat_impl<double>`` scales masses and ground distances to integers by this factor.
+FASTEMD_MULT_FACTOR = 1_000_000
 
 
 def earth_movers_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Exact EMD between two (R, C) histograms of equal mass (Euclidean ground distance in bins), by linear
-    programming (scipy HiGHS). Equals ``emd_hat_gd_metric_mex(P, Q, D, 0)`` for equal masses."""
+    """EMD between two (R, C) histograms, Euclidean ground distance in bins, as FastEMD's
+    ``emd_hat_gd_metric_mex(P, Q, D, 0)`` computes it. Entries may be NEGATIVE (bicubic downsampling leaves
+    some): with a metric ground distance FastEMD first moves min(P_i, Q_i) in place at cost 0, so only the
+    signed difference d = P − Q is transported, from its positive to its negative cells. Like FastEMD the
+    masses are rounded to integers (``floor(x · 10⁶ / max(ΣP, ΣQ) + 0.5)``) and so are the distances
+    (``floor(D · 10⁶ / max D + 0.5)``); surplus mass of the larger side is dropped at no cost (extra-mass
+    penalty 0). The integer transport problem is solved exactly by linear programming (scipy HiGHS);
+    the side of smaller total is shipped entirely, so the problem is always feasible."""
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
+    if p.shape != q.shape:
+        raise SchemaError(f"EMD histograms differ in shape: {p.shape} vs {q.shape}")
     r, c = p.shape
-    rr, cc_ = np.meshgrid(np.arange(r), np.arange(c), indexing="ij")
-    coords = np.stack([rr.ravel(), cc_.ravel()], axis=1).astype(np.float64)
-    n = coords.shape[0]
-    d = np.sqrt(((coords[:, None, :] - coords[None, :, :]) ** 2).sum(-1)).ravel()
-    rows = np.repeat(np.arange(n), n)
-    cols = np.tile(np.arange(n), n)
-    a_eq = sparse.vstack([
-        sparse.csr_matrix((np.ones(n * n), (rows, np.arange(n * n))), shape=(n, n * n)),
-        sparse.csr_matrix((np.ones(n * n), (cols, np.arange(n * n))), shape=(n, n * n)),
-    ]).tocsr()
-    b_eq = np.concatenate([p.ravel(), q.ravel()])
-    res = optimize.linprog(d, A_eq=a_eq[:-1], b_eq=b_eq[:-1], bounds=(0, None), method="highs")
-    if not res.success:  # pragma: no cover - HiGHS solves balanced transport problems
+    pq_norm = FASTEMD_MULT_FACTOR / max(p.sum(), q.sum())
+    max_c = np.hypot(r - 1, c - 1)
+    if max_c == 0:
+        return 0.0
+    c_norm = FASTEMD_MULT_FACTOR / max_c
+    d = (p - q).ravel()
+    ip = np.floor(np.maximum(d, 0) * pq_norm + 0.5)
+    iq = np.floor(np.maximum(-d, 0) * pq_norm + 0.5)
+    src, dst = np.flatnonzero(ip > 0), np.flatnonzero(iq > 0)
+    if not src.size or not dst.size:
+        return 0.0
+    supply, demand = ip[src], iq[dst]
+    if supply.sum() > demand.sum():            # ship the smaller side entirely
+        src, dst, supply, demand = dst, src, demand, supply
+    rs, cs = np.divmod(src, c)
+    rd, cd = np.divmod(dst, c)
+    cost = np.floor(np.hypot(rs[:, None] - rd[None, :], cs[:, None] - cd[None, :]) * c_norm + 0.5).ravel()
+    ns, nd = src.size, dst.size
+    k = np.arange(ns * nd)
+    a_eq = sparse.csr_matrix((np.ones(ns * nd), (k // nd, k)), shape=(ns, ns * nd))
+    a_ub = sparse.csr_matrix((np.ones(ns * nd), (k % nd, k)), shape=(nd, ns * nd))
+    res = optimize.linprog(cost, A_eq=a_eq, b_eq=supply, A_ub=a_ub, b_ub=demand, bounds=(0, None),
+                           method="highs")
+    if not res.success:  # pragma: no cover - feasible by construction (integer supply ≤ demand in total)
         raise SchemaError(f"EMD linear program failed: {res.message}")
-    return float(res.fun)
+    return float(res.fun) / pq_norm / c_norm
 
 
 def emd(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",
         resize: bool | None = None, downsample: int | None = None) -> float:
-    """Earth mover's distance between prediction and ground-truth map (``EMD.m``; per image).
+    """Earth mover's distance between prediction and ground-truth map (today's ``EMD.m``; per image).
 
     Both conventions follow the MIT code (pysaliency has no EMD): ground truth resized by 1/32 (MATLAB
-    imresize), prediction resized to that size, prediction histogram-matched to the ground truth, both
-    normalised to sum 1, exact EMD with Euclidean ground distance in downsampled pixels.
-    Deviation: ``histMatchMaps.m`` matches 256-bin histograms; here values are matched exactly by rank.
+    imresize, bicubic: may leave negative cells), prediction resized to that size, each divided by its sum
+    (no histogram matching: removed from ``EMD.m`` in 2014), then FastEMD with Euclidean ground distance in
+    downsampled pixels and no extra-mass penalty (:func:`earth_movers_distance`, negative masses allowed).
     """
     conv = get_convention(convention)
     g = _as_map(density, "ground-truth map")
@@ -489,8 +578,8 @@ def emd(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Conv
         _fit(p, g.shape, conv, resize)  # raises the size-mismatch error
     f = conv.emd_downsample if downsample is None else downsample
     im1 = imresize(g, scale=1.0 / f) if f > 1 else g
-    im2 = imresize(p, im1.shape)
-    im2 = _histogram_match(im2, im1)
-    im1 = im1 / im1.sum()
-    im2 = im2 / im2.sum()
-    return earth_movers_distance(im1, im2)
+    im2 = imresize(p, im1.shape) if p.shape != im1.shape else p
+    s1, s2 = im1.sum(), im2.sum()
+    if not (s1 and s2):
+        raise SchemaError("EMD needs maps with non-zero total mass after downsampling")
+    return earth_movers_distance(im1 / s1, im2 / s2)

@@ -24,6 +24,7 @@ import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
+from saliency.metrics.fixation import kl_of_densities, pearson_centred
 
 __all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
 
@@ -209,21 +210,14 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         g_min = float(g.min())
         buf = ws.get("gt_centred", n, f64)
         if "cc" in metrics:
-            b = np.subtract(g, g_mean, out=buf, dtype=f64)
-            den = math.sqrt(ss * float(np.dot(b, b)))
-            out["cc"] = (float(np.dot(work, b)) / den if den else 0.0, None)
+            out["cc"] = (pearson_centred(work, np.subtract(g, g_mean, out=buf, dtype=f64), ss), None)
         if metrics & {"kl", "sim"}:
             pd = _density(src, total, mn, work)                         # the centred copy is done with
             gd = _density(g, g_total, g_min, ws.get("map", n, f64))     # (exp of a log-density: done with)
             if "sim" in metrics:
                 out["sim"] = (float(np.minimum(pd, gd, out=buf).sum()), None)
             if "kl" in metrics:
-                eps = PYSALIENCY_KL_EPS
-                np.add(pd, eps, out=buf)
-                np.divide(gd, buf, out=buf)
-                np.add(buf, eps, out=buf)
-                np.log(buf, out=buf)
-                out["kl"] = (float(np.dot(gd, buf)), None)
+                out["kl"] = (kl_of_densities(gd, pd, PYSALIENCY_KL_EPS, out=buf), None)
     return out
 
 

@@ -2,14 +2,14 @@
 
 Sources: a folder of ``.png``/``.jpg``, ``.npy`` or ``.npz`` (first array) files named like the stimuli
 (``1001.jpg`` → ``1001.png`` / ``1001.npy`` / ``1001.jpg.npy``), or an HDF5 file as exported by pysaliency
-(``export_model_to_hdf5``: one dataset per stimulus, keyed by file name), read with h5py, or a trained
-checkpoint (``.pt``/``.pth``, loaded with ``weights_only=True`` by :func:`saliency.training.load_model`; maps
-predicted at each image's original size when asked for; torch is imported only then). Nothing is unpickled.
+(``export_model_to_hdf5``: one dataset per stimulus, keyed by file name), read with h5py. Nothing is
+unpickled. A trained checkpoint is a prediction source too, one layer up:
+:func:`saliency.evaluation.predictions.load_predictions` (it runs the model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -108,36 +108,8 @@ class HDF5Predictions(Mapping[str, np.ndarray]):
         return len(self._keys)
 
 
-class CheckpointPredictions(Mapping[str, np.ndarray]):
-    """A trained checkpoint's maps, predicted one image at a time at the image's original size."""
-
-    def __init__(self, checkpoint: str | Path, stimuli: list[str], image_path: Callable[[str], Path]) -> None:
-        from saliency.training import load_model
-
-        self.path = Path(checkpoint)
-        self.model = load_model(self.path)
-        self.stimuli = list(stimuli)
-        self.image_path = image_path
-
-    def __getitem__(self, s: str) -> np.ndarray:
-        from saliency.training import predict_maps
-
-        if s not in self.stimuli:
-            raise KeyError(s)
-        (_, m), = list(predict_maps(self.model, [self.image_path(s)]))
-        return np.asarray(m, dtype=np.float64)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.stimuli)
-
-    def __len__(self) -> int:
-        return len(self.stimuli)
-
-
-def load_predictions(path: str | Path, stimuli: list[str],
-                     image_path: Callable[[str], Path] | None = None) -> Mapping[str, np.ndarray]:
-    """A folder of maps, a pysaliency HDF5 file or a checkpoint (needs ``image_path``: stimulus → image file)
-    → lazy mapping stimulus → map."""
+def read_predictions(path: str | Path, stimuli: list[str]) -> Mapping[str, np.ndarray]:
+    """A folder of maps or a pysaliency HDF5 file → lazy mapping stimulus → map."""
     p = Path(path)
     if p.is_dir():
         return FolderPredictions(p, stimuli)
@@ -145,9 +117,4 @@ def load_predictions(path: str | Path, stimuli: list[str],
         raise SchemaError(f"predictions not found: {p}")
     if p.suffix.lower() in (".h5", ".hdf5", ".hdf"):
         return HDF5Predictions(p, stimuli)
-    if p.suffix.lower() in (".pt", ".pth"):
-        if image_path is None:
-            raise SchemaError(f"{p}: a checkpoint needs the stimulus images to predict from")
-        return CheckpointPredictions(p, stimuli, image_path)
-    raise SchemaError(f"{p}: predictions must be a folder of PNG/NPY/NPZ maps, an HDF5 file (.h5/.hdf5) or a "
-                      "checkpoint (.pt)")
+    raise SchemaError(f"{p}: predictions must be a folder of PNG/NPY/NPZ maps or an HDF5 file (.h5/.hdf5)")

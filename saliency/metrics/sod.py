@@ -2,7 +2,7 @@
 
 Inputs per image: ``pred`` (H, W) uint8 grey map (0–255) and ``gt`` (H, W) uint8 mask. As in PySODMetrics
 ``prepare_data``: the ground truth is binarised at ``gt > 128``; the prediction is divided by 255 and min–max
-normalised (unless constant). ε = ``np.spacing(1)`` (MATLAB eps). Dataset scores are means over images;
+normalised (unless constant). ε = ``np.spacing(1)`` (MATLAB eps, ``conventions.MATLAB_EPS``). Dataset scores are means over images;
 the F-measure and E-measure curves (256 thresholds, ``pred·255`` cast to uint8, "≥ threshold") are averaged
 over images first, then their max and mean are taken.
 
@@ -15,13 +15,14 @@ over images first, then their max and mean are taken.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.ndimage import convolve, distance_transform_edt
 
 from saliency.errors import SchemaError
+from saliency.metrics.conventions import MATLAB_EPS
 
-#: MATLAB eps, the regulariser of every PySODMetrics formula.
-EPS = float(np.spacing(1))
 #: ``gt > GT_THRESHOLD`` is foreground.
 GT_THRESHOLD = 128
 #: Weight of precision in the F-measure (β², called ``beta`` in PySODMetrics).
@@ -151,7 +152,7 @@ class Smeasure(_Metric):
     def _s_object(x: np.ndarray) -> float:
         mean = x.mean()
         std = x.std(ddof=1) if x.size > 1 else 0.0
-        return 2 * mean / (mean * mean + 1 + std + EPS)
+        return 2 * mean / (mean * mean + 1 + std + MATLAB_EPS)
 
     @staticmethod
     def _ssim(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -160,13 +161,13 @@ class Smeasure(_Metric):
         y = gt.mean()
         dx = pred - x
         dy = gt - y
-        sx = np.sum(dx * dx) / (n - 1 + EPS)
-        sy = np.sum(dy * dy) / (n - 1 + EPS)
-        sxy = np.sum(dx * dy) / (n - 1 + EPS)
+        sx = np.sum(dx * dx) / (n - 1 + MATLAB_EPS)
+        sy = np.sum(dy * dy) / (n - 1 + MATLAB_EPS)
+        sxy = np.sum(dx * dy) / (n - 1 + MATLAB_EPS)
         a = 4 * x * y * sxy
         b = (x * x + y * y) * (sx + sy)
         if a != 0:
-            return a / (b + EPS)
+            return a / (b + MATLAB_EPS)
         return 1.0 if b == 0 else 0.0
 
     def score(self, pred: np.ndarray, gt: np.ndarray) -> float:
@@ -209,7 +210,7 @@ def _enhanced_sum(fg_fg, fg_bg, n_gt_fg: int, size: int):
     mg = n_gt_fg / size
     total = 0
     for numel, a, b in ((fg_fg, 1 - mp, 1 - mg), (fg_bg, 1 - mp, -mg), (bg_fg, -mp, 1 - mg), (bg_bg, -mp, -mg)):
-        align = 2 * (a * b) / (a * a + b * b + EPS)
+        align = 2 * (a * b) / (a * a + b * b + MATLAB_EPS)
         total = total + (align + 1) ** 2 / 4 * numel
     return total
 
@@ -231,11 +232,11 @@ class Emeasure:
         n_fg = int(np.count_nonzero(g))
         fg_fg, fg_bg = _hist_ge(p, g)
         self.curves.append(np.asarray(_enhanced_sum(fg_fg, fg_bg, n_fg, size), dtype=np.float64)
-                           / (size - 1 + EPS) * np.ones(N_THRESHOLDS))
+                           / (size - 1 + MATLAB_EPS) * np.ones(N_THRESHOLDS))
         binary = p >= _adaptive_threshold(p)
         a = np.count_nonzero(binary & g)
         b = np.count_nonzero(binary & ~g)
-        adp = float(_enhanced_sum(a, b, n_fg, size) / (size - 1 + EPS))
+        adp = float(_enhanced_sum(a, b, n_fg, size) / (size - 1 + MATLAB_EPS))
         self.adaptive.append(adp)
         return adp
 
@@ -277,8 +278,8 @@ class WeightedFmeasure(_Metric):
         tpw = np.sum(gt) - np.sum(ew[gt])
         fpw = np.sum(ew[bg])
         r = 1 - np.mean(ew[gt])
-        p = tpw / (tpw + fpw + EPS)
-        return float((1 + self.beta) * r * p / (r + self.beta * p + EPS))
+        p = tpw / (tpw + fpw + MATLAB_EPS)
+        return float((1 + self.beta) * r * p / (r + self.beta * p + MATLAB_EPS))
 
     def compute(self) -> dict[str, float]:
         return {"wfm": float(np.mean(self.values))}
@@ -309,8 +310,11 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     PySODMetrics) against the masks of an image/mask folder.
 
     Masks are read by :func:`saliency.readers.sod.read_sod_mask` (the reader training uses): rotated masks are
-    turned back, masks of square images are counted as ambiguous. Returns (summary: every metric, ``n_images``
-    and ``mask_orientation``; per-image rows: stimulus, mae, sm).
+    turned back, masks of square images are counted as ambiguous. A prediction for an image whose mask is
+    stored transposed may come in either orientation: the image's, or the stored mask's (published maps of
+    other models often are); the latter is turned exactly like the mask (90° clockwise) and counted in
+    ``prediction_orientation``. Returns (summary: every metric, ``n_images``, ``mask_orientation`` and
+    ``prediction_orientation``; per-image rows: stimulus, mae, sm).
     """
     from saliency.readers.sod import SODMasks
 
@@ -320,10 +324,16 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     if missing:
         raise SchemaError(f"{len(missing)} SOD images have no prediction, e.g. {missing[:3]}")
 
+    turned: list[str] = []
+
     def pairs():
         for s in names:
             gt = folder.mask(s)
             pred = np.asarray(predictions[s])
+            if (pred.shape != gt.shape and pred.shape[:2] == gt.shape[1::-1]
+                    and Path(s).stem in folder.orientation.rotated_ids):
+                pred = np.ascontiguousarray(np.rot90(pred, -1))   # stored like the mask: turned like it
+                turned.append(s)
             if pred.shape != gt.shape:
                 raise SchemaError(f"prediction for {s!r} is {pred.shape[1]}×{pred.shape[0]} px, its image is "
                                   f"{gt.shape[1]}×{gt.shape[0]}")
@@ -333,4 +343,6 @@ def evaluate_sod_folder(predictions, root, stimuli: list[str] | None = None) -> 
     out: dict = evaluate_sod(pairs(), per_image)
     rows = [{"stimulus": s, **v} for s, v in zip(names, per_image, strict=True)]
     out["mask_orientation"] = folder.orientation.to_dict()
+    out["prediction_orientation"] = {"as_given": len(names) - len(turned), "rotated": len(turned),
+                                     "rotated_ids": sorted(turned)}
     return out, rows

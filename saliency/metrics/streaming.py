@@ -31,6 +31,7 @@ class StreamingMetric:
     needs_negatives: ClassVar[bool] = False
     needs_baseline: ClassVar[bool] = False
     higher_is_better: ClassVar[bool] = True
+    random: ClassVar[bool] = False          # draws random numbers under the mit convention
 
     def __init__(self, convention: str | Convention = "pysaliency", *, resize: bool | None = None,
                  seed: int | None = None) -> None:
@@ -40,6 +41,9 @@ class StreamingMetric:
         self.reset()
 
     def reset(self) -> None:
+        #: ``mit``: ONE random stream per metric, running on across images (MATLAB's global stream is not
+        #: reseeded per image), seeded with ``seed`` (default the convention's) at reset.
+        self.rng = np.random.default_rng(self.convention.seed if self.seed is None else self.seed)
         self.values: list[float] = []
         self.fixation_sum = 0.0
         self.fixation_count = 0
@@ -117,13 +121,14 @@ class AUCJudd(StreamingMetric):
     """AUC-Judd; see :func:`saliency.metrics.fixation.auc_judd`."""
 
     name = "auc_judd"
+    random = True
 
     def _score(self, m, *, x_px, y_px, shape, log_density, **_):
         if self._pys:
             v = F.auc_per_fixation(m, x_px, y_px, shape=shape, resize=bool(self.resize))
             return float(v.mean()), v
         return F.auc_judd(m, x_px, y_px, convention=self.convention, shape=shape, resize=self.resize,
-                          seed=self.seed), None
+                          rng=self.rng), None
 
 
 @METRICS.register("auc_borji", help="AUC-Borji: fixations vs uniformly drawn pixels")
@@ -131,13 +136,14 @@ class AUCBorji(StreamingMetric):
     """AUC-Borji; see :func:`saliency.metrics.fixation.auc_borji`."""
 
     name = "auc_borji"
+    random = True
 
     def _score(self, m, *, x_px, y_px, shape, log_density, **_):
         if self._pys:
             v = F.auc_per_fixation(m, x_px, y_px, shape=shape, resize=bool(self.resize))
             return float(v.mean()), v
         return F.auc_borji(m, x_px, y_px, convention=self.convention, shape=shape, resize=self.resize,
-                           seed=self.seed), None
+                           rng=self.rng), None
 
 
 @METRICS.register("sauc", help="shuffled AUC: fixations vs other images' fixations")
@@ -145,6 +151,7 @@ class ShuffledAUC(StreamingMetric):
     """Shuffled AUC; see :func:`saliency.metrics.fixation.sauc`."""
 
     name = "sauc"
+    random = True
     needs_negatives = True
 
     def _score(self, m, *, x_px, y_px, neg_x_px, neg_y_px, shape, log_density, **_):
@@ -152,7 +159,7 @@ class ShuffledAUC(StreamingMetric):
             v = F.sauc_per_fixation(m, x_px, y_px, neg_x_px, neg_y_px, shape=shape, resize=bool(self.resize))
             return float(v.mean()), v
         return F.sauc(m, x_px, y_px, neg_x_px, neg_y_px, convention=self.convention, shape=shape,
-                      resize=self.resize, seed=self.seed), None
+                      resize=self.resize, rng=self.rng), None
 
 
 @METRICS.register("nss", help="normalised scanpath saliency")
@@ -183,6 +190,26 @@ class InformationGain(StreamingMetric):
             return float(v.mean()), v
         return F.information_gain(m, x_px, y_px, baseline, convention=self.convention, log_density=log_density,
                                   shape=shape, resize=self.resize), None
+
+
+@METRICS.register("ll", help="log-likelihood over the uniform model, bits per fixation (probabilistic models)")
+class LogLikelihood(StreamingMetric):
+    """LL over the uniform model, bits/fixation; see
+    :func:`saliency.metrics.probabilistic.log_likelihood_per_fixation`. A map that is not a log-density is
+    made a density by :func:`saliency.metrics.fixation.to_density` first (a zero pixel at a fixation gives
+    −inf, as pysaliency)."""
+
+    name = "ll"
+
+    def _score(self, m, *, x_px, y_px, shape, log_density, **_):
+        from saliency.metrics.probabilistic import log_likelihood_per_fixation
+
+        m = F._fit(F._as_map(m), shape, self.convention, self.resize)
+        if not log_density:
+            with np.errstate(divide="ignore"):
+                m = np.log(F.to_density(m))
+        v = log_likelihood_per_fixation(m, x_px, y_px)
+        return float(v.mean()), v
 
 
 class _MapMetric(StreamingMetric):

@@ -10,7 +10,6 @@ Contract (team brief §5)::
 
 from saliency.models.encoders import ENCODERS, build_encoder, load_encoder_weights
 from saliency.models.introspect import attention_maps, count_macs, count_parameters
-from saliency.models.preprocess import denormalize_image, normalize_image
 from saliency.models.zoo import (
     DEFAULT_FIXATION_MODEL,
     DEFAULT_SOD_MODEL,
@@ -33,8 +32,6 @@ __all__ = [
     "build_model",
     "count_macs",
     "count_parameters",
-    "denormalize_image",
     "get_config",
     "load_encoder_weights",
-    "normalize_image",
 ]

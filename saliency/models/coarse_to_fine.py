@@ -30,13 +30,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from saliency.errors import ConfigError
+from saliency.models.blocks.cost import forward_macs
+from saliency.models.map_similarity import kl_divergence, pearson_cc
 
 MapFn = Callable[[Tensor], Tensor]
-#: MATLAB ``eps`` used by the MIT benchmark's KL (Bylinskii et al. 2019, ``KLdiv.m``).
-MIT_EPS = 2.220446049250313e-16
 
 
 @dataclass(frozen=True)
@@ -105,25 +104,6 @@ class CoarseToFineResult:
 
 def _to_density(s: Tensor, log_density: bool) -> Tensor:
     return s.exp() if log_density else s.clamp(min=0)
-
-
-def correlation_coefficient(a: Tensor, b: Tensor) -> Tensor:
-    """Pearson CC per image between two maps (B, 1, H, W) → (B,) (MIT ``CC.m``)."""
-    a = a.flatten(1).double()
-    b = b.flatten(1).double()
-    a = (a - a.mean(1, keepdim=True)) / a.std(1, keepdim=True).clamp(min=1e-12)
-    b = (b - b.mean(1, keepdim=True)) / b.std(1, keepdim=True).clamp(min=1e-12)
-    return (a * b).sum(1) / (a.shape[1] - 1)
-
-
-def kl_divergence(reference: Tensor, other: Tensor) -> Tensor:
-    """KL(reference ‖ other) per image of non-negative maps (B, 1, H, W) → (B,), both normalised to sum 1,
-    ``Σ q log(eps + q / (p + eps))`` with MATLAB eps (MIT ``KLdiv.m``)."""
-    q = reference.flatten(1).double()
-    p = other.flatten(1).double()
-    q = q / q.sum(1, keepdim=True)
-    p = p / p.sum(1, keepdim=True)
-    return (q * torch.log(MIT_EPS + q / (p + MIT_EPS))).sum(1)
 
 
 def _resize(m: Tensor, size: tuple[int, int]) -> Tensor:
@@ -250,21 +230,14 @@ class CoarseToFine(nn.Module):
             rep.time_saved_fraction = 1 - (rep.coarse_time_s + rep.fine_patch_time_s) / rep.full_fine_time_s
             ref = _to_density(full, self.config.log_density)
             got = _to_density(combined, self.config.log_density)
-            rep.cc = float(correlation_coefficient(got, ref).mean())
-            rep.kl = float(kl_divergence(ref, got).mean())
+            rep.cc = float(pearson_cc(got.double(), ref.double()).mean())
+            rep.kl = float(kl_divergence(ref.double(), got.double()).mean())
         if count_macs:
-            rep.coarse_macs = _count_macs(self.coarse_map, images)
+            rep.coarse_macs = forward_macs(self.coarse_map, images)
             crops, _ = self._crops(images, boxes)
-            rep.fine_patch_macs = _count_macs(self.fine, crops)
+            rep.fine_patch_macs = forward_macs(self.fine, crops)
             if compare:
-                rep.full_fine_macs = _count_macs(self.fine, images)
+                rep.full_fine_macs = forward_macs(self.fine, images)
                 rep.macs_saved_fraction = (1 - (rep.coarse_macs + rep.fine_patch_macs) / rep.full_fine_macs
                                            if rep.full_fine_macs else None)
         return CoarseToFineResult(map=combined, report=rep)
-
-
-def _count_macs(fn: MapFn, x: Tensor) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn(x)
-    return int(counter.get_total_flops()) // 2

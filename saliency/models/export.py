@@ -1,7 +1,7 @@
 """Exporting a network for deployment: ONNX (onnxruntime) and TorchScript.
 
 Both formats keep the model contract: input ``image`` (B, 3, H, W) float32 ImageNet-normalised RGB
-(:func:`saliency.models.normalize_image`), output ``saliency`` (B, 1, H, W) — the fixation log-density
+(:func:`saliency.datasets.images.normalize_image`), output ``saliency`` (B, 1, H, W) — the fixation log-density
 (log-softmax over the H·W pixels of each image) or SOD logits, exactly as ``model(x)`` in eval mode.
 
 ONNX uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), opset 17 by

@@ -60,21 +60,17 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 def count_macs(model: nn.Module, height: int = 288, width: int = 384) -> int:
     """Multiply-accumulates of one forward pass on a (1, 3, height, width) input.
 
-    Counted with ``torch.utils.flop_counter.FlopCounterMode`` (convolutions, linear layers, matmuls and
+    Counted by :func:`saliency.models.blocks.cost.forward_macs` (convolutions, linear layers, matmuls and
     attention kernels; FLOPs = 2 × MACs); element-wise ops are not counted, as is customary.
     """
-    from torch.utils.flop_counter import FlopCounterMode
+    from saliency.models.blocks.cost import forward_macs
 
     was_training = model.training
     model.eval()
-    x = torch.zeros(1, 3, height, width)
-    counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad(), counter:
-            model(x)
+        return forward_macs(model, torch.zeros(1, 3, height, width))
     finally:
         model.train(was_training)
-    return counter.get_total_flops() // 2
 
 
 @dataclass(frozen=True)
@@ -214,7 +210,7 @@ def attention_on_image(model: nn.Module, image: np.ndarray, canvas: tuple[int, i
     import numpy as np
     import torch.nn.functional as F
 
-    from saliency.models.preprocess import normalize_image
+    from saliency.datasets.images import normalize_image
 
     h, w = image.shape[:2]
     lb = None

@@ -27,8 +27,8 @@ from saliency.models.heads import HEADS
 from saliency.models.priors import GaussianPriorBank
 from saliency.models.sod_decoder import SODDecoder
 from saliency.registry import Registry
+from saliency.tasks import TASKS
 
-TASKS = ("fixation", "sod")
 DECODERS = ("unet", "sod")
 PAD_MULTIPLE = 32
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.tasks import TASKS
 
-TASKS = ("fixation", "sod")
 DEFAULT_STAGES = {
     "fixation": ("ingest", "maps", "baselines", "train", "evaluate", "report"),
     "sod": ("train", "evaluate", "report"),

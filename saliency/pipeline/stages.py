@@ -85,7 +85,7 @@ def run_maps(ctx: StageContext) -> None:
     """Gaussian ground-truth maps in checksummed shards (``saliency.shards.build_shards``).
 
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
-    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``selection``: a convention
+    ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``binary``, ``selection``: a convention
     of the dataset card such as ``"benchmark"`` or a selection's text form such as ``"drop-first"``) plus
     ``shards``, a table
     of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
@@ -317,7 +317,7 @@ def run_evaluate(ctx: StageContext) -> None:
                             "model": _model_name(train_dir)}
     if ctx.spec.task == "fixation":
         from saliency.metrics import evaluate
-        from saliency.metrics.centre_bias import fit_centre_gaussian
+        from saliency.metrics.centre_bias import fit_scoring_centre
         from saliency.metrics.evaluation import sizes_from_manifest
         from saliency.shards import open_shards
 
@@ -327,10 +327,10 @@ def run_evaluate(ctx: StageContext) -> None:
         convention = s.pop("convention", "pysaliency")
         metrics = s.pop("metrics", None)
         _no_extra(s, "evaluate")
-        # information gain is measured against the same centre-bias Gaussian as the baselines stage's:
-        # fitted to the fixations of the images not scored (all images if every one is scored)
-        rest = sorted(set(shards.stimuli) - set(stimuli)) or list(shards.stimuli)
-        centre = fit_centre_gaussian(shards.fixations.data, sizes_from_manifest(shards.manifest), rest)
+        # information gain is measured against the same centre-bias Gaussian as the baselines stage's
+        # (saliency.metrics.centre_bias.centre_fit_stimuli: the images not scored)
+        centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
+                                    list(shards.stimuli), list(stimuli))
         res = evaluate(preds, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
                        seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
         summary, per_image = dict(res.summary), res.per_image
@@ -351,6 +351,7 @@ def run_evaluate(ctx: StageContext) -> None:
                  for st, (_, prob) in zip(stimuli, predict_maps(model, [images[st] for st in stimuli]), strict=True)}
         summary, rows = sod_metrics.evaluate_sod_folder(preds, root, list(stimuli))
         info["mask_orientation"] = summary.pop("mask_orientation")
+        info["prediction_orientation"] = summary.pop("prediction_orientation")
         per_image = pd.DataFrame(rows)
         info["stimuli"] = {st: {"image_path": str(images[st]), "mask_path": str(masks[st])} for st in stimuli}
         info["sod_root"] = str(root)

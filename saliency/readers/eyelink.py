@@ -11,7 +11,7 @@ Public API (used by :mod:`saliency.ingest`)::
                              x/y in stimulus pixels (0-based corners), not yet finalized
     AscRecording.trials      list[AscTrial]: trial number, TRIALID text, stimulus, onset, placement
     AscRecording.screen_px   (width, height) from DISPLAY_COORDS (else GAZE_COORDS), or None
-    AscRecording.samples     dict trial → AscSamples (only with events="ivt"/"idt" or keep_samples)
+    AscRecording.samples     dict trial → GazeSamples (only with events="ivt"/"idt" or keep_samples)
     AscRecording.to_table(meta, options, accounting) → FixationTable  (calls readers.base.finalize)
 
 Streaming: the file is read in binary chunks (8 MiB); a single C-level regex scan per chunk finds the
@@ -111,6 +111,7 @@ from saliency.fixations.accounting import (
 )
 from saliency.fixations.table import COLUMNS, DatasetMeta, FixationTable
 from saliency.readers.base import ReadOptions, finalize
+from saliency.readers.samples import GazeSamples
 from saliency.units import ViewingGeometry
 
 Eye = Literal["left", "right", "mean"]
@@ -199,20 +200,6 @@ class AscTrial:
 
 
 @dataclass
-class AscSamples:
-    """Raw samples of one trial, one eye (or the binocular mean): (N,) arrays.
-
-    t_ms float64 tracker time; x_px, y_px float32 screen px (NaN = missing); line int32 file lines.
-    """
-
-    t_ms: np.ndarray
-    x_px: np.ndarray
-    y_px: np.ndarray
-    line: np.ndarray
-    eye: str
-
-
-@dataclass
 class AscRecording:
     """What :func:`read_asc` found in one file (see the module docstring for the conventions)."""
 
@@ -222,7 +209,7 @@ class AscRecording:
     screen_px: tuple[int, int] | None
     sample_rate_hz: float | None
     eyes_recorded: tuple[str, ...]
-    samples: dict[int, AscSamples] = field(default_factory=dict)
+    samples: dict[int, GazeSamples] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
 
     def stimuli(self) -> list[str]:
@@ -750,7 +737,7 @@ def read_asc(
             elif placement is not None and hasattr(placement, "to_dict"):
                 tr.placement = dict(placement.to_dict())
 
-    samples: dict[int, AscSamples] = {}
+    samples: dict[int, GazeSamples] = {}
     stats: dict[str, int] = {"efix_lines": len(p.fx_line)}
     if p.sample_parts:
         samples, sstats = _collect_samples(p, use_trialid, eye)
@@ -924,7 +911,7 @@ def _greedy_pairs(overlap: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int, AscSamples], dict[str, int]]:
+def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int, GazeSamples], dict[str, int]]:
     """Concatenate the parsed parts, mask blinks, split by trial (views into one sorted copy)."""
     parts = p.sample_parts
     t = np.concatenate([q[0] for q in parts])
@@ -966,16 +953,18 @@ def _collect_samples(p: _Parser, use_trialid: bool, eye: Eye) -> tuple[dict[int,
     if dup.any():  # repeated time stamps within a trial: keep the first
         t, x, y, label, lines, trial = (a[~dup] for a in (t, x, y, label, lines, trial))
     names = ("left", "right", "mean")
-    out: dict[int, AscSamples] = {}
+    out: dict[int, GazeSamples] = {}
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(trial)) + 1, [t.size]))
     for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if hi > lo:
             name = names[int(np.bincount(label[lo:hi], minlength=3).argmax())]
-            out[int(trial[lo])] = AscSamples(t[lo:hi], x[lo:hi], y[lo:hi], lines[lo:hi], name)
+            k = int(trial[lo])
+            out[k] = GazeSamples(t[lo:hi], x[lo:hi], y[lo:hi], np.broadcast_to(np.int64(k), (hi - lo,)),
+                                 lines[lo:hi], name, p.path)
     return out, stats
 
 
-def _detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], events: str,
+def _detected_frame(samples: dict[int, GazeSamples], trials: list[AscTrial], events: str,
                     geometry: ViewingGeometry | None, detection: Mapping[str, float], acc: Accounting,
                     path: Path, dataset: str, observer: str, placement: Any) -> pd.DataFrame:
     from saliency.fixations.detect import DETECTORS
@@ -986,7 +975,7 @@ def _detected_frame(samples: dict[int, AscSamples], trials: list[AscTrial], even
     for tr_i, smp in sorted(samples.items()):
         tr = trials[tr_i]
         try:
-            det = detect(smp.t_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
+            det = detect(smp.time_ms, smp.x_px.astype(np.float64), smp.y_px.astype(np.float64), geometry,
                          **detection)
         except TypeError as exc:
             raise ConfigError(f"detection options {dict(detection)} do not fit detect_fixations_{events}: "

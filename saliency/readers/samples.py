@@ -39,17 +39,27 @@ SAMPLE_SKIPPED = "malformed sample skipped"
 
 @dataclass(frozen=True)
 class GazeSamples:
-    """(N,) arrays: time_ms float64, x_px/y_px float64 (NaN where missing), validity bool, trial int64
-    (0 when the table has no trial column), line int64 (file line of each sample)."""
+    """Raw gaze samples of one eye (or the binocular mean): the one container of every sample reader
+    (sample tables here, EyeLink ASC samples in :mod:`saliency.readers.eyelink`).
+
+    (N,) arrays: time_ms float64 tracker time, strictly increasing within a trial; x_px/y_px screen pixels
+    (float64; float32 from ASC files, to save memory), NaN where missing; trial int64 (0 when the source has
+    no trials; a read-only broadcast for one ASC trial); line (file line of each sample). ``eye``: "left",
+    "right", "mean" or "unknown"; ``path``: the source file.
+    """
 
     time_ms: np.ndarray
     x_px: np.ndarray
     y_px: np.ndarray
-    validity: np.ndarray
     trial: np.ndarray
     line: np.ndarray
     eye: str
     path: Path
+
+    @property
+    def validity(self) -> np.ndarray:
+        """(N,) bool: both coordinates present (not NaN)."""
+        return np.isfinite(self.x_px) & np.isfinite(self.y_px)
 
     def __len__(self) -> int:
         return int(self.time_ms.shape[0])
@@ -150,4 +160,4 @@ def read_samples(path: str | Path, *, eye: Literal["left", "right", "mean"] = "m
     valid = np.isfinite(x) & np.isfinite(y)
     if (~valid).any():
         accounting.note(path, SAMPLES_MISSING, int((~valid).sum()))
-    return GazeSamples(t[keep], x, y, valid, tr[keep], line[keep], name, path)
+    return GazeSamples(t[keep], x, y, tr[keep], line[keep], name, path)

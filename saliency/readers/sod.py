@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from saliency.errors import ConfigError, SchemaError
+from saliency.readers.stimuli import image_size
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -64,14 +65,6 @@ class MaskOrientation:
             text += (f"; {self.ambiguous} on square images used as stored (orientation cannot be told from "
                      f"the shape): {', '.join(sorted(self.ambiguous_ids)[:10])}")
         return text
-
-
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(height, width) of an image, read from its header."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.height, im.width
 
 
 def orient_mask(mask: np.ndarray, image_hw: tuple[int, int], *, name: str = "mask",

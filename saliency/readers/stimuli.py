@@ -16,12 +16,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".we
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width_px, height_px) of an image file, from its header only."""
+    """(height_px, width_px) of an image file, from its header only: (rows, columns), the order of array
+    shapes, used everywhere in the package for sizes."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
+            return int(im.height), int(im.width)
     except (OSError, UnidentifiedImageError) as exc:
         raise ReaderError(f"not a readable image ({exc}); expected a JPEG/PNG/... stimulus", path=path) from exc
 
@@ -46,7 +47,7 @@ def scan_stimuli(directory: str | Path, *, workers: int = 8) -> dict[str, Stimul
                           path=directory)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         sizes = list(pool.map(image_size, paths))
-    return {p.name: StimulusInfo(p.name, w, h, str(p.resolve())) for p, (w, h) in zip(paths, sizes, strict=True)}
+    return {p.name: StimulusInfo(p.name, w, h, str(p.resolve())) for p, (h, w) in zip(paths, sizes, strict=True)}
 
 
 def fixed_size_stimuli(names: list[str] | set[str], width_px: int, height_px: int) -> dict[str, StimulusInfo]:

@@ -141,17 +141,12 @@ def _run_info(result: AblationResult, config: RunConfig) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------- figure
-def _spatial_map(maps: Mapping[str, Any]) -> tuple[str, Any] | None:
-    """The highest-resolution spatial attention map (key, (B, h, w) tensor) among ``attention_maps``."""
-    best = None
-    for key, t in maps.items():
-        if t.ndim != 4 or t.shape[-1] * t.shape[-2] <= 1:
-            continue
-        m = t[:, 0]
-        label = key if t.shape[1] == 1 else f"{key}[0]"
-        if best is None or m.shape[-1] * m.shape[-2] > best[1].shape[-1] * best[1].shape[-2]:
-            best = (label, m)
-    return best
+def _spatial_map(maps: Mapping[str, Any], item: int) -> tuple[str, Any] | None:
+    """The highest-resolution map of :func:`saliency.models.introspect.spatial_attention` for batch
+    element ``item``: (label, (h, w) tensor), or None without spatial attention."""
+    from saliency.models.introspect import spatial_attention
+
+    return max(spatial_attention(maps, item=item), key=lambda p: p[1].numel(), default=None)
 
 
 def attention_figure(rows: Sequence[Mapping[str, Any]], config: RunConfig, path: Path, *,
@@ -164,9 +159,9 @@ def attention_figure(rows: Sequence[Mapping[str, Any]], config: RunConfig, path:
     import torch.nn.functional as F
     from matplotlib.figure import Figure
 
-    from saliency.datasets import Letterbox, read_rgb
+    from saliency.datasets import Letterbox, denormalize_image, read_rgb
     from saliency.datasets import normalize_image as norm
-    from saliency.models import attention_maps, denormalize_image
+    from saliency.models import attention_maps
     from saliency.models.zoo import PAD_MULTIPLE
     from saliency.reports.figures import overlay
     from saliency.shards import open_shards
@@ -206,7 +201,7 @@ def attention_figure(rows: Sequence[Mapping[str, Any]], config: RunConfig, path:
         maps = attention_maps(model, x)
         with torch.no_grad():
             pred = model(x)[:, 0].numpy()
-        spatial = _spatial_map(maps)
+        spatial = _spatial_map(maps, 0)
         warped = None
         if spatial is None and getattr(model, "stn", None) is not None:
             with torch.no_grad():
@@ -214,11 +209,12 @@ def attention_figure(rows: Sequence[Mapping[str, Any]], config: RunConfig, path:
         for j, img in enumerate(images):
             ax_a, ax_p = axes[i, 2 * j], axes[i, 2 * j + 1]
             if spatial is not None:
-                m = spatial[1][j:j + 1, None].float()
+                label, m = _spatial_map(maps, j)
+                m = m[None, None]
                 m = F.interpolate(m, size=(hp, wp), mode="bilinear", align_corners=False)[0, 0, :h, :w]
                 ax_a.imshow(overlay(img, m.numpy(), cmap="viridis"))
                 if j == 0:
-                    ax_a.set_title(spatial[0], fontsize=6)
+                    ax_a.set_title(label, fontsize=6)
             elif warped is not None:
                 ax_a.imshow(denormalize_image(warped[j]))
                 if j == 0:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.io import atomic_write
+from saliency.metrics.evaluation import gap_closed
 from saliency.reports import figures
 from saliency.reports.html import Raw, cards, esc, fmt, img, kv_table, page, table
 
@@ -89,6 +90,7 @@ class ReportData:
     info: Mapping[str, Any] = field(default_factory=dict)  # run facts shown at the top
     stages: Sequence[Mapping[str, Any]] = ()               # pipeline manifest rows
     notes: Sequence[str] = ()
+    benchmark: Sequence[Any] = ()                          # saliency.reports.benchmark.DatasetBenchmark tables
 
 
 def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
@@ -119,9 +121,10 @@ def _find(baselines: Mapping[str, Any], *needles: str) -> str | None:
     return None
 
 
-def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[str, Any]],
-               metric: str = "NSS") -> tuple[float, str, str] | None:
-    """Fraction of the centre-bias → gold-standard gap closed on ``metric`` (None if not computable).
+def gap_closed_of(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[str, Any]],
+                  metric: str = "NSS") -> tuple[float, str, str] | None:
+    """:func:`saliency.metrics.gap_closed` on ``metric``, the centre-bias and gold-standard rows found by
+    name among ``baselines`` (None if not computable).
 
     Returns (fraction, centre baseline name, gold baseline name).
     """
@@ -137,7 +140,7 @@ def gap_closed(model: Mapping[str, Any] | None, baselines: Mapping[str, Mapping[
         return None
     if not all(math.isfinite(v) for v in (m, c, g)) or g == c:
         return None
-    return (m - c) / (g - c), centre, gold
+    return gap_closed(m, c, g), centre, gold
 
 
 def _metrics_section(d: ReportData) -> str:
@@ -154,7 +157,7 @@ def _metrics_section(d: ReportData) -> str:
         for m in names[:4]:
             if m in d.model_summary:
                 top[f"{display_name(m)} ({d.model_name})"] = d.model_summary[m]
-    g = gap_closed(d.model_summary, d.baselines, "NSS")
+    g = gap_closed_of(d.model_summary, d.baselines, "NSS")
     if g is not None:
         frac, centre, gold = g
         top["NSS gap closed"] = Raw(f"{100 * frac:.1f}%")
@@ -285,6 +288,7 @@ def _ingest_section(d: ReportData) -> str:
         rows = [["kept", kept, Raw(_bar(kept / total))]]
         rows += [[f"dropped: {r}", n, Raw(_bar(n / total))] for r, n in sorted(reasons.items(), key=lambda t: -t[1])]
         out.append(table(["", "fixations", "share"], rows))
+    out.append(_quality_section(rep.get("quality")))
     files = acc.get("files")
     if isinstance(files, Mapping) and files:
         frows = []
@@ -300,6 +304,27 @@ def _ingest_section(d: ReportData) -> str:
         if len(frows) > len(shown):
             out.append(f'<p class="note">… {len(frows) - len(shown)} more files in ingest_report.json.</p>')
     return "".join(out) or '<p class="note">The ingest report is empty.</p>'
+
+
+def _quality_section(q: Any) -> str:
+    """Recording quality per observer and block (ingest report ``quality``: validation, tracking loss, ...)."""
+    if not isinstance(q, Mapping) or not q.get("trials"):
+        return ""
+    rules = q.get("rules") or {}
+    rule_text = ", ".join(f"{k.replace('_', ' ')} = {fmt(v)}" for k, v in rules.items() if v is not None) or "none"
+    rows = []
+    for t in q["trials"][:60]:
+        v, m = t.get("validation_error_deg"), t.get("mean_fixation_ms")
+        rows.append([t.get("observer", ""), t.get("block", ""), t.get("trial_id") or "",
+                     "—" if v is None else f"{v:.2f}", f"{100 * float(t.get('tracking_loss', 0)):.1f}%",
+                     t.get("blinks", 0), t.get("fixations", 0), "—" if m is None else f"{m:.0f}",
+                     t.get("excluded") or ""])
+    more = len(q["trials"]) - len(rows)
+    return (f"<h3>Recording quality ({fmt(q.get('n_trials'))} blocks, {fmt(q.get('n_excluded'))} excluded; "
+            f"rules: {esc(rule_text)})</h3>"
+            + table(["observer", "block", "trial", "validation error (°)", "tracking loss", "blinks", "fixations",
+                     "mean fixation (ms)", "excluded"], rows, left_cols=3)
+            + (f'<p class="note">… {more} more blocks in ingest_report.json.</p>' if more > 0 else ""))
 
 
 def _bar(frac: float) -> str:
@@ -325,6 +350,10 @@ def render_report(d: ReportData) -> str:
     if d.info:
         sections.append(("run", "Run", kv_table(d.info)))
     sections.append(("metrics", "Metrics", _metrics_section(d)))
+    if d.benchmark:
+        from saliency.reports.benchmark import benchmark_section_html
+
+        sections.append(("benchmark", "Benchmark (probabilistic, per dataset)", benchmark_section_html(d.benchmark)))
     sections.append(("training", "Training", _curves_section(d)))
     sections.append(("gallery", "Best and worst images", _gallery_section(d)))
     sections.append(("per-image", "Per-image distribution", _per_image_section(d)))

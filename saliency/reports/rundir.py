@@ -93,35 +93,20 @@ def load_image(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-def spatial_attention(att: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The spatial maps among ``saliency.models.attention_maps`` results: (1, 1, h, w) tensors with
-    h, w > 1, as (h, w) float32 arrays, in module order. Channel weights (B, C, 1, 1), branch weights
-    (B, M, C) and per-scale weights (B, S, h, w) are not spatial saliency and are left out."""
-    out = {}
-    for name, t in att.items():
-        a = t.detach().float().cpu().numpy() if hasattr(t, "detach") else np.asarray(t, np.float32)
-        if a.ndim == 4 and a.shape[1] == 1 and min(a.shape[2:]) > 1:
-            out[name] = a[0, 0]
-    return out
-
-
 def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | None = None,
                          stimuli_info: Mapping[str, Mapping[str, str]] | None = None,
-                         attention_side: int = 256, max_attention: int = 3,
                          sod_root: str | Path | None = None) -> Callable[[str], GalleryItem]:
     """A function stimulus → :class:`GalleryItem` using the checkpoint's model.
 
     Fixation task: image, density and fixations from the shards; prediction from
     ``saliency.training.predict_maps`` (log-density at the original size). SOD: image and mask paths from
     ``stimuli_info`` (stimulus → {"image_path", "mask_path"}), masks through ``SODFolder(sod_root).mask``
-    when ``sod_root`` is given (it rights the masks stored transposed). Attention maps come from
-    ``saliency.models.attention_maps`` on the image scaled to ``attention_side`` (longer side); the
-    deepest ``max_attention`` spatial maps are kept (:func:`spatial_attention`). A model without attention
-    blocks gives none (the gallery says so).
+    when ``sod_root`` is given (it rights the masks stored transposed). Attention maps: the panels of
+    ``saliency show --attention`` (:func:`saliency.models.introspect.attention_on_image`: the image
+    letterboxed onto the model's canvas, every spatial map brought back to the image's size). A model
+    without attention blocks gives none (the gallery says so).
     """
-    import torch
-
-    from saliency.models import attention_maps, normalize_image
+    from saliency.models.introspect import attention_on_image
     from saliency.training import load_model, predict_maps
 
     model = load_model(checkpoint)
@@ -157,16 +142,9 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
                 truth = (load_image(info["mask_path"])[..., 0] > 127).astype(np.float32)
         image = load_image(image_path)
         (_, pred), = list(predict_maps(model, [image_path]))
-        from PIL import Image
-
-        h, w = image.shape[:2]
-        s = min(1.0, attention_side / max(h, w))
-        small = np.asarray(Image.fromarray(image).resize((max(1, round(w * s)), max(1, round(h * s)))))
-        with torch.no_grad():
-            att = attention_maps(model, normalize_image(small)[None])
-        attention = spatial_attention(att)
+        attention = attention_on_image(model, image, canvas=getattr(model, "canvas", None))
         return GalleryItem(stimulus=stimulus, image=image, prediction=np.asarray(pred, np.float32),
-                           truth=truth, fixations=fix, attention=dict(list(attention.items())[-max_attention:]),
+                           truth=truth, fixations=fix, attention=dict(attention),
                            log_density=(task == "fixation"))
 
     return load
@@ -257,8 +235,15 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
 
                 best = [item(s) for s in b]
                 worst = [item(s) for s in w]
+    bench_file = run / "benchmark" / "benchmark.json"
+    benchmark = []
+    if bench_file.is_file():
+        from saliency.reports.benchmark import read_benchmark
+
+        benchmark = read_benchmark(bench_file)
     return ReportData(
         title=title or f"Saliency report: {info.get('dataset') or run.name}", task=task, model_name=model_name,
+        benchmark=benchmark,
         model_summary=summary, baselines=baselines, per_image=per_image, curves=curves, ingest=ingest,
         best=best, worst=worst, rank_by=rank, info={k: v for k, v in info.items() if v is not None},
         stages=stages, notes=notes,

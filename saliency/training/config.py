@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class DataConfig:
     scales: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        _choice("data.task", self.task, ("fixation", "sod"))
+        _choice("data.task", self.task, TASKS)
         _positive("data.height", self.height)
         _positive("data.width", self.width)
         from saliency.datasets.splits import check_fractions

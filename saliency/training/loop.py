@@ -181,7 +181,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: We
 def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool = False,
           source: Any = None, show_progress: bool = False,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
-    """Train ``config``; leave ``run_dir`` (default ``<runs_dir>/<name>``) per contract 6.
+    """Train ``config``; leave ``run_dir`` (default ``<runs_dir>/<name>``) as docs/training.md describes.
 
     source: overrides the data source (an object with ``stimuli`` and ``load``; tests).
     on_epoch_end(epoch, record): called on every rank after each epoch's checkpoint (tests use it to

@@ -3,12 +3,20 @@
 Fixation prediction (pred: (B, 1, H, W) float log-density, log-softmax over each image's H·W pixels;
 target: (B, 1, H, W) probability map summing to 1; fixation_map: (B, 1, H, W) fixation counts):
 
-- ``kl``:  Σ g · log(ε + g / (ε + p)), p = exp(pred), ε = 2.2204e-16 (MIT benchmark KLdiv; Bylinskii et
-  al., "What do different evaluation metrics tell us about saliency models?", TPAMI 2019).
+- ``kl``:  Σ g · log(ε + g / (ε + p)), p = exp(pred), ε = ``PYSALIENCY_KL_EPS`` (MIT benchmark KLdiv;
+  Bylinskii et al., "What do different evaluation metrics tell us about saliency models?", TPAMI 2019).
 - ``cc``:  Pearson correlation of p and g over pixels (MIT ``CC``).
+
+CC and KL are :mod:`saliency.models.map_similarity` (the torch home of both); every constant comes from
+:mod:`saliency.metrics.conventions`, and tests/training/test_objectives.py checks each term against the
+numpy metric of :mod:`saliency.metrics.fixation`.
 - ``nss``: mean of the standardised saliency (p − mean p) / std p at the fixated pixels, weighted by
   fixation counts (Peters et al. 2005; population std as pysaliency.metrics.NSS).
 - ``sim``: Σ min(p̂, ĝ) of both maps normalised to sum 1 (Judd et al.; MIT ``similarity``).
+- ``ll``: log-likelihood of the fixations, nats per fixation: the count-weighted mean of ``pred`` at the
+  fixated pixels (Kümmerer et al., PNAS 2015). Maximising it (weight < 0, e.g. ``{"ll": -1}``) trains a
+  calibrated fixation *density*, the model the benchmark's metric-specific maps assume
+  (:mod:`saliency.metrics.probabilistic`); the other terms fit the blurred ground truth instead.
 
 Each term returns the per-image *metric* averaged over the batch (lower is better only for ``kl``).
 A weighted objective is minimised: ``loss = Σ w_k · term_k`` with signed weights; the default
@@ -36,12 +44,13 @@ import torch
 import torch.nn.functional as F
 
 from saliency.errors import ConfigError
+from saliency.metrics.conventions import TORCH_DENOMINATOR_EPS
+from saliency.models.map_similarity import kl_divergence, pearson_cc
 from saliency.registry import Registry
 
-EPS_MIT = 2.2204e-16
 LossFn = Callable[..., torch.Tensor]
 LOSSES: Registry[LossFn] = Registry("loss")
-FIXATION_TERMS = ("kl", "cc", "nss", "sim")
+FIXATION_TERMS = ("kl", "cc", "nss", "sim", "ll")
 SOD_TERMS = ("structure", "bce", "iou", "edge", "mae")
 DEFAULT_FIXATION_WEIGHTS: Mapping[str, float] = {"kl": 1.0, "cc": -0.1, "nss": -0.1}
 DEFAULT_SOD_WEIGHTS: Mapping[str, float] = {"structure": 1.0}
@@ -54,21 +63,13 @@ def _flat(t: torch.Tensor) -> torch.Tensor:
 @LOSSES.register("kl")
 def kl_div(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | None = None) -> torch.Tensor:
     """KL(g ‖ p), MIT form Σ g·log(ε + g/(ε + p)); pred log-density, target density. Mean over batch."""
-    p = _flat(pred).exp()
-    g = _flat(target)
-    p = p / p.sum(1, keepdim=True)
-    g = g / g.sum(1, keepdim=True)
-    return (g * torch.log(EPS_MIT + g / (EPS_MIT + p))).sum(1).mean()
+    return kl_divergence(_flat(target), _flat(pred).exp()).mean()
 
 
 @LOSSES.register("cc")
 def cc(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | None = None) -> torch.Tensor:
     """Pearson correlation of exp(pred) and target, per image, mean over batch."""
-    p = _flat(pred).exp()
-    g = _flat(target)
-    p = p - p.mean(1, keepdim=True)
-    g = g - g.mean(1, keepdim=True)
-    return ((p * g).sum(1) / ((p.square().sum(1) * g.square().sum(1)).sqrt() + 1e-12)).mean()
+    return pearson_cc(_flat(pred).exp(), _flat(target)).mean()
 
 
 @LOSSES.register("nss")
@@ -82,7 +83,7 @@ def nss(pred: torch.Tensor, target: torch.Tensor | None = None,
         raise ConfigError("loss term 'nss' needs fixation maps (the batch has no 'fixation_map')")
     p = _flat(pred).exp()
     f = _flat(fixation_map)
-    z = (p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True, correction=0) + 1e-12)
+    z = (p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True, correction=0) + TORCH_DENOMINATOR_EPS)
     n = f.sum(1)
     per = (z * f).sum(1) / n.clamp_min(1)
     ok = n > 0
@@ -97,6 +98,20 @@ def sim(pred: torch.Tensor, target: torch.Tensor, fixation_map: torch.Tensor | N
     p = p / p.sum(1, keepdim=True)
     g = g / g.sum(1, keepdim=True)
     return torch.minimum(p, g).sum(1).mean()
+
+
+@LOSSES.register("ll")
+def log_likelihood(pred: torch.Tensor, target: torch.Tensor | None = None,
+                   fixation_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Count-weighted mean log-density (nats) at the fixations, per image, mean over batch (images without
+    fixations left out)."""
+    if fixation_map is None:
+        raise ConfigError("loss term 'll' needs fixation maps (the batch has no 'fixation_map')")
+    f = _flat(fixation_map)
+    n = f.sum(1)
+    per = (_flat(pred) * f).sum(1) / n.clamp_min(1)
+    ok = n > 0
+    return per[ok].mean() if bool(ok.any()) else per.sum() * 0
 
 
 def _boundary_weight(mask: torch.Tensor) -> torch.Tensor:

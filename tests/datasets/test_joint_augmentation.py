@@ -16,9 +16,9 @@ from saliency.datasets import (
     apply_augmentation,
     build_augmentation,
     collate_saliency,
-    fixation_count_map,
 )
 from saliency.datasets.memory import synthetic_source
+from saliency.maps.fusion import fixation_count_map
 
 
 def _flip_only():
@@ -39,7 +39,7 @@ def test_hflip_maps_x_to_width_minus_x_like_the_array():
     np.testing.assert_array_equal(d2, dens[:, ::-1])
     np.testing.assert_allclose(x2, w - x, atol=1e-5)  # albumentations' (W-1-x) is for pixel centres
     np.testing.assert_allclose(y2, y, atol=1e-5)
-    np.testing.assert_array_equal(fixation_count_map(x2, y2, h, w), d2)  # every point on its own pixel
+    np.testing.assert_array_equal(fixation_count_map(x2, y2, h, w, drop_outside=True), d2)  # every point on its own pixel
 
 
 def test_edge_points_survive_a_flip():

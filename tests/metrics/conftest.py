@@ -1,5 +1,5 @@
 """Fixtures for metrics tests: a few real OSIE images as an in-memory object with the ShardSet interface
-(contract 2) — stimuli, manifest, fixations, meta, iter_ground_truth — built from fixations.mat."""
+— stimuli, manifest, fixations, meta, iter_ground_truth — built from fixations.mat."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""evaluate() and the baselines over an in-memory shard set of real OSIE images (contract 2 interface)."""
+"""evaluate() and the baselines over an in-memory shard set of real OSIE images (the ShardSet interface)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from saliency.baselines import compute_baselines, observer_nss
-from saliency.baselines.blur import blur_points
 from saliency.errors import ConfigError, SchemaError
+from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics import evaluate, gap_closed
 from saliency.metrics import fixation as F
 
@@ -39,24 +39,17 @@ def test_closed_form_observer_nss_equals_full_maps(osie_shards):
     gt = osie_shards.load(osie_shards.stimuli[0])
     x, y = gt.fixations["x"].to_numpy(), gt.fixations["y"].to_numpy()
     obs = gt.fixations["observer"].to_numpy()
+    from scipy.ndimage import gaussian_filter
+
     vals, _ = observer_nss(x, y, obs, gt.height, gt.width, 24.0)
     expected = []
     for o in np.unique(obs):
         mine = obs == o
-        m = blur_points(x[~mine].astype(int), y[~mine].astype(int), gt.height, gt.width, 24.0)
+        counts = np.zeros((gt.height, gt.width))
+        np.add.at(counts, (y[~mine].astype(int), x[~mine].astype(int)), 1.0)
+        m = gaussian_filter(counts, 24.0, mode="constant")
         expected.append(F.nss_per_fixation(m, x[mine], y[mine]))
     np.testing.assert_allclose(vals, np.concatenate(expected), atol=1e-9)
-
-
-def test_blur_points_equals_scipy_gaussian_filter():
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(3)
-    xi, yi = rng.integers(0, 50, 9), rng.integers(0, 40, 9)
-    counts = np.zeros((40, 50))
-    np.add.at(counts, (yi, xi), 1.0)
-    np.testing.assert_allclose(blur_points(xi, yi, 40, 50, 3.0), gaussian_filter(counts, 3.0, mode="constant"),
-                               atol=1e-15)
 
 
 def test_baselines_are_ordered_chance_centre_gold(osie_shards):
@@ -82,7 +75,6 @@ def _with_options(shards, **options):
 
 
 def test_shard_blur_uses_the_mit_fft_cut_off_of_the_shard_metadata(osie_shards):
-    from saliency.baselines import ShardBlur
     from saliency.maps.fusion import fuse_fixations
 
     gt = osie_shards.load(osie_shards.stimuli[0])
@@ -103,8 +95,6 @@ def test_baselines_follow_the_shards_fc_cycles(osie_shards):
     res = compute_baselines(mit, metrics=["nss"], stimuli=stimuli, which=("gold_standard",), regularize=False)
     summary = res["gold_standard"].summary
     assert summary["blur_mode"] == "mit_fft" and summary["fc_cycles"] == 4.0
-    from saliency.baselines import ShardBlur
-
     blur = ShardBlur(mit.meta)
     expected = []
     for s in stimuli:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -225,7 +226,7 @@ def _matlab_borji(sal, fixmap, r, step=0.1):
     for s in range(r.shape[1]):
         cur = S[r[:, s]]
         top = max(Sth.max(), cur.max())
-        th = np.arange(0, top + 1e-12, step)[::-1]
+        th = F.matlab_colon(0.0, step, top)[::-1]          # fliplr(0:stepSize:max([Sth;curfix]))
         tp = np.zeros(len(th) + 2)
         fp = np.zeros(len(th) + 2)
         tp[-1] = fp[-1] = 1
@@ -267,6 +268,7 @@ def test_mit_convention_equals_matlab_transcription_on_osie(osie_shards):
                                                                         abs=1e-12)
         k = int(fixmap.sum())
         r = np.random.default_rng(conv_seed).integers(0, sal.size, size=(k, 100))
+        sal = np.round(sal / sal.max() * 10) / 10           # values on the threshold grid: 0.7 must count
         assert F.auc_borji(sal, x, y, convention="mit") == pytest.approx(_matlab_borji(sal, fixmap, r), abs=1e-12)
         assert F.nss(sal, x, y, convention="mit") == pytest.approx(_matlab_nss(sal, fixmap), abs=1e-12)
         d = gt.density.astype(np.float64)
@@ -350,3 +352,97 @@ def test_fused_rejects_non_finite_maps():
     for mets in ({"auc_judd"}, {"nss"}, {"cc"}):
         with pytest.raises(SchemaError, match="NaN"):
             score_pysaliency(m, np.array([0, 7]), mets, density=np.ones((5, 6)))
+
+
+# --- the mit convention's fixes against the MATLAB code (issue 14) ------------------------------------------
+def test_matlab_colon_is_symmetric_and_ends_at_the_maximum():
+    # MATLAB: (0:0.1:0.3) - (0:0.1:0.4)(1:4) = [0 0 -2.7756e-17 -5.5511e-17]; x(end) == 0.3
+    x, y = F.matlab_colon(0, 0.1, 0.3), F.matlab_colon(0, 0.1, 0.4)
+    np.testing.assert_array_equal(x - y[:4], [0.0, 0.0, 0.19999999999999998 - 0.2, 0.3 - 0.30000000000000004])
+    assert x[-1] == 0.3
+    g = F.matlab_colon(0, 0.1, 1.0)
+    assert g.size == 11 and g[7] == 0.7 and 7 * 0.1 != 0.7 and g[5] == 0.5
+    assert F.matlab_colon(0, 0.1, 0.05).tolist() == [0.0]
+    assert F.matlab_colon(0, 0.1, float("nan")).size == 0
+
+
+def test_mit_borji_is_nan_with_at_most_one_fixated_pixel():
+    m = _gauss_map()
+    assert np.isnan(F.auc_borji(m, [3.2, 3.7], [4.1, 4.9], convention="mit"))     # the same pixel twice
+    assert np.isfinite(F.auc_borji(m, [3.2, 9.0], [4.1, 4.9], convention="mit"))
+
+
+def test_mit_random_stream_runs_on_across_images(osie_shards):
+    from saliency.metrics import evaluate
+
+    res = evaluate({s: np.sqrt(osie_shards.density(s).astype(np.float64)) for s in osie_shards.stimuli[:3]},
+                   osie_shards, metrics=["auc_borji"], convention="mit", stimuli=osie_shards.stimuli[:3],
+                   workers=2)
+    rng = np.random.default_rng(0)
+    want = []
+    for s in osie_shards.stimuli[:3]:
+        gt = osie_shards.load(s)
+        want.append(F.auc_borji(np.sqrt(gt.density.astype(np.float64)), gt.fixations["x"], gt.fixations["y"],
+                                convention="mit", rng=rng))
+    np.testing.assert_allclose(res.per_image["auc_borji"], want, rtol=0, atol=1e-15)
+    gt = osie_shards.load(osie_shards.stimuli[1])
+    reseeded = F.auc_borji(np.sqrt(gt.density.astype(np.float64)), gt.fixations["x"], gt.fixations["y"],
+                           convention="mit")
+    assert reseeded != want[1]
+
+
+def test_mit_shuffled_negatives_come_from_ten_random_other_images():
+    from saliency.metrics.evaluation import FixationPool
+
+    n = 13
+    frame = pd.DataFrame({"stimulus": [f"i{k:02d}" for k in range(n)], "x": np.arange(n) + 0.5,
+                          "y": np.full(n, 2.5)})
+    pool = FixationPool.from_frame(frame, {f"i{k:02d}": (6, 20) for k in range(n)})
+    rng = np.random.default_rng(0)
+    neg = pool.mit_negative_indices("i04", (6, 20), rng)
+    assert neg.size == 10 and 2 * 20 + 4 not in neg and set(neg) <= {2 * 20 + k for k in range(n)}
+    assert not np.array_equal(neg, pool.mit_negative_indices("i04", (6, 20), rng))   # the stream runs on
+    # other sizes: the other image's binary map is bicubically resized (MATLAB imresize) and thresholded > 0
+    big = FixationPool.from_frame(frame.iloc[:2], {"i00": (12, 40), "i01": (12, 40)})
+    got = big.mit_negative_indices("i00", (6, 20), np.random.default_rng(0))
+    b = np.zeros((12, 40))
+    b[2, 1] = 1
+    np.testing.assert_array_equal(got, np.flatnonzero(imresize(b, (6, 20)) > 0))
+
+
+def _full_transport(p, q):
+    """EMD by the full (R·C)² transport LP after FastEMD's zero-cost pre-flow (independent of the code)."""
+    from scipy import optimize, sparse
+
+    a = np.floor(np.maximum(p - q, 0).ravel() * 1e6 + 0.5)          # FastEMD's integer masses (sums 1)
+    b = np.floor(np.maximum(q - p, 0).ravel() * 1e6 + 0.5)
+    r, c = p.shape
+    rr, cc = np.divmod(np.arange(r * c), c)
+    d = np.sqrt((rr[:, None] - rr[None]) ** 2 + (cc[:, None] - cc[None]) ** 2).ravel()
+    n = r * c
+    k = np.arange(n * n)
+    out_of = sparse.csr_matrix((np.ones(n * n), (k // n, k)), (n, n * n))    # flow leaving cell i
+    into = sparse.csr_matrix((np.ones(n * n), (k % n, k)), (n, n * n))      # flow arriving at cell j
+    if a.sum() <= b.sum():
+        res = optimize.linprog(d, A_eq=out_of, b_eq=a, A_ub=into, b_ub=b, bounds=(0, None), method="highs")
+    else:
+        res = optimize.linprog(d, A_eq=into, b_eq=b, A_ub=out_of, b_ub=a, bounds=(0, None), method="highs")
+    return res.fun / 1e6
+
+
+def test_emd_on_real_maps_with_zeros_and_negative_cells(osie_shards):
+    gt = osie_shards.load(osie_shards.stimuli[0])
+    density = gt.density.astype(np.float64)
+    pred = np.zeros_like(density)                       # a map with large zero areas
+    pred[200:400, 300:500] = 1.0
+    small = imresize(density, scale=1 / 32)
+    assert (small < 0).any() or (imresize(pred, small.shape) < 0).any()   # bicubic leaves negative cells
+    for p in (pred,):
+        v = F.emd(p, density, convention="mit")
+        im1 = small / small.sum()
+        im2 = imresize(p, small.shape)
+        im2 = im2 / im2.sum()
+        assert v == pytest.approx(_full_transport(im1, im2), rel=1e-5) and v > 0   # distances unrounded there
+    # EMD.m resizes the ground truth by the scale 1/32 but the prediction to that SIZE (600/32 is not an
+    # integer), so even a perfect prediction scores > 0, as in MATLAB
+    assert F.emd(density, density, convention="mit") > 0

@@ -100,3 +100,24 @@ def test_cli_evaluate_sod_folder_reports_rotated_masks(datasets_dir, tmp_path, c
     with pytest.raises(SystemExit) as exc:
         main(["evaluate", str(preds)])                 # neither --shards nor --sod: usage error
     assert exc.value.code == 2
+
+
+def test_predictions_in_the_stored_mask_orientation_are_turned_like_the_mask(datasets_dir):
+    """Published maps stored like the (transposed) mask score exactly as the same maps in image orientation."""
+    folder = SODMasks(datasets_dir / "sod")
+    rotated = _rotated(datasets_dir, folder)[:2]
+    names = [*rotated, folder.stimuli[0]]
+    rng = np.random.default_rng(0)
+    upright = {s: np.clip(folder.mask(s) / 255.0 + rng.normal(0, 0.2, folder.mask(s).shape), 0, 1) for s in names}
+    stored = {s: (np.rot90(upright[s], 1) if s in rotated else upright[s]) for s in names}  # as the masks are stored
+    a, _ = sod.evaluate_sod_folder(upright, datasets_dir / "sod", names)
+    b, _ = sod.evaluate_sod_folder(stored, datasets_dir / "sod", names)
+    assert a["prediction_orientation"] == {"as_given": 3, "rotated": 0, "rotated_ids": []}
+    assert b["prediction_orientation"] == {"as_given": 1, "rotated": 2, "rotated_ids": sorted(rotated)}
+    for k in ("mae", "sm", "max_fm", "wfm"):
+        assert b[k] == pytest.approx(a[k], abs=1e-12)
+    # a transposed prediction for an image whose mask is NOT stored transposed is still an error
+    wrong = dict(upright)
+    wrong[folder.stimuli[0]] = upright[folder.stimuli[0]].T
+    with pytest.raises(SchemaError, match="prediction for"):
+        sod.evaluate_sod_folder(wrong, datasets_dir / "sod", names)

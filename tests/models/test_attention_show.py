@@ -124,6 +124,13 @@ def test_show_attention_adds_one_panel_per_spatial_map(osie_shards, tmp_path):
     assert [n for n, _ in maps] == ["decoder.bottleneck", "encoder.stage_blocks.2",
                                    "encoder.stage_blocks.3", "encoder.stage_blocks.4"]
     assert all(m.shape == (h, w) for _, m in maps)
+    # the HTML report's gallery draws the same panels (names and maps)
+    from saliency.reports.rundir import model_gallery_loader
+
+    item = model_gallery_loader(ckpt, task="fixation", shards_root=osie_shards)(STIMULUS)
+    assert list(item.attention) == [n for n, _ in maps]
+    for name, m in maps:
+        np.testing.assert_allclose(item.attention[name], m, rtol=1e-5, atol=1e-6)
 
 
 def test_show_attention_without_spatial_maps_is_a_clear_error(osie_shards, tmp_path, capsys):

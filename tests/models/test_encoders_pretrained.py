@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
+from saliency.datasets.images import denormalize_image, normalize_image
 from saliency.errors import ConfigError
-from saliency.models import ENCODERS, build_encoder, build_model, load_encoder_weights, normalize_image
+from saliency.models import ENCODERS, build_encoder, build_model, load_encoder_weights
 from saliency.models.encoders import (
     LITE_VARIANTS,
     efficientnet_lite_classifier,
     efficientnet_lite_weights_path,
 )
-from saliency.models.preprocess import denormalize_image
 
 # ImageNet-1k class index ranges (the standard synset order of the ILSVRC-2012 devkit)
 DOGS = range(151, 269)     # 151 Chihuahua … 268 Mexican hairless

@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from saliency.cli.app import main
-from saliency.models import build_model, normalize_image
+from saliency.datasets.images import normalize_image
+from saliency.models import build_model
 from saliency.models.export import export_difference, export_model, run_exported
 from saliency.training.checkpoint import save_checkpoint
 from saliency.training.modeling import model_spec

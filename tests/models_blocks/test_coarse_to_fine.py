@@ -10,12 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from saliency.errors import ConfigError
-from saliency.models.coarse_to_fine import (
-    CoarseToFine,
-    CoarseToFineConfig,
-    correlation_coefficient,
-    kl_divergence,
-)
+from saliency.models.coarse_to_fine import CoarseToFine, CoarseToFineConfig
+from saliency.models.map_similarity import kl_divergence
+from saliency.models.map_similarity import pearson_cc as correlation_coefficient
 
 
 def conv_net(seed: int = 0) -> nn.Module:

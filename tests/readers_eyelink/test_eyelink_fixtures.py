@@ -51,7 +51,7 @@ def test_2khz_half_millisecond_times_and_durations(eyelink):
                    events="efix", keep_samples=True)
     assert rec.sample_rate_hz == 2000.0
     assert rec.fixations["duration_ms"].tolist() == [132.5, 44.5]
-    t = np.concatenate([s.t_ms for s in rec.samples.values()])
+    t = np.concatenate([s.time_ms for s in rec.samples.values()])
     assert np.any(t % 1 == 0.5)  # 2154556.5 etc. survive as float64
 
 
@@ -87,9 +87,9 @@ def test_binocular_samples_blinks_and_missing_are_counted(eyelink):
     rec = read_asc(eyelink / "eyelink_binocular_example.asc", eye="left", stimulus_pattern=TRIALID,
                    keep_samples=True, accounting=acc)
     s = rec.samples[0]
-    assert s.eye == "left" and s.t_ms.size == 368 - (1408866 - 1408660)  # samples after TRIALID
+    assert s.eye == "left" and s.time_ms.size == 368 - (1408866 - 1408660)  # samples after TRIALID
     # left-eye blink 1408787..1408883 → its samples are missing ('.' in the file)
-    inside = (s.t_ms >= 1408787) & (s.t_ms <= 1408883)
+    inside = (s.time_ms >= 1408787) & (s.time_ms <= 1408883)
     assert np.isnan(s.x_px[inside]).all() and np.isfinite(s.x_px[~inside]).all()
     assert rec.stats["samples_in_blink"] > 0
     assert acc.to_dict()["files"][str(rec.path)]["noted"]["raw samples missing (blink or track loss)"] > 0
@@ -177,7 +177,7 @@ def test_every_efix_is_accounted_and_chunking_does_not_matter(eyelink, name, chu
     assert rec.fixations.equals(small.fixations)
     for k, s in rec.samples.items():
         np.testing.assert_array_equal(s.line, small.samples[k].line)
-        np.testing.assert_array_equal(s.t_ms, small.samples[k].t_ms)
+        np.testing.assert_array_equal(s.time_ms, small.samples[k].time_ms)
     rec.to_table(_meta(rec), ReadOptions(out_of_stimulus="clip"), acc)
     n_efix = sum(1 for line in path.read_bytes().splitlines() if line.startswith(b"EFIX"))
     assert acc.total_kept + acc.total_dropped == n_efix

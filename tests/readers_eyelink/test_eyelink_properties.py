@@ -77,7 +77,7 @@ def test_round_trip_synthetic_asc(trials, newline):
         for k, v in exp.items():
             assert row[k] == pytest.approx(v, abs=1e-9) if isinstance(v, float) else row[k] == v, (k, row, exp)
     assert [t.trial_id for t in rec.trials] == [f"T{i}" for i in range(len(trials))]
-    assert sum(s.t_ms.size for s in rec.samples.values()) == 2 * len(expected)
+    assert sum(s.time_ms.size for s in rec.samples.values()) == 2 * len(expected)
 
 
 @SETTINGS
@@ -190,7 +190,7 @@ def test_malformed_sample_line_is_named_when_samples_are_parsed(trials, data):
     assert err.value.line == i + 1
     acc = Accounting()
     rec = read_asc(path, keep_samples=True, options=ReadOptions(on_error="skip"), accounting=acc)
-    assert sum(s.t_ms.size for s in rec.samples.values()) == 2 * len(expected) - 1
+    assert sum(s.time_ms.size for s in rec.samples.values()) == 2 * len(expected) - 1
     assert acc.to_dict()["files"][str(path)]["noted"][LINE_SKIPPED] == 1
     assert len(rec.fixations) == len(expected)
 

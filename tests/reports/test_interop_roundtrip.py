@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from saliency.fixations import DatasetMeta, FixationTable, StimulusInfo
@@ -157,3 +158,27 @@ def test_pysaliency_reads_what_we_write_and_we_read_what_it_writes(tmp_path, ref
     paths, shapes = read_stimuli_hdf5(d / "ps_stimuli.hdf5")
     assert [p.resolve() for p in paths] == [Path(table.meta.stimuli[s].path).resolve() for s in ("a.png", "b.png")]
     assert shapes == [(20, 30, 3), (16, 24, 3)]
+
+
+def test_predict_and_export_write_the_same_png(tmp_path):
+    """One 8-bit scaling: ``saliency predict --format png`` writes the min–max PNG of ``export``."""
+    import torch
+
+    from saliency.cli.app import main
+    from saliency.training import load_model, predict_maps
+    from saliency.training.checkpoint import save_checkpoint
+    from saliency.training.modeling import build_network, model_spec
+
+    torch.manual_seed(0)
+    model = build_network("tiny", {}, "fixation")
+    ckpt = tmp_path / "tiny.pt"
+    save_checkpoint(ckpt, {"model": model.state_dict(), "model_spec": model_spec(model, "tiny", {}),
+                           "canvas": [32, 48]})
+    image = _table(tmp_path).meta.stimuli["a.png"].path
+    with pytest.raises(SystemExit) as rc:
+        main(["predict", str(ckpt), image, "--out", str(tmp_path / "out"), "--format", "png"])
+    assert rc.value.code == 0
+    (_, smap), = list(predict_maps(load_model(ckpt), [image]))
+    got = read_prediction_png(tmp_path / "out" / "a.png")
+    np.testing.assert_array_equal(got, map_to_uint8(smap))
+    assert got.min() == 0 and got.max() == 255

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from saliency.io import write_json
-from saliency.reports import GalleryItem, ReportData, build_report, gap_closed, render_report
+from saliency.reports import GalleryItem, ReportData, build_report, gap_closed_of, render_report
 from saliency.reports.figures import overlay
 from saliency.reports.rundir import rank_stimuli
 
@@ -56,10 +56,10 @@ def _data() -> ReportData:
 
 
 def test_gap_closed_is_fraction_of_centre_to_gold_nss_distance():
-    frac, centre, gold = gap_closed({"NSS": 1.6}, {"centre_bias": {"NSS": 1.0}, "gold_standard": {"NSS": 2.0}})
+    frac, centre, gold = gap_closed_of({"NSS": 1.6}, {"centre_bias": {"NSS": 1.0}, "gold_standard": {"NSS": 2.0}})
     assert frac == pytest.approx(0.6)
     assert (centre, gold) == ("centre_bias", "gold_standard")
-    assert gap_closed({"NSS": 1.6}, {"centre_bias": {"NSS": 1.0}}) is None
+    assert gap_closed_of({"NSS": 1.6}, {"centre_bias": {"NSS": 1.0}}) is None
 
 
 def test_rank_stimuli_orders_best_and_worst_without_overlap():
@@ -160,20 +160,8 @@ def test_report_understands_the_lower_case_keys_of_saliency_metrics():
                  "centre_gaussian": {"metrics": ["nss", "cc"], "nss": 1.0, "cc": 0.4, **extra},
                  "centre_loo": {"metrics": ["nss", "cc"], "nss": 1.1, "cc": 0.42, **extra},
                  "gold_standard": {"metrics": ["nss", "cc"], "nss": 2.0, "cc": 0.9, **extra}}
-    frac, centre, gold = gap_closed(model, baselines)
+    frac, centre, gold = gap_closed_of(model, baselines)
     assert frac == pytest.approx(0.3) and (centre, gold) == ("centre_gaussian", "gold_standard")
     html = render_report(ReportData(title="t", model_summary=model, baselines=baselines))
     assert "30.0%" in html and "<th class=\"\">NSS</th>" in html
     assert "sigma_px" not in html and "centre_gaussian_fit_stimuli" not in html and "fixation_mean" not in html
-
-
-def test_only_spatial_attention_maps_go_into_the_gallery():
-    import torch
-
-    from saliency.reports.rundir import spatial_attention
-
-    att = {"cbam": torch.rand(1, 1, 6, 8), "eca": torch.rand(1, 16, 1, 1), "sk": torch.rand(1, 2, 16),
-           "fusion": torch.rand(1, 3, 6, 8), "pool": torch.rand(1, 1, 1, 1)}
-    out = spatial_attention(att)
-    assert list(out) == ["cbam"] and out["cbam"].shape == (6, 8)
-    np.testing.assert_array_equal(out["cbam"], att["cbam"][0, 0].numpy())

@@ -83,7 +83,7 @@ def test_card_conventions_resolve() -> None:
     from saliency.ingest import load_card, resolve_selection
 
     assert resolve_selection("benchmark", "mit1003") == FixationSelection(start_index=1)
-    assert resolve_selection("authors", "mit1003") == FixationSelection(1, 6, min_length=6)
+    assert resolve_selection("authors", "mit1003") == FixationSelection(1, 6)
     assert resolve_selection("drop-first,max=5", "mit1003").max_per_scanpath == 5
     with pytest.raises(ConfigError, match="no dataset card"):
         resolve_selection("benchmark", "no-such-dataset")

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from saliency.datasets import fixation_count_map
 from saliency.errors import ConfigError, UnknownNameError
+from saliency.maps.fusion import fixation_count_map
 from saliency.training.losses import LOSSES, WeightedObjective, structure_loss
 
 # Golden values computed once with the reference implementation (pysaliency 0.2.22, .refvenv; re-checked live
@@ -66,7 +66,7 @@ def test_fixation_terms_equal_pysaliency(name):
     assert value == pytest.approx(GOLD[name], rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("name", ["kl", "cc", "nss", "sim"])
+@pytest.mark.parametrize("name", ["kl", "cc", "nss", "sim", "ll"])
 def test_terms_average_per_image_and_are_differentiable(name):
     pred, g, fmap = _case()
     pred2 = torch.cat([pred, torch.flip(pred, dims=(-1,))]).float().requires_grad_(True)
@@ -76,6 +76,37 @@ def test_terms_average_per_image_and_are_differentiable(name):
     assert float(batch) == pytest.approx(np.mean(singles), rel=1e-5)
     batch.backward()
     assert torch.isfinite(pred2.grad).all() and pred2.grad.abs().sum() > 0
+
+
+def test_ll_term_is_the_metrics_log_likelihood_in_nats():
+    from saliency.metrics.probabilistic import log_likelihood_per_fixation
+
+    pred, g, fmap = _case()
+    bits_over_uniform = log_likelihood_per_fixation(pred[0, 0].numpy(), XS, YS).mean()
+    assert float(LOSSES.get("ll")(pred, g, fmap)) == pytest.approx(bits_over_uniform * np.log(2) - np.log(12 * 16),
+                                                                    rel=1e-6)   # float32
+    with pytest.raises(ConfigError, match="fixation maps"):
+        LOSSES.get("ll")(pred, g, None)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_terms_equal_the_numpy_metrics(seed):
+    """The torch terms (one definition: saliency.models.map_similarity) are saliency.metrics' CC, KL, NSS, SIM."""
+    from saliency.metrics import fixation as M
+
+    rng = np.random.default_rng(seed)
+    h, w = 20, 30
+    logits = torch.tensor(rng.normal(size=(h, w)) * 2, dtype=torch.float64)
+    pred = torch.log_softmax(logits.flatten(), 0).view(1, 1, h, w)
+    g = rng.random((h, w)) ** 4
+    g /= g.sum()
+    xs, ys = rng.uniform(0, w, 9), rng.uniform(0, h, 9)
+    fmap = torch.tensor(fixation_count_map(xs, ys, h, w))[None, None]
+    p = np.exp(pred[0, 0].numpy())
+    numpy = {"cc": M.cc(p, g), "kl": M.kl_divergence(p, g), "sim": M.sim(p, g), "nss": M.nss(p, xs, ys)}
+    for name, want in numpy.items():
+        got = float(LOSSES.get(name)(pred, torch.tensor(g)[None, None], fmap))
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-7), name
 
 
 def test_perfect_prediction_optimises_every_term():

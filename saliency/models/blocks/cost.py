@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -10,9 +11,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def count_macs(module: nn.Module, *inputs: torch.Tensor) -> int:
+def forward_macs(module: nn.Module | Callable[..., Any], *inputs: torch.Tensor) -> int:
     """Multiply-accumulates of one forward (matmuls, convolutions, attention kernels): FLOPs / 2 as
-    counted by :class:`torch.utils.flop_counter.FlopCounterMode`. Elementwise ops are not counted."""
+    counted by :class:`torch.utils.flop_counter.FlopCounterMode`. Elementwise ops are not counted.
+
+    The one MAC counter: ``saliency.models.count_macs`` (a whole model on one image) and the
+    coarse-to-fine report use it."""
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         module(*inputs)
@@ -34,7 +38,7 @@ def block_cost(name: str, channels: int, height: int, width: int, *, batch: int 
             block(x)
             times.append(time.perf_counter() - t0)
     return {"block": name, "params": sum(p.numel() for p in block.parameters()),
-            "macs": count_macs(block, x), "cpu_s": sorted(times)[len(times) // 2],
+            "macs": forward_macs(block, x), "cpu_s": sorted(times)[len(times) // 2],
             "shape": f"{batch}x{channels}x{height}x{width}"}
 
 
