@@ -38,3 +38,13 @@ def predict_maps(model: nn.Module, image_paths: Sequence[str | Path], *, canvas:
     if canvas is None:
         raise ValueError("predict_maps: pass canvas=(height, width) for a model not from load_model")
     yield from predict_maps_iter(model, image_paths, canvas, device)
+
+
+def resolve_model(ref: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """An existing file → the training checkpoint (:func:`load_model`); otherwise a released model name or
+    folder (:func:`saliency.models.released.load_released`). Eval mode, ``model.canvas`` set."""
+    from saliency.models.released import load_released
+
+    if Path(ref).is_file():
+        return load_model(ref, device=device)
+    return load_released(ref, device=device)
