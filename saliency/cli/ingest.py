@@ -180,6 +180,8 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
     for k, v in [("input files", f"{len(rep['inputs']):,} ({len(acc['files']):,} sources)"),
                  ("fixations seen", f"{acc['seen']:,}"), ("kept", f"{acc['kept']:,}"),
                  ("dropped", f"{acc['dropped']:,}"),
+                 *([("files skipped (unreadable)", "\n".join(acc["files_skipped"].values()))]
+                   if acc.get("files_skipped") else []),
                  ("stimuli (with fixations / listed)", f"{t['stimuli_with_fixations']:,} / {t['stimuli_listed']:,}"),
                  ("observers", f"{t['observers']:,}"),
                  ("pixels per degree", "—" if t["pixels_per_degree"] is None else f"{t['pixels_per_degree']:g}"),
@@ -222,8 +224,7 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         emb = rep["embedded_stimuli"]
         con.print(f"wrote {emb['stimuli']} stimulus pictures stored inside the recordings to {emb['folder']}")
     if result.out_dir is not None:
-        con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
-                  f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")
+        con.print(f"wrote {result.out_dir / 'fixations.parquet'} and {result.out_dir / 'ingest_report.json'}")
 
 
 def _short_example(path: str, example: str) -> str:

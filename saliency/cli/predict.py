@@ -20,6 +20,12 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", help="Output directory."),
         fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
+        backend: str = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
+                                    "export extra) | onnx-int8 (int8 weights, see docs/models.md)."),
+        threads: int = typer.Option(None, "--threads", min=1, help="Intra-op threads of the model "
+                                    "[default: all cores]."),
+        io_workers: int = typer.Option(2, "--io-workers", min=1, help="Threads decoding, resizing and "
+                                       "writing images while the model runs."),
     ) -> None:
         """Write one map per image at the image's original size.
 
@@ -27,10 +33,15 @@ def register(app: typer.Typer) -> None:
         predicted; png: the benchmark submission format of ``saliency export``, round(255·(m − min)/(max − min))
         (docs/reports.md).
         """
+        import time
+
+        import numpy as np
+        import torch
+
         from saliency.errors import ConfigError
         from saliency.interop.images import write_prediction_npy, write_prediction_png
         from saliency.progress import progress, rate_text
-        from saliency.training import predict_maps
+        from saliency.training.inference import make_forward, predict_files
         from saliency.training.predict import resolve_model
 
         if fmt not in ("npy", "png"):
@@ -47,15 +58,21 @@ def register(app: typer.Typer) -> None:
             if not p.is_file():
                 raise ConfigError(f"{p}: no such image file")
         model = resolve_model(model_ref, device=device)
-        import time
+        if threads is not None:
+            torch.set_num_threads(threads)
+        forward = make_forward(model, backend, threads=threads, device=device)
+        out.mkdir(parents=True, exist_ok=True)
+
+        def write(path: Path, smap: np.ndarray) -> None:
+            target = out / f"{path.stem}.{fmt}"
+            if fmt == "npy":
+                write_prediction_npy(smap, target)
+            else:
+                write_prediction_png(smap, target)
 
         t0 = time.perf_counter()
         with progress() as prog:
             task = prog.add_task("predict", total=len(images), rate="")
-            for k, (path, smap) in enumerate(predict_maps(model, images, device=device), 1):
-                target = out / f"{path.stem}.{fmt}"
-                if fmt == "npy":
-                    write_prediction_npy(smap, target)
-                else:
-                    write_prediction_png(smap, target)
+            for k, _ in enumerate(predict_files(forward, images, model.canvas, getattr(model, "task", "fixation"),
+                                                write=write, workers=io_workers), 1):
                 prog.update(task, advance=1, rate=rate_text(k, time.perf_counter() - t0, "img"))

@@ -15,6 +15,7 @@ invalidate what follows.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import traceback
@@ -26,7 +27,7 @@ from typing import Any
 
 import saliency
 from saliency.errors import ConfigError, SaliencyError
-from saliency.io import write_json
+from saliency.io import folder_lock, write_json
 from saliency.pipeline.closure import code_fingerprint
 from saliency.pipeline.hashing import (
     MANIFEST_NAME,
@@ -214,6 +215,13 @@ def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[
         if n not in names:
             raise ConfigError(f"pipeline {spec.name!r}: no stage {n!r}; stages: {names}")
     spec.out.mkdir(parents=True, exist_ok=True)
+    # one run per folder: a second `saliency run` would delete this one's .<stage>.tmp folders
+    with contextlib.nullcontext() if dry_run else folder_lock(spec.out, "the pipeline run folder"):
+        return _run_stages(spec, ordered, only, force, dry_run, log, show_progress)
+
+
+def _run_stages(spec: PipelineSpec, ordered: list[Stage], only: list[str], force: set[str], dry_run: bool,
+                log: Callable[[str], None], show_progress: bool) -> RunReport:
     manifest = Manifest(spec.out / MANIFEST_NAME)
     outcomes: list[StageOutcome] = []
     failure: BaseException | None = None

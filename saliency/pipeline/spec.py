@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.io import read_toml
+from saliency.names import check_name
 from saliency.tasks import TASKS
 
 DEFAULT_STAGES = {
@@ -142,12 +144,7 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     if document is None:
         if source is None:
             raise ConfigError("load_pipeline: give a path or a document")
-        try:
-            document = tomllib.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: pipeline file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        document = read_toml(source, "pipeline file")
     where = str(source) if source is not None else "<pipeline>"
     doc = copy.deepcopy(dict(document))
     quick_table = doc.pop("quick", {})
@@ -166,6 +163,8 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     for key in ("name", "task"):
         if not isinstance(head.get(key), str):
             raise ConfigError(f"{where}: [pipeline].{key} must be a string")
+    check_name(head["name"], f"{where}: [pipeline].name")
+    check_name(str(head.get("dataset", head["name"])), f"{where}: [pipeline].dataset")
     task = head["task"]
     if task not in TASKS:
         raise ConfigError(f"{where}: [pipeline].task must be one of {TASKS}, got {task!r}")

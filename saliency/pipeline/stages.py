@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
-from saliency.io import atomic_path, write_json
+from saliency.io import atomic_path, read_toml, write_json
 from saliency.pipeline.runner import Stage, StageContext
 from saliency.pipeline.spec import PipelineSpec
 from saliency.registry import Registry
@@ -223,7 +223,6 @@ def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shard
     to data_root), the run name/folder (``out_dir``) and the seed default; any recipe value for those is
     replaced.
     """
-    import tomllib
 
     from saliency.pipeline.spec import deep_merge
 
@@ -233,12 +232,7 @@ def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shard
     data_path = s.pop("path", spec.dataset)
     if recipe:
         path = spec.resolve_file(recipe)
-        try:
-            base = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"[train].recipe: {path} not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"[train].recipe: {path} is not valid TOML: {exc}") from None
+        base = read_toml(path, "[train].recipe")
     unknown = set(s) - _RECIPE_KEYS
     if unknown:
         raise ConfigError(f"[train]: unknown key(s) {sorted(unknown)}; expected recipe tables {sorted(_RECIPE_KEYS)}")
@@ -363,19 +357,15 @@ def run_evaluate(ctx: StageContext) -> None:
 
 
 def _model_name(train_dir: Path) -> str:
-    import tomllib
-
     p = train_dir / "config.toml"
     if p.is_file():
-        return str(tomllib.loads(p.read_text()).get("model", {}).get("name", "model"))
+        return str(read_toml(p, "training config").get("model", {}).get("name", "model"))
     return "model"
 
 
 def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
-    import tomllib
-
     p = train_dir / "config.toml"
-    root = tomllib.loads(p.read_text()).get("data", {}).get("sod_root") if p.is_file() else None
+    root = read_toml(p, "training config").get("data", {}).get("sod_root") if p.is_file() else None
     return Path(root) if root else ctx.spec.resolve_data(ctx.spec.dataset)
 
 

@@ -36,8 +36,8 @@ import numpy as np
 from saliency.errors import ConfigError
 
 if TYPE_CHECKING:
+    from saliency.fixations.accounting import Accounting
     from saliency.fixations.table import FixationTable
-    from saliency.readers.base import Accounting
 
 VALIDATION_REASON = "trial validation error above limit"
 LOSS_REASON = "trial tracking loss above limit"

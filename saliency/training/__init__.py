@@ -3,7 +3,7 @@
 from saliency.training.config import (
     DataConfig,
     LossConfig,
-    ModelConfig,
+    ModelChoice,
     OptimConfig,
     RunConfig,
     TrainConfig,
@@ -14,6 +14,6 @@ from saliency.training.losses import LOSSES, WeightedObjective
 from saliency.training.predict import load_model, predict_maps
 
 __all__ = [
-    "LOSSES", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "RunConfig", "RunResult",
+    "LOSSES", "DataConfig", "LossConfig", "ModelChoice", "OptimConfig", "RunConfig", "RunResult",
     "TrainConfig", "WeightedObjective", "load_config", "load_model", "predict_maps", "train",
 ]

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
+from saliency.io import read_toml
+from saliency.names import check_name
 from saliency.tasks import TASKS
 
 
@@ -74,8 +76,10 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """The network of a run.
+class ModelChoice:
+    """The network of a run: which zoo model, with which overrides (the ``[model]`` table of a recipe).
+
+    Not to be confused with :class:`saliency.models.ModelConfig`, the full network configuration it resolves to.
 
     ``name``: a zoo name of ``saliency.models.MODELS``, ``"default"`` (the task's default model) or
     ``"tiny"`` (a 3-layer test net). ``options``: overrides of fields of the zoo entry's
@@ -212,14 +216,13 @@ class RunConfig:
     seed: int = 0
     runs_dir: str = "runs"
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelChoice = field(default_factory=ModelChoice)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError(f"name must be a non-empty directory name, got {self.name!r}")
+        check_name(self.name, "name")
         check_model_options(self.model.name, self.model.options, self.data.task)
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,12 +281,7 @@ def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixa
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Read a TOML recipe and apply ``key=value`` overrides (values parsed as TOML, else strings)."""
     path = Path(path)
-    try:
-        d = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    d = read_toml(path, "config file")
     for item in overrides:
         key, value = parse_override(item)
         _set_dotted(d, key, value)

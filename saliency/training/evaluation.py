@@ -20,6 +20,7 @@ from torch import nn
 
 from saliency.datasets import Letterbox, normalize_image, read_rgb
 from saliency.training import losses as L
+from saliency.training.inference import mean_probability_logits, to_stimulus
 
 
 def _forward(model: nn.Module, x: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None,
@@ -74,13 +75,10 @@ def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], 
     lb = Letterbox.fit(h, w, *canvas)
     x = normalize_image(lb.image_to_canvas(image))[None]
     out = _forward(model, x, device, amp_dtype, channels_last)[0, 0].cpu().numpy()
-    if task == "fixation":
-        return np.exp(lb.log_density_to_stimulus(out)).astype(np.float32)
-    prob = 1 / (1 + np.exp(-out.astype(np.float64)))
-    if getattr(model, "tta_flip", False) if tta_flip is None else tta_flip:
+    if task == "sod" and (getattr(model, "tta_flip", False) if tta_flip is None else tta_flip):
         flipped = _forward(model, x.flip(-1), device, amp_dtype, channels_last)[0, 0].flip(-1).cpu().numpy()
-        prob = 0.5 * (prob + 1 / (1 + np.exp(-flipped.astype(np.float64))))
-    return np.clip(lb.map_to_stimulus(prob.astype(np.float32)), 0, 1)
+        out = mean_probability_logits(out, flipped)
+    return to_stimulus(out, lb, task)
 
 
 def predict_maps_iter(model: nn.Module, image_paths: Sequence[str | Path], canvas: tuple[int, int],

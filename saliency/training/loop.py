@@ -17,6 +17,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,13 @@ from torch import nn
 
 from saliency.errors import ConfigError
 from saliency.io import atomic_write, write_json
-from saliency.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from saliency.training.checkpoint import (
+    load_checkpoint,
+    require_fields,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from saliency.training.config import RunConfig, dump_config
 from saliency.training.data import build_run_data, make_loader, scale_batch
 from saliency.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
@@ -178,6 +185,20 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: We
     return loss, terms
 
 
+def warn_thread_change(ck: dict[str, Any], path: Path) -> None:
+    """Exact (bit-identical) resume holds only with the torch thread count the run was saved with: CPU
+    kernels split reductions by thread, so sums round differently. Warn when it changed."""
+    saved, now = ck.get("torch_threads"), torch.get_num_threads()
+    if saved is not None and int(saved) != now:
+        warnings.warn(f"{path}: saved with {saved} torch threads, resuming with {now}; the resumed run is not "
+                      f"bit-identical to an uninterrupted one (set OMP_NUM_THREADS={saved} for that)",
+                      ResumeThreadsWarning, stacklevel=2)
+
+
+class ResumeThreadsWarning(UserWarning):
+    """Resuming with another thread count than the checkpoint was saved with (not bit-identical)."""
+
+
 def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool = False,
           source: Any = None, show_progress: bool = False,
           on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> RunResult:
@@ -202,11 +223,10 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
     if resume and not last_path.is_file():
         raise ConfigError(f"--resume: {last_path} does not exist")
     if resume:
-        import tomllib
-
+        from saliency.io import read_toml
         from saliency.training.config import RunConfig as _RC
 
-        saved = _RC.from_dict(tomllib.loads((run_dir / "config.toml").read_text()))
+        saved = _RC.from_dict(read_toml(run_dir / "config.toml", "saved run config"))
         if saved.to_dict() != cfg.to_dict():
             diff = sorted(k for k in _flatten(cfg.to_dict()).keys() | _flatten(saved.to_dict()).keys()
                           if _flatten(cfg.to_dict()).get(k) != _flatten(saved.to_dict()).get(k))
@@ -238,6 +258,8 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
     start_epoch, step, best, bad_epochs, history = 0, 0, None, 0, []
     if resume:
         ck = load_checkpoint(last_path, map_location=device)
+        require_fields(ck, last_path, ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "bad_epochs",
+                                       "best", "history", "rng"))
         unwrap(model).load_state_dict(ck["model"])
         optimizer.load_state_dict(ck["optimizer"])
         scheduler.load_state_dict(ck["scheduler"])
@@ -246,6 +268,7 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
         best = ck["best"]
         history = list(ck["history"])
         set_rng_state(ck["rng"])
+        warn_thread_change(ck, last_path)
     elif info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(run_dir / "config.toml", "w") as fh:
@@ -336,6 +359,7 @@ def train(config: RunConfig, *, run_dir: str | Path | None = None, resume: bool 
                     "bad_epochs": bad_epochs, "history": history, "config": dump_config(cfg),
                     "model_spec": spec, "canvas": [cfg.data.height, cfg.data.width], "task": task,
                     "tta_flip": bool(cfg.train.tta_flip and task == "sod"),
+                    "torch_threads": torch.get_num_threads(),
                 }
                 save_checkpoint(last_path, state)
                 if improved:
