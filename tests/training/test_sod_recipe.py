@@ -124,6 +124,12 @@ def test_flip_tta_averages_the_mirrored_prediction():
     np.testing.assert_allclose(tta, 0.5 * (plain + mirror[:, ::-1]), atol=2e-3)
     model.tta_flip = True
     np.testing.assert_allclose(predict_array(model, img, (64, 64), torch.device("cpu"), "sod"), tta, atol=1e-6)
+    from saliency.datasets import Letterbox, normalize_image
+    from saliency.training.inference import make_forward, to_stimulus
+
+    lb = Letterbox.fit(40, 56, 64, 64)  # saliency predict's path: the backend forward wraps the TTA
+    x = normalize_image(lb.image_to_canvas(img))[None].numpy()
+    np.testing.assert_allclose(to_stimulus(make_forward(model)(x)[0, 0], lb, "sod"), tta, atol=1e-5)
 
 
 def test_head_calibration_is_an_affine_map_of_the_logits_and_old_state_dicts_load():
