@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -13,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command("baselines")
     def baselines_cmd(
         shards: Path = typer.Option(..., "--shards", help="Shard directory (outputs/<dataset>/shards)."),
-        convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
+        convention: Literal["pysaliency", "mit"] = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics (repeatable); "
                                           "`-m nss` is fastest."),
         which: list[str] = typer.Option(None, "--baseline", "-b", help="Baselines (repeatable); default all."),

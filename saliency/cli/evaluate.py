@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
         sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
                                  "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),
-        convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
+        convention: Literal["pysaliency", "mit"] = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics to score (repeatable); "
                                           "default all but emd."),
         resize: bool = typer.Option(False, "--resize", help="Resize predictions to the stimulus size."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -20,9 +21,9 @@ def maps(
                                  "(default: the image paths recorded in the table).", file_okay=False),
     out: Path = typer.Option(None, "--out", help="Shard folder [default: outputs/<dataset>/shards]."),
     sigma: float = typer.Option(24.0, "--sigma", help="Gaussian σ, in --sigma-unit."),
-    sigma_unit: str = typer.Option("px", "--sigma-unit", help="px | dva (dva needs pixels per degree)."),
+    sigma_unit: Literal["px", "dva"] = typer.Option("px", "--sigma-unit", help="px | dva (dva needs pixels per degree)."),
     ppd: float = typer.Option(None, "--ppd", help="Pixels per degree, overriding the table's."),
-    mode: str = typer.Option("constant", "--mode", help="Boundary: constant (zero padding, MATLAB imfilter) | "
+    mode: Literal["constant", "reflect", "mit_fft"] = typer.Option("constant", "--mode", help="Boundary: constant (zero padding, MATLAB imfilter) | "
                              "reflect (pysaliency FixationMap) | mit_fft (MIT benchmark antonioGaussian)."),
     truncate: float = typer.Option(4.0, "--truncate", help="Kernel truncation in σ (constant, reflect)."),
     mit_fc: float = typer.Option(None, "--mit-fc", help="mit_fft cut-off in cycles per FFT grid "
@@ -36,9 +37,11 @@ def maps(
                                "card (benchmark | authors) or e.g. drop-first, index=1:6, max=5, "
                                "window=0:1500, min-length=6 (comma-separated). Stored in meta.json; "
                                "baselines and metrics use the same fixations."),
-    dtype: str = typer.Option("uint16", "--dtype", help="Stored dtype: uint16 (peak-normalised, quantised to "
-                              "1/65535 of the peak, compressed; needs parquet) | float32 | float16."),
-    fmt: str = typer.Option("parquet", "--format", help="Shard format: parquet | npz (uncompressed)."),
+    dtype: Literal["uint16", "float32", "float16"] = typer.Option(
+        "uint16", "--dtype", help="Stored dtype: uint16 (peak-normalised, quantised to 1/65535 of the peak, "
+        "compressed; needs parquet) | float32 | float16."),
+    fmt: Literal["parquet", "npz"] = typer.Option("parquet", "--format",
+                                                  help="Shard format: parquet | npz (uncompressed)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
     shard_size: int = typer.Option(256, "--shard-size", min=1, help="Maps per shard."),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This task's part (job arrays)."),

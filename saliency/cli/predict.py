@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -18,9 +19,9 @@ def register(app: typer.Typer) -> None:
         model_ref: str = typer.Option(None, "--model", "-m", help="A checkpoint (.pt) or a released model "
                                       "name (package folder saliency/released/, e.g. 'sod')."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
-        fmt: str = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
+        fmt: Literal["npy", "png"] = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
-        backend: str = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
+        backend: Literal["torch", "onnx", "onnx-int8"] = typer.Option("torch", "--backend", help="torch | onnx (ONNX Runtime, CPU; needs the "
                                     "export extra) | onnx-int8 (int8 weights, see docs/models.md)."),
         threads: int = typer.Option(None, "--threads", min=1, help="Intra-op threads of the model "
                                     "[default: all cores]."),
@@ -44,8 +45,6 @@ def register(app: typer.Typer) -> None:
         from saliency.training.inference import make_forward, predict_files
         from saliency.training.predict import resolve_model
 
-        if fmt not in ("npy", "png"):
-            raise ConfigError(f"--format must be npy or png, got {fmt!r}")
         if model_ref is None:
             if not items or not items[0].endswith(".pt"):
                 raise ConfigError("saliency predict: give a checkpoint (.pt) first or --model NAME "

@@ -71,6 +71,8 @@ class Stage:
         (which is always hashed, with the numeric dependencies' versions).
     key_extra: anything else the stage's output depends on (JSON-able; hashed into the key), e.g. the
         settings of another stage it reads (the baselines stage reads the train stage's split rule).
+    check: validates the stage's settings (raising :class:`ConfigError`); called for every stage of the
+        pipeline before any stage runs (``--dry-run`` included).
     """
 
     name: str
@@ -80,6 +82,7 @@ class Stage:
     code: tuple[str, ...] = ()
     description: str = ""
     key_extra: Callable[[PipelineSpec, dict[str, Any]], Any] | None = None
+    check: Callable[[PipelineSpec], None] | None = None
 
 
 @dataclass
@@ -139,7 +142,8 @@ def _now() -> str:
 
 
 def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
-    """The stages named by ``spec.stages`` in that order; every ``needs`` must come earlier."""
+    """The stages named by ``spec.stages`` in that order; every ``needs`` must come earlier; every stage's
+    settings valid (``Stage.check``), so nothing runs when any stage's table has a bad key."""
     by_name = {s.name: s for s in stages}
     where = str(spec.source) if spec.source is not None else f"pipeline {spec.name!r}"
     for table in spec.settings:
@@ -155,6 +159,15 @@ def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
                 raise ConfigError(f"pipeline {spec.name!r}: stage {name!r} needs {dep!r}, which must run "
                                   f"before it; stages: {list(spec.stages)}")
         ordered.append(st)
+    problems = []
+    for st in ordered:  # every stage's table, so that one run reports every bad key
+        try:
+            if st.check is not None:
+                st.check(spec)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
     return ordered
 
 

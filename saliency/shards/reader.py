@@ -1,4 +1,4 @@
-"""Read a shard set lazily and verifiably (contract 2): :func:`open_shards` → :class:`ShardSet`.
+"""Read a shard set lazily and verifiably: :func:`open_shards` → :class:`ShardSet`.
 
 Nothing is loaded until asked for; each map is checked against its ``map_sha256`` when read (disable
 with ``verify=False``), and loading never unpickles. A ShardSet pickles without its open file handles,
@@ -87,7 +87,7 @@ class ShardSet:
         state["_handle"] = None
         return state
 
-    # ---- contract 2 ------------------------------------------------------------------------------
+    # ---- what datasets, metrics and baselines read ----------------------------------------------
     @property
     def meta(self) -> dict:
         return dict(self._meta)

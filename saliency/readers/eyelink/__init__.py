@@ -83,7 +83,10 @@ Bad input
     raises :class:`ReaderError` naming file and line and what was expected. Under
     ``ReadOptions(on_error="skip")`` a bad EFIX is counted as dropped with its reason and any other bad
     line is counted under ``noted`` (``malformed line skipped``). With ``events="efix"`` sample lines are
-    not parsed, hence not checked.
+    not parsed, hence not checked. An EFIX needs its pupil field (8 fields: a line cut before it may have
+    lost digits of y); a duration that is ±inf or above 10⁹ ms is ``non-finite duration``. A UTF-16/32
+    file (byte-order mark or sniffed) is transcoded, a UTF-8 mark skipped; NUL bytes, or no ASC keyword
+    line at all, are an error even under ``skip`` (see docs/robustness.md).
 
 Modules: :mod:`.lexer` (chunked scan, line kinds, EFIX, errors), :mod:`.messages` (trials, IMGLOAD
 placement, stimulus names), :mod:`.samples` (raw samples), :mod:`.events` (EFIX/detected fixations → rows).
