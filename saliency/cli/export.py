@@ -72,6 +72,21 @@ def register(app: typer.Typer) -> None:
         written = export_predictions(items, out, formats=[str(f) for f in fmt])
         console().print(f"{len(items)} maps → " + ", ".join(str(v) for v in written.values()))
 
+    @export.command("released")
+    def export_released_cmd(
+        run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="A training run directory."),
+        out: Path = typer.Option(..., "--out", "-o", help="Folder to write (saliency/released/<name> ships it)."),
+        description: str = typer.Option("", "--description", help="One line for the card (default: the zoo's)."),
+        commit: str = typer.Option("", "--commit", help="The code commit it was trained with (for the card)."),
+    ) -> None:
+        """Write a trained run as a released model: float16 safetensors, spec.json and the model card
+        (``saliency predict --model NAME`` loads it by name once it is in ``saliency/released/NAME``)."""
+        from saliency.cli.common import console
+        from saliency.training.release import release_run
+
+        path = release_run(run_dir, out, description=description, commit=commit)
+        console().print(f"released model written to {path}")
+
     @export.command("model")
     def export_model_cmd(
         checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run or a pipeline run directory."),

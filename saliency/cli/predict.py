@@ -1,4 +1,5 @@
-"""``saliency predict CHECKPOINT IMAGES... --out DIR [--format npy|png]``."""
+"""``saliency predict CHECKPOINT IMAGES... --out DIR [--format npy|png]`` or
+``saliency predict --model NAME IMAGES... --out DIR`` (a released model, e.g. ``sod``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ ORDER = 61
 def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
-        checkpoint: Path = typer.Argument(..., exists=True, dir_okay=False, help="A checkpoint (.pt)."),
-        images: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Image files."),
+        items: list[str] = typer.Argument(..., metavar="[CHECKPOINT] IMAGES...",
+                                          help="A checkpoint (.pt) unless --model is given, then image files."),
+        model_ref: str = typer.Option(None, "--model", "-m", help="A checkpoint (.pt) or a released model "
+                                      "name (package folder saliency/released/, e.g. 'sod')."),
         out: Path = typer.Option(..., "--out", help="Output directory."),
         fmt: Literal["npy", "png"] = typer.Option("npy", "--format", help="npy (float32 map) or png (8-bit, min–max scaled)."),
         device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N."),
@@ -36,12 +39,24 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         import torch
 
+        from saliency.errors import ConfigError
         from saliency.interop.images import write_prediction_npy, write_prediction_png
         from saliency.progress import progress, rate_text
-        from saliency.training import load_model
         from saliency.training.inference import make_forward, predict_files
+        from saliency.training.predict import resolve_model
 
-        model = load_model(checkpoint, device=device)
+        if model_ref is None:
+            if not items or not items[0].endswith(".pt"):
+                raise ConfigError("saliency predict: give a checkpoint (.pt) first or --model NAME "
+                                  "(a released model, e.g. --model sod)")
+            model_ref, items = items[0], items[1:]
+        images = [Path(p) for p in items]
+        if not images:
+            raise ConfigError("saliency predict: no image given")
+        for p in images:
+            if not p.is_file():
+                raise ConfigError(f"{p}: no such image file")
+        model = resolve_model(model_ref, device=device)
         if threads is not None:
             torch.set_num_threads(threads)
         forward = make_forward(model, backend, threads=threads, device=device)

@@ -47,6 +47,10 @@ class DataConfig(Settings):
     shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers);
     ``extra_eval_limit`` > 0 scores only the first n stimuli of each such set in split-hash order
     (``saliency.datasets.splits.stimulus_unit``: a fixed, name-independent pseudo-random sample).
+    ``strong``: the stronger, mask-consistent SOD augmentation of ``AugmentConfig.strong`` (affine
+    scale/shift/rotation, blur, noise, gamma). ``scales``: multi-scale training, each batch resized by a
+    factor drawn from this list (seeded by step; sizes rounded to multiples of 32), e.g. [0.75, 1.0, 1.25];
+    empty = the canvas only. Validation and testing always use the canvas.
     """
 
     dataset: str = "osie"
@@ -68,6 +72,8 @@ class DataConfig(Settings):
     vflip: bool = False
     extra_eval: TomlList[str] = ()
     extra_eval_limit: NonNegInt = 0
+    strong: bool = False
+    scales: TomlList[Annotated[float, Field(ge=0.25, le=4)]] = ()
 
     @field_validator("split_fractions")
     @classmethod
@@ -122,9 +128,14 @@ class OptimConfig(Settings):
 
 
 class LossConfig(Settings):
-    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default."""
+    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default.
+
+    ``deep_supervision`` > 0 (SOD models with side outputs, ``decoder = "sod"``): weight of the same
+    objective averaged over the side outputs.
+    """
 
     weights: dict[str, float] = Field(default_factory=dict)
+    deep_supervision: NonNegFloat = 0.0
 
     @field_validator("weights")
     @classmethod
@@ -141,7 +152,16 @@ class TrainConfig(Settings):
     """The loop. device "auto" → cuda if available else cpu; precision "auto" → bf16 on GPU, fp32 on
     CPU; channels_last "auto" → on GPU. ``monitor`` is the validation metric for best checkpoint and
     early stopping (``patience`` epochs without improvement; 0 = never stop early).
-    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs)."""
+    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs).
+    ``freeze_encoder_epochs``: the first n epochs train everything but the (pretrained) encoder, whose
+    weights and BatchNorm statistics stay fixed (warm-up of a fresh decoder; ~3× cheaper steps on CPU).
+    ``encoder_trainable_fraction``: after the warm-up only the deepest fraction of the encoder's parameter
+    tensors is fine-tuned (the shallow, high-resolution layers stay frozen: cheaper steps, less
+    over-fitting of generic low-level filters on little data); 1.0 = the whole encoder.
+    ``tta_flip`` (SOD): the final evaluation and ``saliency predict`` average the probabilities of the
+    image and its horizontal mirror. ``calibrate`` (SOD): after training, fit a logit scale a and bias b
+    (sigmoid(a·z + b)) minimising the validation MAE, store them in the model's head, and record the
+    validation MAE before/after in ``calibration.json``."""
 
     epochs: PositiveInt = 5
     batch_size: PositiveInt = 8
@@ -157,6 +177,10 @@ class TrainConfig(Settings):
     log_every: PositiveInt = 10
     final_eval: bool = True
     tensorboard: bool = False
+    freeze_encoder_epochs: NonNegInt = 0
+    encoder_trainable_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+    tta_flip: bool = False
+    calibrate: bool = False
 
 
 class RunConfig(Settings):

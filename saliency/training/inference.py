@@ -64,10 +64,18 @@ def _onnx_session(model: nn.Module, canvas: tuple[int, int], int8: bool, threads
 def make_forward(model: nn.Module, backend: str = "torch", *, canvas: tuple[int, int] | None = None,
                  threads: int | None = None, device: str | torch.device = "cpu") -> Forward:
     """The forward function of ``model`` on ``backend`` (module docstring). ``canvas``: the (H, W) the ONNX
-    graph is traced at (default ``model.canvas``; other sizes run too)."""
+    graph is traced at (default ``model.canvas``; other sizes run too). A SOD model with ``tta_flip`` (set by
+    ``load_model`` / ``load_released``) gets :func:`with_flip_tta` around it."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     model.eval()
+    if getattr(model, "tta_flip", False) and getattr(model, "task", "") == "sod":
+        return with_flip_tta(_make_forward(model, backend, canvas=canvas, threads=threads, device=device))
+    return _make_forward(model, backend, canvas=canvas, threads=threads, device=device)
+
+
+def _make_forward(model: nn.Module, backend: str, *, canvas: tuple[int, int] | None,
+                  threads: int | None, device: str | torch.device) -> Forward:
     if backend == "torch":
         dev = torch.device(device)
 
@@ -84,6 +92,22 @@ def make_forward(model: nn.Module, backend: str = "torch", *, canvas: tuple[int,
     def run_onnx(x: np.ndarray) -> np.ndarray:
         return session.run(None, {INPUT_NAME: x})[0]
     return run_onnx
+
+
+def mean_probability_logits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Logits of the mean of the probabilities sigmoid(a) and sigmoid(b) (SOD flip TTA averages
+    probabilities; returning logits keeps every later step, :func:`to_stimulus`, unchanged)."""
+    p = 0.5 * (1 / (1 + np.exp(-a.astype(np.float64))) + 1 / (1 + np.exp(-b.astype(np.float64))))
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return (np.log(p) - np.log1p(-p)).astype(np.float32)
+
+
+def with_flip_tta(forward: Forward) -> Forward:
+    """SOD flip TTA on any backend: the logits of the mean probability of the image and of its mirror."""
+    def run(x: np.ndarray) -> np.ndarray:
+        mirrored = forward(np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
+        return mean_probability_logits(forward(x), mirrored)
+    return run
 
 
 def _prepare(path: Path, canvas: tuple[int, int]) -> tuple[Letterbox, np.ndarray]:

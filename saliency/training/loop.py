@@ -37,7 +37,7 @@ from saliency.training.checkpoint import (
     set_rng_state,
 )
 from saliency.training.config import RunConfig, dump_config
-from saliency.training.data import build_run_data, make_loader
+from saliency.training.data import build_run_data, make_loader, scale_batch
 from saliency.training.distributed import DistInfo, barrier, broadcast_object, init_distributed
 from saliency.training.evaluation import evaluate_fixation, evaluate_sod, validate
 from saliency.training.losses import DEFAULT_FIXATION_WEIGHTS, DEFAULT_SOD_WEIGHTS, WeightedObjective
@@ -163,11 +163,12 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: We
                grad_clip: float = 0.0, scaler: torch.amp.GradScaler | None = None,
                clip_module: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """One optimisation step: forward (under bf16 autocast when ``amp_dtype``), the objective on the
-    float32 prediction, backward, global-norm clipping of ``clip_module``'s gradients (default ``model``;
+    float32 prediction (plus the model's deep-supervision ``aux_outputs``, if any), backward, global-norm clipping of ``clip_module``'s gradients (default ``model``;
     the unwrapped module under DDP) when ``grad_clip`` > 0, optimizer step. Returns (loss, terms)."""
     with torch.autocast(device_type=x.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
         pred = model(x)
-    loss, terms = objective(pred.float(), targets)
+    aux = getattr(clip_module or model, "aux_outputs", None) or ()
+    loss, terms = objective(pred.float(), targets, aux=aux) if aux else objective(pred.float(), targets)
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()
@@ -250,7 +251,7 @@ class Trainer:
         self.model = model
         self.optimizer = make_optimizer(model, cfg)
         self._make_schedule()
-        self.objective = WeightedObjective(cfg.loss.weights, self.task)
+        self.objective = WeightedObjective(cfg.loss.weights, self.task, cfg.loss.deep_supervision)
 
         self.start_epoch, self.step, self.best, self.bad_epochs = 0, 0, None, 0
         self.history: list[dict[str, Any]] = []
@@ -343,9 +344,11 @@ class Trainer:
                     stopped_early = True
                     break
 
+        chosen = self.best_path if self.best_path.is_file() else self.last_path
+        if cfg.train.calibrate and self.task == "sod" and info.is_main:
+            calibrate_run(cfg, self.data, chosen, self.run_dir, self.device)
         evaluation: dict[str, dict[str, Any]] = {}
         if cfg.train.final_eval and info.is_main:
-            chosen = self.best_path if self.best_path.is_file() else self.last_path
             evaluation = final_evaluation(cfg, self.data, chosen, self.run_dir, self.device)
         barrier(info)
         if self.tb is not None:
@@ -362,11 +365,15 @@ class Trainer:
                              epoch=epoch, num_workers=cfg.data.num_workers, dist_info=info,
                              drop_last=len(self.data.train) > cfg.train.batch_size)
         self.train_model.train()
+        frozen = set_encoder_frozen(unwrap(self.model), epoch < cfg.train.freeze_encoder_epochs,
+                                    cfg.train.encoder_trainable_fraction)
         t0 = time.perf_counter()
         seen, loss_sum, term_sums = 0, 0.0, {}
         for i, batch in enumerate(loader):
             if i >= self.steps_per_epoch:
                 break
+            if self.task == "sod":
+                batch = scale_batch(batch, cfg.data.scales, cfg.seed, self.step)
             x = batch["image"].to(device, non_blocking=True)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -391,7 +398,7 @@ class Trainer:
             "train_loss": loss_sum / max(seen, 1),
             **{f"train_{k}": v / max(seen, 1) for k, v in sorted(term_sums.items())},
             "images_per_s": seen * info.world_size / train_s if train_s > 0 else float("nan"),
-            "epoch_s": train_s,
+            "epoch_s": train_s, "encoder_frozen": frozen,
         }
 
     def end_epoch(self, epoch: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -427,6 +434,7 @@ class Trainer:
             "bad_epochs": self.bad_epochs, "history": self.history, "config": dump_config(cfg),
             "model_spec": self.spec, "canvas": [cfg.data.height, cfg.data.width], "task": self.task,
             "torch_threads": torch.get_num_threads(),
+            "tta_flip": bool(cfg.train.tta_flip and self.task == "sod"),
         }
         save_checkpoint(self.last_path, state)
         if improved:
@@ -437,6 +445,41 @@ class Trainer:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and k not in ("epoch", "step"):
                     self.tb.add_scalar(k, v, epoch + 1)
+
+
+def set_encoder_frozen(model: nn.Module, frozen: bool, trainable_fraction: float = 1.0) -> bool:
+    """Freeze the model's ``encoder`` (no gradients; BatchNorm layers in eval mode: running statistics
+    fixed), or unfreeze its deepest ``trainable_fraction`` of parameter tensors (registration order is
+    depth order in every encoder here: stem first; 1.0 = all). Call after ``model.train()``.
+    Returns ``frozen`` (False for a model without encoder)."""
+    enc = getattr(model, "encoder", None)
+    if enc is None:
+        return False
+    params = list(enc.parameters())
+    n_train = 0 if frozen else math.ceil(trainable_fraction * len(params))
+    for i, p in enumerate(params):
+        p.requires_grad_(i >= len(params) - n_train)
+    for m in enc.modules():
+        own = list(m.parameters(recurse=False))
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and own and not any(p.requires_grad for p in own):
+            m.eval()
+    return frozen
+
+
+def calibrate_run(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path, device: torch.device) -> None:
+    """Fit the SOD logit calibration on the validation split (``saliency.training.calibration``), store
+    it in ``checkpoint`` (the one the final evaluation scores), write ``calibration.json``."""
+    from saliency.training.calibration import apply_calibration, fit_calibration
+    from saliency.training.predict import load_model
+
+    model = load_model(checkpoint, device=device)
+    cal = fit_calibration(model, data.source, data.splits["val"] or data.splits["train"],
+                          (cfg.data.height, cfg.data.width), device, tta_flip=model.tta_flip)
+    apply_calibration(model, cal)
+    ck = load_checkpoint(checkpoint, map_location="cpu")
+    ck["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_checkpoint(checkpoint, ck)
+    write_json(run_dir / "calibration.json", {**cal.to_dict(), "checkpoint": checkpoint.name})
 
 
 def final_evaluation(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path,

@@ -18,7 +18,8 @@ from saliency.training.modeling import rebuild_network
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The network stored in ``checkpoint`` (loaded with weights_only=True), in eval mode.
 
-    ``model.canvas`` is set to the (height, width) it was trained at.
+    ``model.canvas`` is set to the (height, width) it was trained at, ``model.tta_flip`` to the run's
+    flip-TTA setting (SOD; False for checkpoints without one).
     """
     ck = load_checkpoint(checkpoint, map_location="cpu")
     require_fields(ck, checkpoint, ("model_spec", "model", "canvas"))
@@ -26,6 +27,7 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn
         model = rebuild_network(ck["model_spec"])
         model.load_state_dict(ck["model"])
         model.canvas = tuple(int(v) for v in ck["canvas"])
+        model.tta_flip = bool(ck.get("tta_flip", False))
     except SaliencyError as exc:
         raise SchemaError(f"{checkpoint}: {exc}") from exc
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
@@ -44,3 +46,13 @@ def predict_maps(model: nn.Module, image_paths: Sequence[str | Path], *, canvas:
     if canvas is None:
         raise ValueError("predict_maps: pass canvas=(height, width) for a model not from load_model")
     yield from predict_maps_iter(model, image_paths, canvas, device)
+
+
+def resolve_model(ref: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """An existing file → the training checkpoint (:func:`load_model`); otherwise a released model name or
+    folder (:func:`saliency.models.released.load_released`). Eval mode, ``model.canvas`` set."""
+    from saliency.models.released import load_released
+
+    if Path(ref).is_file():
+        return load_model(ref, device=device)
+    return load_released(ref, device=device)
