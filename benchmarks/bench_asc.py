@@ -14,8 +14,8 @@ and prints MB/s, lines/s and the ratio to pymovements. Usage (from the repositor
 
   nice -n 10 /work/main/.venv/bin/python benchmarks/bench_asc.py [--mb 60] [--ref-python PATH]
 
-``--ref-python`` (or $SALIENCY_REF_PYTHON) defaults to /work/main/.refvenv/bin/python, else
-.refvenv/bin/python; pymovements is never imported by this project, only run in that interpreter.
+``--ref-python`` (or $SALIENCY_REF_PYTHON) defaults to .refvenv/bin/python (built by .ci/build-refvenv);
+pymovements is never imported by this project, only run in that interpreter.
 """
 
 from __future__ import annotations
@@ -97,10 +97,7 @@ def run_rss(python: str, code: str) -> tuple[dict, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", type=float, default=60.0, help="size of the generated ASC file (MB)")
-    default_ref = os.environ.get("SALIENCY_REF_PYTHON") or next(
-        (str(p) for p in (Path("/work/main/.refvenv/bin/python"), ROOT / ".refvenv/bin/python") if p.exists()),
-        ".refvenv/bin/python")
-    ap.add_argument("--ref-python", default=default_ref)
+    ap.add_argument("--ref-python", default=os.environ.get("SALIENCY_REF_PYTHON", str(ROOT / ".refvenv/bin/python")))
     ap.add_argument("--repeat", type=int, default=2, help="runs of each saliency mode (best is kept)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_asc_") as tmp:

@@ -1,7 +1,7 @@
 """Benchmark: every pysaliency-convention metric on all 700 OSIE images, this implementation vs pysaliency.
 
     nice -n 10 /work/main/.venv/bin/python benchmarks/bench_metrics.py [--n-images 700]
-        [--ref-python /work/main/.refvenv/bin/python] [--work outputs/bench_metrics]
+        [--ref-python .refvenv/bin/python] [--work outputs/bench_metrics]
 
 Builds one set of maps (benchmarks/osie_maps.py: σ = 24 px ground truth, a half-observer σ = 30 px
 prediction, a centre-Gaussian IG baseline) as float32 .npy files, scores them with saliency.metrics
@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse maps already built under --work")
     ap.add_argument("--workers", type=int, default=2, help="threads of the second run of ours (first: 1)")
     a = ap.parse_args()
-    ref_python = a.ref_python if Path(a.ref_python).exists() else "/work/main/.refvenv/bin/python"
+    ref_python = a.ref_python
     t = time.perf_counter()
     if not (a.reuse and (a.work / "fixations.npz").exists()):
         osie_maps.build(a.osie, a.work, a.n_images)

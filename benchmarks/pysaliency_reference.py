@@ -1,6 +1,6 @@
 """Score maps with pysaliency itself. Runs in the REFERENCE venv (never imported by the project):
 
-    /work/main/.refvenv/bin/python benchmarks/pysaliency_reference.py DIR OUT.json
+    .refvenv/bin/python benchmarks/pysaliency_reference.py DIR OUT.json     (the venv of .ci/build-refvenv)
 
 DIR holds ``preds.npy`` (N, H, W) float32 predictions, ``gt.npy`` (N, H, W) float32 ground-truth densities,
 ``baseline.npy`` (H, W) float64 baseline density, ``fixations.npz`` (x, y float64; n int image index).

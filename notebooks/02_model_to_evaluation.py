@@ -87,13 +87,13 @@ print(f"{len(table)} fixations of {table.data['observer'].nunique()} observers o
 
 # %%
 from saliency.training import DataConfig, RunConfig, TrainConfig, load_model, train  # noqa: E402
-from saliency.training.config import ModelConfig as TrainModelConfig  # noqa: E402
+from saliency.training.config import ModelChoice  # noqa: E402
 
 cfg = RunConfig(
     name="nb02", seed=0, runs_dir=str(OUT / "runs"),
     data=DataConfig(dataset="osie", task="fixation", shards=str(OUT / "shards"), height=96, width=128,
                     split_fractions=(0.7, 0.1, 0.2), hflip=False, photometric=False),
-    model=TrainModelConfig(name="effnet_lite0_cbam"),
+    model=ModelChoice(name="effnet_lite0_cbam"),
     train=TrainConfig(epochs=1, batch_size=4, eval_batch_size=8, max_steps_per_epoch=4, device="cpu",
                       final_eval=False, patience=0),
 )

@@ -59,3 +59,7 @@ class GateFailed(SaliencyError):
     """A check the user asked for did not pass (e.g. ``saliency verify`` found corrupt shards)."""
 
     exit_code = 1
+
+
+class FolderBusy(SaliencyError):
+    """Another process holds the folder's lock (e.g. a second ``saliency run`` on the same run folder)."""

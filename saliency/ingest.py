@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -29,7 +28,8 @@ from saliency.fixations.accounting import Accounting
 from saliency.fixations.filters import drop_first_fixation, filter_duration
 from saliency.fixations.selection import FixationSelection, parse_selection
 from saliency.fixations.table import DatasetMeta, FixationTable, concat_tables
-from saliency.io import write_json
+from saliency.io import read_toml, write_json
+from saliency.names import check_name
 from saliency.readers import READERS, ReaderSpec
 from saliency.readers.quality import QUALITY_SCANNERS, QualityRules, apply_quality_rules, quality_summary
 from saliency.readers.request import ReadRequest
@@ -107,13 +107,10 @@ def load_card(name_or_path: str | Path) -> DatasetCard:
     p = Path(name_or_path)
     if p.suffix != ".toml":
         p = CARDS_DIR / f"{name_or_path}.toml"
-    try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not p.is_file():
         known = sorted(q.stem for q in CARDS_DIR.glob("*.toml")) if CARDS_DIR.is_dir() else []
-        raise ConfigError(f"dataset card {p} not found; known cards: {', '.join(known) or '(none)'}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+        raise ConfigError(f"dataset card {p} not found; known cards: {', '.join(known) or '(none)'}")
+    raw = read_toml(p, "dataset card")
     if "name" not in raw:
         raise ConfigError(f"{p}: dataset card lacks 'name'")
     return DatasetCard(str(raw["name"]), raw)
@@ -203,6 +200,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     are dropped and counted like every other drop.
     """
     t_start = time.perf_counter()
+    check_name(dataset, "--dataset")
     spec = READERS.get(fmt)
     ignored: list[dict[str, str]] = []
     files = expand_inputs(spec, paths, ignored)
@@ -241,11 +239,18 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
 
     accounting = Accounting()
     tables: list[FixationTable] = []
-    for res, acc in results:
-        if isinstance(res, tuple):
-            _raise_from(res)
+    errors: list[tuple] = []
+    for f, (res, acc) in zip(files, results, strict=True):
         accounting.merge(acc)
+        if isinstance(res, tuple):
+            if request.options.on_error != "skip" or res[0] != "ReaderError":
+                _raise_from(res)
+            errors.append(res)  # a whole file that cannot be read: skipped, listed in the report
+            accounting.skipped_file(f, str(ReaderError(res[1], path=res[2], line=res[3], record=res[4])))
+            continue
         tables.append(res)
+    if not tables:  # nothing readable: an error, never an empty table
+        _raise_from(errors[0])
     table = tables[0] if len(tables) == 1 else concat_tables(tables)
     base = table.meta
     table = FixationTable(table.data, DatasetMeta(dataset, base.stimuli, request.geometry or base.geometry,
@@ -276,7 +281,7 @@ def ingest(fmt: str, paths: Sequence[str | Path], *, dataset: str, out: str | Pa
     if out_dir is not None:
         from saliency.readers.embedded import write_embedded_stimuli
 
-        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli")
+        meta, written = write_embedded_stimuli(table.meta, out_dir / "stimuli", fmt)
         if written:
             table = FixationTable(table.data, meta)
             embedded = {"folder": str(out_dir / "stimuli"), "stimuli": len(written)}

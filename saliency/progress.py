@@ -103,7 +103,7 @@ def progress(transient: bool = False, *, disable: bool = False) -> Progress | Lo
     if not console.is_terminal:
         return LogProgress(disable=disable)
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", markup=False, style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from saliency.cli.common import console, err_console, print_json
+        from saliency.cli.tables import print_table
         from saliency.reports.ablation import METRIC_COLUMNS, table_text_rows, write_ablation_report
         from saliency.training import load_config
         from saliency.training.ablation import DEFAULT_MECHANISMS, MECHANISMS, run_ablation
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
         def on_start(i: int, n: int, name: str, status: str) -> None:
             if not json_out:
-                log.print(f"[bold]\\[{i + 1}/{n}] {name}[/bold]: {status}", highlight=False)
+                log.print(f"[{i + 1}/{n}] {name}: {status}")
 
         res = run_ablation(cfg, mechanisms=names, out=out, show_progress=not quiet and not json_out,
                            on_start=on_start)
@@ -72,14 +73,9 @@ def register(app: typer.Typer) -> None:
         hw = res.rows[0].get("latency_hw", [288, 384]) if res.rows else [288, 384]
         titles = [f"cost ({hw[0]}×{hw[1]}, batch 1)", *res.datasets]
         for idx, what in zip(groups, titles, strict=True):
-            title = f"attention ablation · {cfg.name} · seed {res.seed} · {what}"
-            table = Table(title=title)
-            for j in idx:
-                table.add_column(heads[j].split(" ", 1)[-1] if j >= 4 else heads[j],
-                                 justify="left" if j == 0 else "right", no_wrap=True)
-            for row in cells:
-                table.add_row(*[row[j] for j in idx])
-            c.print(table)
+            cols = [heads[j].split(" ", 1)[-1] if j >= 4 else heads[j] for j in idx[1:]]
+            print_table(f"attention ablation · {cfg.name} · seed {res.seed} · {what}", [row[0] for row in cells],
+                        cols, [[row[j] for j in idx[1:]] for row in cells], corner=heads[0])
         for ds in res.datasets:
             b = res.baselines.get(ds)
             if b:

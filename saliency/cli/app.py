@@ -67,11 +67,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="saliency")
     except SaliencyError as exc:
-        err_console().print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err_console().print(f"error: {exc}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # the last line of defence
         import traceback
 
         traceback.print_exc()
-        err_console().print(f"[bold red]unexpected error:[/bold red] {type(exc).__name__}: {exc}")
+        err_console().print(f"unexpected error: {type(exc).__name__}: {exc}", soft_wrap=True)
         sys.exit(EXIT_UNEXPECTED)

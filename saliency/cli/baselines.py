@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -13,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command("baselines")
     def baselines_cmd(
         shards: Path = typer.Option(..., "--shards", help="Shard directory (outputs/<dataset>/shards)."),
-        convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
+        convention: Literal["pysaliency", "mit"] = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics (repeatable); "
                                           "`-m nss` is fastest."),
         which: list[str] = typer.Option(None, "--baseline", "-b", help="Baselines (repeatable); default all."),
@@ -23,11 +24,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="Write <baseline>_per_image.csv/.parquet, "
                                  "<baseline>_summary.json and baselines.json here."),
         json_out: bool = typer.Option(False, "--json", help="Print the summaries as JSON."),
+        workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently "
+                                    "(same values for any number)."),
     ) -> None:
         """Score the baselines; the centre-bias Gaussian is fitted to the stimuli NOT scored (all if none)."""
         from saliency.baselines import BASELINES, compute_baselines
-        from saliency.cli.common import console, print_json
-        from saliency.cli.evaluate import _shards, read_stimuli_file, render_table
+        from saliency.cli.common import print_json
+        from saliency.cli.evaluate import _shards, read_stimuli_file
+        from saliency.cli.tables import print_results
         from saliency.io import write_json
         from saliency.progress import progress
 
@@ -38,6 +42,7 @@ def register(app: typer.Typer) -> None:
             task = bar.add_task("baselines", total=n, rate="")
             results = compute_baselines(shard_set, convention=convention, metrics=metrics or None,
                                         stimuli=stimuli, which=tuple(which) if which else BASELINES,
+                                        workers=workers,
                                         on_image=lambda _s: bar.advance(task))
         summaries = {k: r.summary for k, r in results.items()}
         if out is not None:
@@ -48,4 +53,4 @@ def register(app: typer.Typer) -> None:
             print_json(summaries)
             return
         first = next(iter(summaries.values()))
-        console().print(render_table("baselines", summaries, first["metrics"], first["convention"]))
+        print_results(f"baselines — convention: {first['convention']}", summaries, first["metrics"])

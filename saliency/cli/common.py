@@ -10,11 +10,14 @@ from rich.console import Console
 
 
 def console() -> Console:
-    return Console()
+    """stdout console that prints text as is: no rich markup, no highlighting (paths and records such
+    as ``file.mat [fixations(1)]`` keep their brackets, and a bracket can never break the output)."""
+    return Console(markup=False, highlight=False, emoji=False)
 
 
 def err_console() -> Console:
-    return Console(stderr=True)
+    """stderr console, plain text like :func:`console`."""
+    return Console(stderr=True, markup=False, highlight=False, emoji=False)
 
 
 def print_json(obj: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -39,32 +40,6 @@ def read_stimuli_file(path: Path, split: str | None = None) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def render_table(title: str, rows: dict[str, dict], metrics: list[str], convention: str,
-                 maps: dict[str, str] | None = None):
-    """A rich table, one row per entry of ``rows``; ``maps`` (metric → map kind) adds a row naming the
-    metric-specific map each metric was scored on (probabilistic evaluation)."""
-    from rich.table import Table
-
-    from saliency.metrics.streaming import METRICS
-
-    t = Table(title=f"{title} — convention: {convention}" + (" — probabilistic (metric-specific maps)"
-                                                            if maps else ""))
-    t.add_column("", style="bold")
-    for m in metrics:
-        arrow = "↑" if METRICS.get(m).higher_is_better else "↓"
-        t.add_column(f"{m} {arrow}", justify="right")
-    t.add_column("images", justify="right")
-    for name, s in rows.items():
-        t.add_row(name, *[f"{s.get(m, float('nan')):.4f}" for m in metrics], f"{s['n_images']}"
-                  + (f" ({s['n_skipped']} skipped)" if s.get("n_skipped") else ""))
-    if maps:
-        from saliency.metrics.probabilistic import MAP_LABELS
-
-        t.add_row("map", *[MAP_LABELS.get(maps.get(m, ""), "") for m in metrics], "", style="dim")
-        t.caption = "maps: p density · p/p_c density ÷ centre-bias density · E[ESM] expected empirical saliency map"
-    return t
-
-
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
@@ -74,7 +49,7 @@ def register(app: typer.Typer) -> None:
         shards: Path = typer.Option(None, "--shards", help="Shard directory (outputs/<dataset>/shards)."),
         sod: Path = typer.Option(None, "--sod", help="Salient-object folder (images/, masks/) instead of shards: "
                                  "scores MAE, F-, S-, E- and weighted F-measure (PySODMetrics conventions)."),
-        convention: str = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
+        convention: Literal["pysaliency", "mit"] = typer.Option("pysaliency", "--convention", help="pysaliency | mit"),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Metrics to score (repeatable); "
                                           "default all but emd."),
         resize: bool = typer.Option(False, "--resize", help="Resize predictions to the stimulus size."),
@@ -90,6 +65,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json
+        from saliency.cli.tables import print_results
         from saliency.evaluation.predictions import load_predictions
         from saliency.metrics.evaluation import evaluate
         from saliency.progress import progress
@@ -129,8 +105,10 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(result.summary)
             return
-        console().print(render_table(str(predictions), {"model": result.summary}, result.summary["metrics"],
-                                     result.summary["convention"], result.summary.get("maps")))
+        maps = result.summary.get("maps")
+        print_results(f"{predictions} — convention: {result.summary['convention']}"
+                      + (" — probabilistic (metric-specific maps)" if maps else ""), {"model": result.summary},
+                      result.summary["metrics"], maps=maps)
         if out is not None:
             console().print(f"wrote {out}/per_image.csv, per_image.parquet, summary.json")
 
@@ -138,9 +116,9 @@ def register(app: typer.Typer) -> None:
 def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, split: str | None, out: Path | None,
                   json_out: bool) -> None:
     import pandas as pd
-    from rich.table import Table
 
     from saliency.cli.common import console, print_json
+    from saliency.cli.tables import fmt_value, print_table
     from saliency.evaluation.predictions import load_predictions
     from saliency.io import atomic_path, write_json
     from saliency.metrics.sod import evaluate_sod_folder
@@ -159,12 +137,9 @@ def _evaluate_sod(predictions: Path, root: Path, stimuli_file: Path | None, spli
         print_json(summary)
         return
     keys = ["mae", "max_fm", "mean_fm", "adp_fm", "sm", "max_em", "mean_em", "adp_em", "wfm"]
-    t = Table(title=f"{predictions} — SOD metrics (PySODMetrics conventions)")
-    for k in keys:
-        t.add_column(f"{k} {'↓' if k == 'mae' else '↑'}", justify="right")
-    t.add_column("images", justify="right")
-    t.add_row(*[f"{summary[k]:.4f}" for k in keys], str(summary["n_images"]))
-    console().print(t)
+    print_table(f"{predictions} — SOD metrics (PySODMetrics conventions)", ["model"],
+                [f"{k} {'↓' if k == 'mae' else '↑'}" for k in keys] + ["images"],
+                [[fmt_value(float(summary[k])) for k in keys] + [str(summary["n_images"])]])
     o = summary["mask_orientation"]
     console().print(f"masks: {o['rotated']} rotated back to their image's orientation, {o['ambiguous']} ambiguous "
                     f"(square images, used as stored){': ' + ', '.join(o['ambiguous_ids']) if o['ambiguous'] else ''}")

@@ -3,11 +3,21 @@ trained networks as ONNX or TorchScript files."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 ORDER = 92
+
+
+class PredictionFormat(StrEnum):
+    """``saliency export predictions --format`` (a bad one is a usage error, exit 2)."""
+
+    hdf5 = "hdf5"
+    png = "png"
+    npy = "npy"
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +51,7 @@ def register(app: typer.Typer) -> None:
         checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run or a pipeline run directory."),
         images: list[Path] = typer.Argument(..., help="Image files or folders of images."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
-        fmt: list[str] = typer.Option(["hdf5", "png", "npy"], "--format", "-f",
+        fmt: list[PredictionFormat] = typer.Option(list(PredictionFormat), "--format", "-f",
                                       help="hdf5 (pysaliency model export), png (8-bit), npy (float32); repeatable."),
     ) -> None:
         """Predict maps with a trained model and write them as pysaliency HDF5, 8-bit PNG and/or NPY."""
@@ -59,14 +69,29 @@ def register(app: typer.Typer) -> None:
             for path, m in predict_maps(model, files):
                 items.append((path, m))
                 bar.advance(task)
-        written = export_predictions(items, out, formats=fmt)
+        written = export_predictions(items, out, formats=[str(f) for f in fmt])
         console().print(f"{len(items)} maps → " + ", ".join(str(v) for v in written.values()))
+
+    @export.command("released")
+    def export_released_cmd(
+        run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="A training run directory."),
+        out: Path = typer.Option(..., "--out", "-o", help="Folder to write (saliency/released/<name> ships it)."),
+        description: str = typer.Option("", "--description", help="One line for the card (default: the zoo's)."),
+        commit: str = typer.Option("", "--commit", help="The code commit it was trained with (for the card)."),
+    ) -> None:
+        """Write a trained run as a released model: float16 safetensors, spec.json and the model card
+        (``saliency predict --model NAME`` loads it by name once it is in ``saliency/released/NAME``)."""
+        from saliency.cli.common import console
+        from saliency.training.release import release_run
+
+        path = release_run(run_dir, out, description=description, commit=commit)
+        console().print(f"released model written to {path}")
 
     @export.command("model")
     def export_model_cmd(
         checkpoint: Path = typer.Argument(..., help="A checkpoint (.pt), a training run, a pipeline run directory "
                                           "or a released model name (saliency models --released)."),
-        fmt: str = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
+        fmt: Literal["onnx", "torchscript"] = typer.Option(..., "--format", "-f", help="onnx | torchscript"),
         out: Path = typer.Option(..., "--out", "-o", help="File to write (.onnx / .pt)."),
         height: int = typer.Option(None, "--height", min=1, help="Trace height (px); default the training canvas."),
         width: int = typer.Option(None, "--width", min=1, help="Trace width (px); default the training canvas."),
@@ -81,12 +106,9 @@ def register(app: typer.Typer) -> None:
         """
         from saliency.cli.common import console, print_json
         from saliency.errors import GateFailed
-        from saliency.models.export import FORMATS, example_input, export_difference, export_model
-        from saliency.training import load_model
-
-        if fmt not in FORMATS:
-            raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {fmt!r}", param_hint="--format")
+        from saliency.models.export import example_input, export_difference, export_model
         from saliency.models.released import is_released, load_released
+        from saliency.training import load_model
 
         if is_released(checkpoint):  # a released model name (e.g. generalist) or folder
             ckpt, model = checkpoint, load_released(checkpoint)

@@ -104,10 +104,10 @@ def register(app: typer.Typer) -> None:
         min_duration: float | None = typer.Option(None, "--min-duration", help="Drop fixations shorter (ms)."),
         max_duration: float | None = typer.Option(None, "--max-duration", help="Drop fixations longer (ms)."),
         max_validation_error: float | None = typer.Option(
-            None, "--max-validation-error", help="Exclude recording blocks whose tracker validation error "
+            None, "--max-validation-error", help="Exclude trials whose tracker validation error "
             "(EyeLink !CAL VALIDATION avg., worse eye; Tobii Pro Lab validation accuracy) is above this many degrees [default: the card's]."),
         max_tracking_loss: float | None = typer.Option(
-            None, "--max-tracking-loss", help="Exclude recording blocks losing more than this fraction of "
+            None, "--max-tracking-loss", help="Exclude trials losing more than this fraction of "
             "samples (0.2 = 20 %%) [default: the card's]."),
         workers: int | None = typer.Option(None, "--workers", "-j", help="Processes for file formats "
                                            "\\[default: CPUs]."),
@@ -180,6 +180,8 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
     for k, v in [("input files", f"{len(rep['inputs']):,} ({len(acc['files']):,} sources)"),
                  ("fixations seen", f"{acc['seen']:,}"), ("kept", f"{acc['kept']:,}"),
                  ("dropped", f"{acc['dropped']:,}"),
+                 *([("files skipped (unreadable)", "\n".join(acc["files_skipped"].values()))]
+                   if acc.get("files_skipped") else []),
                  ("stimuli (with fixations / listed)", f"{t['stimuli_with_fixations']:,} / {t['stimuli_listed']:,}"),
                  ("observers", f"{t['observers']:,}"),
                  ("pixels per degree", "—" if t["pixels_per_degree"] is None else f"{t['pixels_per_degree']:g}"),
@@ -206,13 +208,13 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         con.print(reasons)
     q = rep.get("quality")
     if q:
-        qt = Table(title=f"recording quality ({q['n_trials']} blocks, {q['n_excluded']} excluded)")
-        for c in ("observer", "block", "trial", "validation °", "tracking loss", "blinks", "fixations",
+        qt = Table(title=f"recording quality ({q['n_trials']} trials, {q['n_excluded']} excluded)")
+        for c in ("observer", "trial", "TRIALID", "validation °", "tracking loss", "blinks", "fixations",
                   "mean fix ms", "excluded"):
             qt.add_column(c)
         for t in q["trials"][:50]:
             v = t["validation_error_deg"]
-            qt.add_row(t["observer"], str(t["block"]), str(t["trial_id"] or ""), "—" if v is None else f"{v:.2f}",
+            qt.add_row(t["observer"], str(t["trial"]), str(t["trial_id"] or ""), "—" if v is None else f"{v:.2f}",
                        f"{100 * t['tracking_loss']:.1f} %", str(t["blinks"]), str(t["fixations"]),
                        "—" if t["mean_fixation_ms"] is None else f"{t['mean_fixation_ms']:.0f}", t["excluded"] or "")
         con.print(qt)
@@ -222,8 +224,7 @@ def _print_summary(con, result) -> None:  # rich Console, IngestResult (imported
         emb = rep["embedded_stimuli"]
         con.print(f"wrote {emb['stimuli']} stimulus pictures stored inside the recordings to {emb['folder']}")
     if result.out_dir is not None:
-        con.print(f"wrote [bold]{result.out_dir / 'fixations.parquet'}[/bold] and "
-                  f"[bold]{result.out_dir / 'ingest_report.json'}[/bold]")
+        con.print(f"wrote {result.out_dir / 'fixations.parquet'} and {result.out_dir / 'ingest_report.json'}")
 
 
 def _short_example(path: str, example: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -20,9 +21,9 @@ def maps(
                                  "(default: the image paths recorded in the table).", file_okay=False),
     out: Path = typer.Option(None, "--out", help="Shard folder [default: outputs/<dataset>/shards]."),
     sigma: float = typer.Option(24.0, "--sigma", help="Gaussian σ, in --sigma-unit."),
-    sigma_unit: str = typer.Option("px", "--sigma-unit", help="px | dva (dva needs pixels per degree)."),
+    sigma_unit: Literal["px", "dva"] = typer.Option("px", "--sigma-unit", help="px | dva (dva needs pixels per degree)."),
     ppd: float = typer.Option(None, "--ppd", help="Pixels per degree, overriding the table's."),
-    mode: str = typer.Option("constant", "--mode", help="Boundary: constant (zero padding, MATLAB imfilter) | "
+    mode: Literal["constant", "reflect", "mit_fft"] = typer.Option("constant", "--mode", help="Boundary: constant (zero padding, MATLAB imfilter) | "
                              "reflect (pysaliency FixationMap) | mit_fft (MIT benchmark antonioGaussian)."),
     truncate: float = typer.Option(4.0, "--truncate", help="Kernel truncation in σ (constant, reflect)."),
     mit_fc: float = typer.Option(None, "--mit-fc", help="mit_fft cut-off in cycles per FFT grid "
@@ -36,14 +37,19 @@ def maps(
                                "card (benchmark | authors) or e.g. drop-first, index=1:6, max=5, "
                                "window=0:1500, min-length=6 (comma-separated). Stored in meta.json; "
                                "baselines and metrics use the same fixations."),
-    dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 | float16."),
-    fmt: str = typer.Option("npz", "--format", help="Shard format: npz | parquet."),
+    dtype: Literal["uint16", "float32", "float16"] = typer.Option(
+        "uint16", "--dtype", help="Stored dtype: uint16 (peak-normalised, quantised to 1/65535 of the peak, "
+        "compressed; needs parquet) | float32 | float16."),
+    fmt: Literal["parquet", "npz"] = typer.Option("parquet", "--format",
+                                                  help="Shard format: parquet | npz (uncompressed)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
     shard_size: int = typer.Option(256, "--shard-size", min=1, help="Maps per shard."),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This task's part (job arrays)."),
     shard_count: int = typer.Option(1, "--shard-count", min=1, help="Number of parts (job arrays)."),
     finalize: bool = typer.Option(False, "--finalize", help="Only assemble manifest + meta of a split "
                                   "build in --out (after every --shard-index task finished)."),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Delete the shard set in --out first and build it "
+                                 "from scratch (a damaged or unsealed set: see `saliency verify`)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Build ground-truth maps (sum-1 densities, stored peak-normalised) into resumable shards.
@@ -81,6 +87,10 @@ def maps(
                          drop_first=drop_first, fc_cycles=mit_fc, binary=binary,
                          selection=resolve_selection(select, table.meta.name))
     out = out or Path("outputs") / table.meta.name / "shards"
+    if rebuild:
+        from saliency.shards.seal import remove_shard_set
+
+        remove_shard_set(out)
     t0 = time.perf_counter()
     with progress(disable=json_out) as bar:
         task = bar.add_task("maps", total=None, rate="")

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
         run_dir: Path = typer.Argument(..., help="A pipeline output directory or a training run directory."),
-        out: Path | None = typer.Option(None, "--out", "-o", help="HTML file (default <run>/report[/]report.html)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="HTML file (default <run>/report/report.html)."),
         gallery: int = typer.Option(3, "--gallery", help="Images in each of the best and worst rows (0: none)."),
         rank_by: str | None = typer.Option(None, "--rank-by", help="Per-image metric ranking the gallery "
                                            "(default NSS; MAE for SOD)."),

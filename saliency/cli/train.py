@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
             print_json(out)
             return
         c = console()
-        c.print(f"[bold]run[/bold] {res.run_dir}  epochs {res.epochs_completed}  best val {cfg.train.monitor} "
+        c.print(f"run {res.run_dir}  epochs {res.epochs_completed}  best val {cfg.train.monitor} "
                 f"{res.best_value}  ({res.seconds:.0f} s)")
         for ds, summary in res.evaluation.items():
             vals = "  ".join(f"{k} {v:.4f}" for k, v in summary.items()

@@ -33,9 +33,9 @@ def verify(
     else:
         c = console()
         for where, what in sorted(report.problems.items()):
-            c.print(f"[red]CORRUPT[/red] {where}: {what}", highlight=False)
+            c.print(f"CORRUPT {where}: {what}", style="red")
         if report.ok:
-            c.print(f"[green]ok[/green] {report.checked} shards verified in {report.root}", highlight=False)
+            c.print(f"ok {report.checked} shards verified in {report.root}")
     if not report.ok:
         raise GateFailed(f"{len(report.problems)} corrupt or missing file(s) in {shards}: "
                          + ", ".join(sorted(report.problems)) + "; re-run `saliency maps` to rebuild them")

@@ -7,7 +7,9 @@ it). A crop or rotation moves the image centre away from the canvas centre while
 the content, so the network would be taught that the centre bias sits elsewhere; a vertical flip puts sky
 below ground and inverts the upward/downward asymmetry of real fixation distributions. A horizontal flip
 keeps both the centre and the vertical layout, so it is safe. They can be turned on for SOD, where the
-target is an object mask and there is no observer bias.
+target is an object mask and there is no observer bias; ``strong`` (SOD) adds a random affine
+(zoom 0.75–1.25, shift ≤ 10 %, rotation ≤ 15°, applied identically to the mask), gamma, stronger
+brightness/contrast, blur and sensor noise (image only).
 
 Coordinate convention: our fixation coordinates are continuous with pixel j covering x ∈ [j, j+1);
 albumentations keypoints treat integer x as the *centre* of pixel x (its horizontal flip is
@@ -43,10 +45,11 @@ class AugmentConfig:
     saturation: int = 10
     rotation_deg: float = 10.0
     crop_scale: float = 0.85
+    strong: bool = False
 
     @property
     def any(self) -> bool:
-        return self.hflip or self.photometric or self.crops or self.rotations or self.vflip
+        return self.hflip or self.photometric or self.crops or self.rotations or self.vflip or self.strong
 
 
 def build_augmentation(cfg: AugmentConfig) -> A.Compose | None:
@@ -59,6 +62,9 @@ def build_augmentation(cfg: AugmentConfig) -> A.Compose | None:
     if cfg.rotations:
         ts.append(A.Rotate(limit=cfg.rotation_deg, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0,
                            p=0.5))
+    if cfg.strong:  # SOD only (moves the image centre): zoom 0.75–1.25, shift ≤ 10 %, rotation ≤ 15°
+        ts.append(A.Affine(scale=(0.75, 1.25), translate_percent=(-0.1, 0.1), rotate=(-15, 15),
+                           border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.7))
     if cfg.hflip:
         ts.append(A.HorizontalFlip(p=0.5))
     if cfg.vflip:
@@ -68,6 +74,11 @@ def build_augmentation(cfg: AugmentConfig) -> A.Compose | None:
                                              p=0.5))
         ts.append(A.HueSaturationValue(hue_shift_limit=cfg.hue_shift, sat_shift_limit=cfg.saturation,
                                        val_shift_limit=0, p=0.3))
+    if cfg.strong:  # image-only: stronger photometric changes, blur and sensor noise
+        ts.append(A.RandomGamma(gamma_limit=(70, 140), p=0.3))
+        ts.append(A.RandomBrightnessContrast(brightness_limit=0.25, contrast_limit=0.25, p=0.3))
+        ts.append(A.GaussianBlur(sigma_limit=(0.3, 1.5), p=0.15))
+        ts.append(A.GaussNoise(std_range=(0.02, 0.06), p=0.15))
     with warnings.catch_warnings():  # "processor for keypoints, but no transform": photometric only
         warnings.simplefilter("ignore", UserWarning)
         return A.Compose(ts, additional_targets={"density": "mask"}, mask_interpolation=cv2.INTER_LINEAR,

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from saliency.errors import ReaderError
@@ -20,6 +21,10 @@ from saliency.errors import ReaderError
 MALFORMED = "malformed record"
 NON_FINITE = "non-finite coordinate"
 NEGATIVE_DURATION = "negative duration"
+NON_FINITE_DURATION = "non-finite duration"  # NaN where a duration is required, ±inf, or beyond MAX_DURATION_MS
+TRUNCATED = "truncated row"  # fewer fields than the header, or a last line cut before its line end
+REPEATED_HEADER = "repeated header line"  # noted, not a record
+MAX_DURATION_MS = 1e9  # ≈ 11.6 days: a longer fixation duration is a corrupt value
 OUTSIDE = "outside stimulus"
 CLIPPED = "clipped into stimulus"  # counted, but kept
 BLINK = "during blink"
@@ -27,6 +32,16 @@ UNKNOWN_STIMULUS = "unknown stimulus"
 OTHER_EYE = "other eye"
 NOT_FIXATION = "not a fixation"
 
+
+
+def duration_masks(duration_ms: np.ndarray, *, nan_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(negative, non-finite) masks over durations in ms: negative = finite and < 0; non-finite = ±inf,
+    beyond ``MAX_DURATION_MS`` in size, or NaN unless ``nan_ok`` (formats where "unknown" is allowed)."""
+    d = np.asarray(duration_ms, dtype=np.float64)
+    ok_size = np.abs(d) <= MAX_DURATION_MS
+    neg = ok_size & (d < 0)
+    nonfinite = ~ok_size & (~np.isnan(d) if nan_ok else True)
+    return neg, nonfinite
 
 
 class ErrorPolicy(Protocol):
@@ -43,6 +58,7 @@ class Accounting:
         self._dropped: dict[str, Counter[str]] = defaultdict(Counter)
         self._noted: dict[str, Counter[str]] = defaultdict(Counter)
         self._examples: dict[tuple[str, str], str] = {}
+        self._skipped_files: dict[str, str] = {}
 
     def kept(self, path: str | Path, n: int = 1) -> None:
         self._kept[str(path)] += n
@@ -56,6 +72,14 @@ class Accounting:
     def note(self, path: str | Path, what: str, n: int = 1) -> None:
         """Count something that changed but was kept (e.g. clipped into the stimulus)."""
         self._noted[str(path)][what] += n
+
+    def skipped_file(self, path: str | Path, why: str) -> None:
+        """A whole file that could not be read, skipped under ``on_error='skip'`` (listed, never silent)."""
+        self._skipped_files[str(path)] = why
+
+    @property
+    def files_skipped(self) -> dict[str, str]:
+        return dict(self._skipped_files)
 
     def bad_record(self, exc: ReaderError, options: ErrorPolicy, reason: str = MALFORMED) -> None:
         """Raise ``exc`` under ``on_error='raise'``; under ``skip`` count it as dropped."""
@@ -72,6 +96,7 @@ class Accounting:
             self._noted[k].update(c)
         for k, v in other._examples.items():
             self._examples.setdefault(k, v)
+        self._skipped_files.update(other._skipped_files)
 
     @property
     def total_kept(self) -> int:
@@ -94,6 +119,7 @@ class Accounting:
             "dropped": self.total_dropped,
             "seen": self.total_kept + self.total_dropped,
             "dropped_by_reason": self.dropped_by_reason(),
+            "files_skipped": dict(sorted(self._skipped_files.items())),
             "files": {
                 f: {
                     "kept": self._kept.get(f, 0),

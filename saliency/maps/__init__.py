@@ -1,4 +1,4 @@
-"""Ground-truth maps: fixations → count maps → Gaussian-blurred probability maps (contract 2).
+"""Ground-truth maps: fixations → count maps → Gaussian-blurred probability maps.
 
 ``fuse_fixations`` equals ``scipy.ndimage.gaussian_filter`` of ``fixation_count_map`` (same σ, mode and
 truncation; or MIT's Fourier-domain ``antonioGaussian`` for ``mode="mit_fft"``), normalised to sum 1.

@@ -31,8 +31,6 @@ from saliency.maps.fusion import SeparableGaussian, normalize_map
 from saliency.maps.kernels import MODES, mit_fft_size, mit_sigma_to_fc
 from saliency.units import sigma_px as _sigma_px
 
-DTYPES = ("float16", "float32")
-
 
 @dataclass(frozen=True)
 class MapOptions:

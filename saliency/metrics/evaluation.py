@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from saliency.errors import ConfigError, SchemaError
+from saliency.errors import ConfigError, SaliencyError, SchemaError
 from saliency.metrics.conventions import MIT_N_OTHER, get_convention
 from saliency.metrics.streaming import StreamingMetric, build_metrics
 
@@ -208,6 +208,41 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                                    baseline=baseline if m.needs_baseline else None, shape=shape,
                                    log_density=log_density)
     return out
+
+
+def checked_map(stimulus: str, smap: Any, log_density: bool = False) -> np.ndarray:
+    """``smap`` as a float64 array, or a :class:`SchemaError` naming the stimulus: not numeric, not 2-D
+    (a leading axis of 1 is allowed), or holding NaN/±inf (``log_density``: −inf is a zero density)."""
+    try:
+        a = np.asarray(smap, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"prediction for stimulus {stimulus!r} is not a numeric array ({exc})") from exc
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[0] == 1)) or a.size == 0:
+        raise SchemaError(f"prediction for stimulus {stimulus!r} has shape {a.shape}; expected a 2-D (H, W) map")
+    bad = np.isnan(a) | (np.isposinf(a) if log_density else np.isinf(a))
+    if bad.any():
+        y, x = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), a.shape)[-2:]
+        raise SchemaError(f"prediction for stimulus {stimulus!r} holds {int(bad.sum())} non-finite values "
+                          f"(first at row {y}, column {x}: {a.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]})")
+    return a
+
+
+def check_finite_results(stimulus: str, smap: np.ndarray, results: Mapping[str, Result]) -> None:
+    """A metric whose score came out NaN or ±inf (e.g. a finite map ×1e308 overflows float64 in NSS/CC, or a
+    zero density at a fixation gives IG −inf) is a :class:`SchemaError` naming the stimulus, never a
+    silent row of the table."""
+    bad = []
+    for name, r in results.items():
+        if r is None:
+            continue
+        value = np.asarray(r[0], dtype=np.float64)
+        if not np.isfinite(value).all():
+            bad.append(f"{name} = {float(value.reshape(-1)[0])}")
+    if bad:
+        finite = smap[np.isfinite(smap)]
+        span = f"values {finite.min():g} … {finite.max():g}" if finite.size else "no finite values"
+        raise SchemaError(f"prediction for stimulus {stimulus!r}: {', '.join(bad)} is not finite (map {span}); "
+                          "rescale the map (e.g. divide by its maximum) or fix its zeros")
 
 
 def record_results(metrics: Iterable[StreamingMetric], results: Mapping[str, Result]) -> dict[str, float]:
@@ -421,9 +456,19 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
         if not hasattr(local, "ws"):
             local.ws = Workspace()
-        if prob is not None:
-            return prob.results(smap, kw, stimulus, local.ws)
-        return image_results(ms, smap, workspace=local.ws, **kw)
+        smap = checked_map(stimulus, smap, log_density)
+        try:
+            if prob is not None:
+                results = prob.results(smap, kw, stimulus, local.ws)
+            else:
+                results = image_results(ms, smap, workspace=local.ws, **kw)
+        except SaliencyError as exc:
+            raise type(exc)(f"prediction for stimulus {stimulus!r}: {exc}") from exc
+        except (ValueError, IndexError, FloatingPointError) as exc:
+            raise SchemaError(f"prediction for stimulus {stimulus!r} (shape {smap.shape}) cannot be scored: "
+                              f"{exc}") from exc
+        check_finite_results(stimulus, smap, results)
+        return results
 
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
         pending: list[tuple[str, int, Any]] = []
@@ -432,9 +477,9 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
             kw = inputs(gt)
             n_fix = int(kw["x_px"].size)
             if workers <= 1:
-                record(gt.stimulus, n_fix, work(np.asarray(smap), kw, gt.stimulus))
+                record(gt.stimulus, n_fix, work(smap, kw, gt.stimulus))
                 continue
-            pending.append((gt.stimulus, n_fix, ex.submit(work, np.asarray(smap), kw, gt.stimulus)))
+            pending.append((gt.stimulus, n_fix, ex.submit(work, smap, kw, gt.stimulus)))
             while len(pending) > 2 * workers:
                 st, nf, fut = pending.pop(0)
                 record(st, nf, fut.result())

@@ -3,15 +3,16 @@
 The per-metric functions of :mod:`saliency.metrics.fixation` each validate, convert and normalise the map
 again; here each map is read once and what several metrics share is computed once:
 
-- the prediction in its own dtype (float32 ranks are exact), sorted once: AUC of fixation i is
-  ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from two ``searchsorted`` of the fixated values;
+- the prediction in its own dtype (float32 ranks are exact), only the pixels at or above the lowest fixated
+  value sorted: AUC of fixation i is ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from two
+  ``searchsorted`` of the fixated values;
 - the values at the shuffled negatives (other images' fixations), sorted once: sAUC likewise;
-- the float64 map, its sum, minimum, mean and centred copy: NSS (population std), CC, the density
-  ``to_density`` for KL and SIM, and the log-density at the fixations for IG (no full-map logarithm);
-- the ground truth's sum, minimum, mean and centred copy: CC, KL, SIM.
+- sum and minimum of each map, then one compiled pass for the
+  centred sums of squares and cross products (NSS population std, CC), SIM and KL of the two densities
+  ``to_density`` (:func:`~saliency.metrics.jit.pair_stats`); IG takes the log-density only at the fixations.
 
 The values equal those of :mod:`saliency.metrics.fixation` up to the order of floating-point summation
-(dot products instead of pairwise sums; relative differences of order 1e-16, tested to 1e-12). Finiteness
+(blocked sums instead of numpy's pairwise ones; relative differences of order 1e-15, tested to 1e-12). Finiteness
 is checked through the sums and the sorted extremes (a NaN or infinity anywhere makes them non-finite), so
 valid maps are not scanned an extra time.
 """
@@ -24,7 +25,7 @@ import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
-from saliency.metrics.fixation import kl_of_densities, pearson_centred
+from saliency.metrics.jit import compress_at_least, pair_stats
 
 __all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
 
@@ -67,16 +68,6 @@ def _non_finite(what: str) -> SchemaError:
     return SchemaError(f"{what} contains NaN or infinite values")
 
 
-def rank_in_sorted(sorted_negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    """Per-positive rank AUC against already sorted negatives: (#{neg < p} + ½ #{neg = p}) / #neg.
-
-    Same arithmetic as :func:`saliency.metrics.fixation.rank_auc` (integer counts, then one division).
-    """
-    lo = np.searchsorted(sorted_negatives, positives, side="left")
-    hi = np.searchsorted(sorted_negatives, positives, side="right")
-    return (lo + 0.5 * (hi - lo)) / sorted_negatives.size
-
-
 def log_density_at(m: np.ndarray, idx: np.ndarray, *, log_density: bool = False) -> np.ndarray:
     """Natural log of ``to_density(m)`` at flat indices ``idx`` (or ``m`` itself if it is a log-density)."""
     flat = _map(m, "baseline map").ravel()
@@ -96,20 +87,6 @@ def log_density_at(m: np.ndarray, idx: np.ndarray, *, log_density: bool = False)
         return np.full(idx.size, -np.log(flat.size))
     with np.errstate(divide="ignore"):
         return np.log((flat[idx] - shift) / total)
-
-
-def _density(v: np.ndarray, total: float, mn: float, out: np.ndarray) -> np.ndarray:
-    """``to_density`` of a map (float32 or float64) with known sum and minimum, written into float64 ``out``."""
-    if mn < 0:
-        np.subtract(v, mn, out=out, dtype=np.float64)
-        s = out.sum()
-        src = out
-    else:
-        s, src = total, v
-    if s:
-        return np.divide(src, s, out=out, dtype=np.float64)
-    out.fill(1.0 / v.size)
-    return out
 
 
 def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *,
@@ -138,7 +115,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     out: dict[str, tuple[float, np.ndarray | None]] = {}
     f64 = np.float64
 
-    # the map as float64 arithmetic works on it: float32 inputs are cast inside each ufunc (exact), no copy
+    # the map as float64 arithmetic works on it: float32 inputs are converted element by element (exact)
     need_map = bool(metrics & {"nss", "cc", "kl", "sim"}) or (has_fix and "ig" in metrics and not log_density)
     if log_density and need_map:
         if not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
@@ -147,7 +124,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     else:
         src = flat
     if need_map:
-        total = float(np.add.reduce(src, dtype=f64))
+        total, mn = float(np.add.reduce(src, dtype=f64)), float(src.min())
         if not np.isfinite(total) and not np.isfinite(src).all():
             raise _non_finite("saliency map")
     elif not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
@@ -175,9 +152,24 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         return out
 
     mean = total / n
-    mn = float(src.min())
-    work = np.subtract(src, mean, out=ws.get("centred", n, f64), dtype=f64)   # centred prediction; reused
-    ss = float(np.dot(work, work))
+    pair = bool(metrics & {"cc", "kl", "sim"})
+    g, g_mean, g_shift, g_total = src, 0.0, 0.0, 1.0
+    if pair:
+        if density is None:
+            raise SchemaError("cc, kl and sim need the ground-truth density")
+        gm = _map(density, "ground-truth map")
+        if gm.shape != m.shape:
+            raise SchemaError(f"saliency map has shape {m.shape} but the ground truth is {gm.shape}; the "
+                              "'pysaliency' convention does not resize implicitly (pass resize=True)")
+        g = gm.ravel()
+        g_sum, g_min = float(np.add.reduce(g, dtype=f64)), float(g.min())
+        if not np.isfinite(g_sum) and not np.isfinite(g).all():
+            raise _non_finite("ground-truth map")
+        g_mean = g_sum / n
+        g_shift, g_total = _density_scale(g, g_sum, g_min)
+    p_shift, p_total = _density_scale(src, total, mn) if pair else (0.0, 1.0)
+    ss, ssg, cross, sim, kl = pair_stats(src, mean, p_shift, p_total, g, g_mean, g_shift, g_total, pair,
+                                         PYSALIENCY_KL_EPS)
 
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)
@@ -194,45 +186,45 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
                 lp = (np.log((src[fix_idx].astype(f64) - shift) / tot) if tot
                       else np.full(fix_idx.size, -np.log(n)))
         out["ig"] = _ig(lp, baseline_log)
-
-    if metrics & {"cc", "kl", "sim"}:
-        if density is None:
-            raise SchemaError("cc, kl and sim need the ground-truth density")
-        gm = _map(density, "ground-truth map")
-        if gm.shape != m.shape:
-            raise SchemaError(f"saliency map has shape {m.shape} but the ground truth is {gm.shape}; the "
-                              "'pysaliency' convention does not resize implicitly (pass resize=True)")
-        g = gm.ravel()
-        g_total = float(np.add.reduce(g, dtype=f64))
-        if not np.isfinite(g_total) and not np.isfinite(g).all():
-            raise _non_finite("ground-truth map")
-        g_mean = g_total / n
-        g_min = float(g.min())
-        buf = ws.get("gt_centred", n, f64)
-        if "cc" in metrics:
-            out["cc"] = (pearson_centred(work, np.subtract(g, g_mean, out=buf, dtype=f64), ss), None)
-        if metrics & {"kl", "sim"}:
-            pd = _density(src, total, mn, work)                         # the centred copy is done with
-            gd = _density(g, g_total, g_min, ws.get("map", n, f64))     # (exp of a log-density: done with)
-            if "sim" in metrics:
-                out["sim"] = (float(np.minimum(pd, gd, out=buf).sum()), None)
-            if "kl" in metrics:
-                out["kl"] = (kl_of_densities(gd, pd, PYSALIENCY_KL_EPS, out=buf), None)
+    if "cc" in metrics:
+        den = math.sqrt(ss * ssg)
+        out["cc"] = (cross / den if den else 0.0, None)
+    if "sim" in metrics:
+        out["sim"] = (sim, None)
+    if "kl" in metrics:
+        out["kl"] = (kl, None)
     return out
+
+
+def rank_in_sorted(sorted_negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Per-positive rank AUC against already sorted negatives: (#{neg < p} + ½ #{neg = p}) / #neg.
+
+    Same arithmetic as :func:`saliency.metrics.fixation.rank_auc` (integer counts, then one division).
+    """
+    lo = np.searchsorted(sorted_negatives, positives, side="left")
+    hi = np.searchsorted(sorted_negatives, positives, side="right")
+    return (lo + 0.5 * (hi - lo)) / sorted_negatives.size
 
 
 def _auc_all_pixels(flat: np.ndarray, pos: np.ndarray, ws: Workspace) -> np.ndarray:
     """Rank AUC of each fixated value against every pixel (ties ½), exactly, sorting only the pixels at or
     above the lowest fixated value (those below count as "less" for every fixation)."""
     n = flat.size
-    keep = np.greater_equal(flat, pos.min(), out=ws.get("keep", n, np.bool_))
-    k = int(np.count_nonzero(keep))
-    rest = np.compress(keep, flat, out=ws.get("sorted", k, flat.dtype))
+    buf = ws.get("sorted", n, flat.dtype)
+    rest = buf[:compress_at_least(flat, flat.dtype.type(pos.min()), buf)]
     rest.sort()
-    below = n - k
+    below = n - rest.size
     lo = below + np.searchsorted(rest, pos, side="left")
     hi = below + np.searchsorted(rest, pos, side="right")
     return (lo + 0.5 * (hi - lo)) / n
+
+
+def _density_scale(v: np.ndarray, total: float, mn: float) -> tuple[float, float]:
+    """(shift, divisor) of ``to_density``: ``(v − shift) / divisor``; divisor 0 means uniform ``1/n``.
+    The sum of a shifted map is taken as numpy takes it (of the shifted values), not ``total − n·shift``."""
+    if mn < 0:
+        return mn, float(np.subtract(v, mn, dtype=np.float64).sum())
+    return 0.0, total
 
 
 def _ig(lp: np.ndarray, baseline_log: np.ndarray | None) -> tuple[float, np.ndarray]:

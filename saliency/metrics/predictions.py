@@ -9,6 +9,7 @@ unpickled. A trained checkpoint is a prediction source too, one layer up:
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -20,6 +21,17 @@ _SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _read_file(path: Path) -> np.ndarray:
+    """One map file as a float64 (H, W) array; anything unreadable is a :class:`SchemaError` naming it
+    (random bytes, object arrays — never unpickled —, strings, truncated archives, broken images)."""
+    try:
+        return _read_file_unchecked(path)
+    except SchemaError:
+        raise
+    except (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise SchemaError(f"{path}: not a readable saliency map ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _read_file_unchecked(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         a = np.load(path, allow_pickle=False)
@@ -81,9 +93,12 @@ class HDF5Predictions(Mapping[str, np.ndarray]):
         import h5py
 
         self.path = Path(path)
-        with h5py.File(self.path, "r") as f:
-            keys: list[str] = []
-            f.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
+        keys: list[str] = []
+        try:
+            with h5py.File(self.path, "r") as f:
+                f.visititems(lambda name, obj: keys.append(name) if isinstance(obj, h5py.Dataset) else None)
+        except (OSError, ValueError) as exc:
+            raise SchemaError(f"{self.path}: not a readable HDF5 file ({exc})") from exc
         by_name: dict[str, str] = {}
         for k in keys:
             base = k.rsplit("/", 1)[-1]
@@ -91,12 +106,19 @@ class HDF5Predictions(Mapping[str, np.ndarray]):
             by_name.setdefault(base, k)
             by_name.setdefault(Path(base).stem, k)
         self._keys = {s: by_name[c] for s in stimuli for c in (s, Path(s).stem) if c in by_name}
+        if not self._keys:
+            raise SchemaError(f"{self.path}: no dataset named like the stimuli ({len(keys)} datasets, e.g. "
+                              f"{keys[:3]}; expected e.g. {stimuli[:1]}, as pysaliency's export_model_to_hdf5 writes)")
 
     def __getitem__(self, s: str) -> np.ndarray:
         import h5py
 
-        with h5py.File(self.path, "r") as f:
-            a = np.asarray(f[self._keys[s]], dtype=np.float64)
+        try:
+            with h5py.File(self.path, "r") as f:
+                a = np.asarray(f[self._keys[s]], dtype=np.float64)
+        except (OSError, ValueError, TypeError) as exc:
+            raise SchemaError(f"{self.path}[{self._keys[s]}]: not a numeric map ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from exc
         if a.ndim != 2:
             raise SchemaError(f"{self.path}[{self._keys[s]}]: expected a 2-D map, got shape {a.shape}")
         return a

@@ -40,11 +40,25 @@ class FixationHead(_MapHead):
 
 
 class SODHead(_MapHead):
-    """(B, C, h, w) → (B, 1, H, W) salient-object logits."""
+    """(B, C, h, w) → (B, 1, H, W) salient-object logits.
 
-    @staticmethod
-    def normalize(scores: torch.Tensor) -> torch.Tensor:
-        return scores
+    :meth:`normalize` (applied by ``SaliencyNet`` to the final, cropped scores) returns ``a·z + b`` with the
+    buffer ``calibration = [a, b]`` (identity, [1, 0], until a
+    calibration on validation data sets it: ``saliency.training.calibration``); a state dict without the
+    buffer (checkpoints older than it) loads with the identity.
+    """
+
+    def __init__(self, in_channels: int, hidden: int = 16) -> None:
+        super().__init__(in_channels, hidden)
+        self.register_buffer("calibration", torch.tensor([1.0, 0.0]))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        state_dict.setdefault(prefix + "calibration", torch.tensor([1.0, 0.0]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def normalize(self, scores: torch.Tensor) -> torch.Tensor:
+        """The network's final scores → calibrated logits ``a·scores + b``."""
+        return scores * self.calibration[0] + self.calibration[1]
 
 
 HEADS = {"fixation": FixationHead, "sod": SODHead}

@@ -128,6 +128,10 @@ def attention_summary(config) -> str:
     parts += [f"{name}@{','.join(str(s) for s in at)}" for name, at in used.items()]
     if config.bottleneck != "none":
         parts.append(f"{config.bottleneck} bottleneck")
+    if getattr(config, "skip_block", "none") != "none":
+        parts.append(f"{config.skip_block} skips")
+    if getattr(config, "context", "none") != "none":
+        parts.append(f"{config.context} context")
     if config.fusion:
         parts.append("scale fusion")
     if config.stn:

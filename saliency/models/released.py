@@ -9,7 +9,8 @@ One home for every released model: ``saliency/released/<name>/`` (package data, 
 * ``spec.json`` — everything to rebuild the network: ``kind`` (a builder in :data:`RELEASED_KINDS`:
   ``saliency_net`` = a zoo ``SaliencyNet`` from its ``ModelConfig`` dict, ``readout`` = the frozen-feature
   readout of :mod:`saliency.models.readout`), ``config``, ``task`` (fixation: log-density output; sod:
-  logits), ``canvas`` [height, width] (px, the letterbox canvas it was trained at), and documentation:
+  logits), ``canvas`` [height, width] (px, the letterbox canvas it was trained at), ``tta_flip`` (SOD flip
+  TTA at prediction, default false), and documentation:
   ``description``, ``training`` (data, splits, recipe, commit, time), ``scores``, ``licence``.
 * ``card.md`` — the model card for people (training data and its licence, recipe, table of scores).
 
@@ -144,6 +145,7 @@ def load_released(name_or_dir: str | Path, device: str | torch.device = "cpu") -
     model.load_state_dict(state)
     model.canvas = tuple(int(v) for v in spec["canvas"])
     model.task = spec.get("task", "fixation")
+    model.tta_flip = bool(spec.get("tta_flip", False))  # SOD flip TTA at prediction (spec key of the sod model)
     model.released_name = d.name
     return model.to(torch.device(device)).eval()
 

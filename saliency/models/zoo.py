@@ -25,9 +25,11 @@ from saliency.models.decoders import UNetDecoder
 from saliency.models.encoders import ENCODERS, N_STAGES, build_encoder, load_encoder_weights
 from saliency.models.heads import HEADS
 from saliency.models.priors import GaussianPriorBank
+from saliency.models.sod_decoder import SODDecoder
 from saliency.registry import Registry
 from saliency.tasks import TASKS
 
+DECODERS = ("unet", "sod")
 PAD_MULTIPLE = 32
 
 
@@ -42,6 +44,11 @@ class ModelConfig:
     weights_path: a local encoder state-dict file loaded after construction (overrides nothing else).
     blocks: one attention block name per encoder stage (strides 2, 4, 8, 16, 32); "none" = identity.
     bottleneck: block applied to the deepest feature before decoding ("mhsa" = transformer bottleneck).
+    decoder: "unet" (``decoders.UNetDecoder``) | "sod" (``sod_decoder.SODDecoder``: attention on the
+        skips, global context, deep-supervision side outputs).
+    skip_block: attention block on each skip connection (decoder "sod" only).
+    context: global-context block on the deepest feature (decoder "sod" only; "non_local" ≈ PiCANet's
+        global contextual attention).
     decoder_channels: decoder widths, deep → shallow (L levels → output stride 32 / 2**L).
     fusion: fuse all decoder levels with ``MultiScaleAttentionFusion``.
     n_priors: number of learned Gaussian centre-bias maps concatenated before the head (0 = off).
@@ -64,6 +71,9 @@ class ModelConfig:
     weights_path: str | None = None
     blocks: tuple[str, ...] = ("none",) * N_STAGES
     bottleneck: str = "none"
+    decoder: str = "unet"
+    skip_block: str = "none"
+    context: str = "none"
     decoder_channels: tuple[int, ...] = (64, 48, 32)
     fusion: bool = False
     n_priors: int = 0
@@ -86,7 +96,12 @@ class ModelConfig:
                               f"'none' for no block), got {self.blocks!r}")
         from saliency.models.blocks import BLOCKS
 
-        for key, names in (("blocks", self.blocks), ("bottleneck", (self.bottleneck,))):
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"ModelConfig.decoder: expected one of {DECODERS}, got {self.decoder!r}")
+        if self.decoder == "unet" and (self.skip_block != "none" or self.context != "none"):
+            raise ConfigError("ModelConfig: skip_block and context need decoder = \"sod\"")
+        for key, names in (("blocks", self.blocks), ("bottleneck", (self.bottleneck,)),
+                           ("skip_block", (self.skip_block,)), ("context", (self.context,))):
             for b in names:
                 if b != "none" and b not in BLOCKS:
                     raise ConfigError(f"ModelConfig.{key}: unknown attention block {b!r}; known: none, "
@@ -131,7 +146,9 @@ class SaliencyNet(nn.Module):
     """(B, 3, H, W) ImageNet-normalised RGB → (B, 1, H, W).
 
     task "fixation": log-density (log-softmax over the H·W pixels of each image);
-    task "sod": per-pixel logits. Any H, W ≥ 1: the input is zero-padded (bottom/right, i.e. with the
+    task "sod": per-pixel logits. In training mode a decoder with side outputs (``decoder="sod"``) leaves
+    its deep-supervision logits, upsampled and cropped like the output, in ``self.aux_outputs``
+    (coarse → fine; empty otherwise). Any H, W ≥ 1: the input is zero-padded (bottom/right, i.e. with the
     ImageNet mean colour) to a multiple of 32 and the output cropped back before normalisation.
     """
 
@@ -148,8 +165,18 @@ class SaliencyNet(nn.Module):
                                      width=config.encoder_width)
         if config.weights_path:
             load_encoder_weights(self.encoder, Path(config.weights_path))
-        self.decoder = UNetDecoder(self.encoder.out_channels, self.encoder.strides, config.decoder_channels,
-                                   bottleneck=config.bottleneck, fusion=config.fusion)
+        self.decoder: nn.Module
+        if config.decoder == "sod":
+            if config.bottleneck != "none" or config.fusion:
+                raise ConfigError("ModelConfig: decoder \"sod\" has its own global context; use "
+                                  "context instead of bottleneck, and no fusion")
+            self.decoder = SODDecoder(self.encoder.out_channels, self.encoder.strides, config.decoder_channels,
+                                      skip_block=config.skip_block, context=config.context)
+        else:
+            self.decoder = UNetDecoder(self.encoder.out_channels, self.encoder.strides,
+                                       config.decoder_channels, bottleneck=config.bottleneck,
+                                       fusion=config.fusion)
+        self.aux_outputs: list[torch.Tensor] = []
         self.prior = GaussianPriorBank(config.n_priors) if config.n_priors > 0 else None
         self.head = HEADS[config.task](self.decoder.out_channels + config.n_priors, config.head_channels)
         self.context: GlobalContext | None = None
@@ -212,9 +239,13 @@ class SaliencyNet(nn.Module):
         decoded = y
         if self.prior is not None:
             y = torch.cat([y, self.prior(y, (h, w), self.decoder.out_stride)], 1)
-        scores = self.head(y, (canvas.shape[-2], canvas.shape[-1]))
+        size = (canvas.shape[-2], canvas.shape[-1])
+        scores = self.head(y, size)
         if self.refiner is not None:
             scores = self.refiner(scores, decoded.contiguous())
+        sides = getattr(self.decoder, "side_logits", None)
+        self.aux_outputs = [F.interpolate(s, size=size, mode="bilinear", align_corners=False)[:, :, :h, :w]
+                            for s in sides] if (sides and self.training) else []
         return self.head.normalize(scores[:, :, :h, :w])
 
 
@@ -267,6 +298,8 @@ def _blocks(**at: str) -> tuple[str, ...]:
 
 
 _EFF = {"encoder": "effnet_lite0", "pretrained": True, "decoder_channels": (64, 32, 24)}
+_SODNET = {"pretrained": True, "decoder": "sod", "skip_block": "cbam", "context": "non_local",
+           "decoder_channels": (64, 48, 32)}
 _MBV2 = {"encoder": "mobilenetv2", "encoder_width": 0.5, "decoder_channels": (48, 32, 16)}
 _RES = {"encoder": "resnet", "encoder_width": 0.25, "decoder_channels": (48, 32, 16)}
 
@@ -315,6 +348,10 @@ def _register_zoo() -> None:
     for v, desc in (("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
         _zoo(f"sod_effnet_{v}", f"SOD: {desc} (ImageNet) + U-Net decoder, logits", task="sod",
              **{**_EFF, "encoder": f"effnet_{v}"})
+    # the SOD decoder: CBAM on the skips, non-local (PiCANet-style) global context, deep supervision
+    for v, desc in (("lite0", "EfficientNet-Lite0"), ("lite1", "EfficientNet-Lite1"), ("lite2", "EfficientNet-Lite2")):
+        _zoo(f"sodnet_{v}", f"SOD: {desc} (ImageNet) + SOD decoder (CBAM skips, non-local global context, "
+             "side outputs), logits", task="sod", **_SODNET, encoder=f"effnet_{v}")
     _zoo("sod_mobilenetv2", "SOD: MobileNetV2 ×0.5 (from scratch) + U-Net decoder", task="sod", **_MBV2)
     _zoo("sod_resnet", "SOD: ResNet-style ×0.25 (from scratch) + U-Net decoder", task="sod", **_RES)
 

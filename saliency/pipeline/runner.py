@@ -15,6 +15,7 @@ invalidate what follows.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 import traceback
@@ -26,7 +27,7 @@ from typing import Any
 
 import saliency
 from saliency.errors import ConfigError, SaliencyError
-from saliency.io import write_json
+from saliency.io import folder_lock, write_json
 from saliency.pipeline.closure import code_fingerprint
 from saliency.pipeline.hashing import (
     MANIFEST_NAME,
@@ -70,6 +71,8 @@ class Stage:
         (which is always hashed, with the numeric dependencies' versions).
     key_extra: anything else the stage's output depends on (JSON-able; hashed into the key), e.g. the
         settings of another stage it reads (the baselines stage reads the train stage's split rule).
+    check: validates the stage's settings (raising :class:`ConfigError`); called for every stage of the
+        pipeline before any stage runs (``--dry-run`` included).
     """
 
     name: str
@@ -79,6 +82,7 @@ class Stage:
     code: tuple[str, ...] = ()
     description: str = ""
     key_extra: Callable[[PipelineSpec, dict[str, Any]], Any] | None = None
+    check: Callable[[PipelineSpec], None] | None = None
 
 
 @dataclass
@@ -138,7 +142,8 @@ def _now() -> str:
 
 
 def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
-    """The stages named by ``spec.stages`` in that order; every ``needs`` must come earlier."""
+    """The stages named by ``spec.stages`` in that order; every ``needs`` must come earlier; every stage's
+    settings valid (``Stage.check``), so nothing runs when any stage's table has a bad key."""
     by_name = {s.name: s for s in stages}
     where = str(spec.source) if spec.source is not None else f"pipeline {spec.name!r}"
     for table in spec.settings:
@@ -154,6 +159,15 @@ def check_stages(stages: Sequence[Stage], spec: PipelineSpec) -> list[Stage]:
                 raise ConfigError(f"pipeline {spec.name!r}: stage {name!r} needs {dep!r}, which must run "
                                   f"before it; stages: {list(spec.stages)}")
         ordered.append(st)
+    problems = []
+    for st in ordered:  # every stage's table, so that one run reports every bad key
+        try:
+            if st.check is not None:
+                st.check(spec)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
     return ordered
 
 
@@ -214,6 +228,13 @@ def run_pipeline(spec: PipelineSpec, stages: Sequence[Stage], *, only: Iterable[
         if n not in names:
             raise ConfigError(f"pipeline {spec.name!r}: no stage {n!r}; stages: {names}")
     spec.out.mkdir(parents=True, exist_ok=True)
+    # one run per folder: a second `saliency run` would delete this one's .<stage>.tmp folders
+    with contextlib.nullcontext() if dry_run else folder_lock(spec.out, "the pipeline run folder"):
+        return _run_stages(spec, ordered, only, force, dry_run, log, show_progress)
+
+
+def _run_stages(spec: PipelineSpec, ordered: list[Stage], only: list[str], force: set[str], dry_run: bool,
+                log: Callable[[str], None], show_progress: bool) -> RunReport:
     manifest = Manifest(spec.out / MANIFEST_NAME)
     outcomes: list[StageOutcome] = []
     failure: BaseException | None = None

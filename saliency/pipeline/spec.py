@@ -13,27 +13,30 @@ Relative paths:
 - dataset paths inside stage tables (keys ending in ``path`` / ``root``, e.g. ``ingest.path``)
   resolve against ``data_root``; a training recipe (``train.recipe``) against the pipeline file.
 Overrides (``--set train.epochs=2``) take TOML values (``2``, ``"text"``, ``[1, 2]``) and fall back to
-a plain string.
+a plain string (:func:`saliency.settings.parse_override`, shared with training recipes). The ``[pipeline]``
+table is a strict :class:`PipelineHead`; each stage table is validated by its stage's model
+(:mod:`saliency.pipeline.stage_settings`) before any stage runs.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from saliency.errors import ConfigError
-from saliency.tasks import TASKS
+from saliency.io import read_toml
+from saliency.names import check_name
+from saliency.settings import Settings, TomlList, apply_overrides, validate
+from saliency.tasks import TASKS, Task
 
 DEFAULT_STAGES = {
     "fixation": ("ingest", "maps", "baselines", "train", "evaluate", "report"),
     "sod": ("train", "evaluate", "report"),
 }
-_PIPELINE_KEYS = {"name", "task", "dataset", "data_root", "out", "stages", "seed", "description"}
 
 
 def project_root(start: Path) -> Path:
@@ -57,33 +60,18 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"train.epochs=2"`` → (["train", "epochs"], 2). The value is parsed as TOML, else kept as a string."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected KEY=VALUE with a dotted key, e.g. train.epochs=2")
-    key, raw = text.split("=", 1)
-    parts = [p.strip() for p in key.strip().split(".")]
-    if not all(parts):
-        raise ConfigError(f"override {text!r}: empty key component in {key!r}")
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return parts, value
+class PipelineHead(Settings):
+    """The ``[pipeline]`` table. ``stages`` defaults to the task's (:data:`DEFAULT_STAGES`); ``dataset`` to
+    ``name``; ``out`` to ``runs/<name>`` (``-quick`` appended in quick mode)."""
 
-
-def apply_overrides(settings: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(settings))
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = out
-        for p in parts[:-1]:
-            nxt = node.setdefault(p, {})
-            if not isinstance(nxt, dict):
-                raise ConfigError(f"override {text!r}: {p!r} is a value, not a table")
-            node = nxt
-        node[parts[-1]] = value
-    return out
+    name: str
+    task: Task
+    dataset: str | None = None
+    data_root: str | None = None
+    out: str | None = None
+    stages: TomlList[str] | None = None
+    seed: int = 0
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,12 +130,7 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     if document is None:
         if source is None:
             raise ConfigError("load_pipeline: give a path or a document")
-        try:
-            document = tomllib.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{source}: pipeline file not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+        document = read_toml(source, "pipeline file")
     where = str(source) if source is not None else "<pipeline>"
     doc = copy.deepcopy(dict(document))
     quick_table = doc.pop("quick", {})
@@ -157,19 +140,14 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
         doc = deep_merge(doc, quick_table)
     doc = apply_overrides(doc, overrides)
 
-    head = doc.pop("pipeline", None)
-    if not isinstance(head, Mapping):
+    head_table = doc.pop("pipeline", None)
+    if not isinstance(head_table, Mapping):
         raise ConfigError(f"{where}: missing [pipeline] table (name, task, dataset, ...)")
-    unknown = set(head) - _PIPELINE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)} in [pipeline]; known: {sorted(_PIPELINE_KEYS)}")
-    for key in ("name", "task"):
-        if not isinstance(head.get(key), str):
-            raise ConfigError(f"{where}: [pipeline].{key} must be a string")
-    task = head["task"]
-    if task not in TASKS:
-        raise ConfigError(f"{where}: [pipeline].task must be one of {TASKS}, got {task!r}")
-    stages = tuple(head.get("stages", DEFAULT_STAGES[task]))
+    head = validate(PipelineHead, head_table, prefix="pipeline.", where=where)
+    check_name(head.name, f"{where}: [pipeline].name")
+    check_name(head.dataset or head.name, f"{where}: [pipeline].dataset")
+    task = head.task
+    stages = tuple(head.stages if head.stages is not None else DEFAULT_STAGES[task])
     for name, table in doc.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where}: top-level key {name!r} must be a stage table, got {type(table).__name__}")
@@ -178,8 +156,8 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
     if data_root is not None:
         root = Path(data_root).expanduser()
         root = root if root.is_absolute() else (Path.cwd() / root)
-    elif head.get("data_root") is not None:
-        root = Path(str(head["data_root"])).expanduser()
+    elif head.data_root is not None:
+        root = Path(head.data_root).expanduser()
         root = root if root.is_absolute() else project / root
     elif os.environ.get("SALIENCY_SHARED"):
         root = Path(os.environ["SALIENCY_SHARED"]) / "datasets"
@@ -189,14 +167,11 @@ def load_pipeline(path: str | Path | None = None, *, document: Mapping[str, Any]
         out_dir = Path(out).expanduser()
         out_dir = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
     else:
-        default = f"runs/{head['name']}" + ("-quick" if quick else "")
-        out_dir = Path(str(head.get("out", default))).expanduser()
+        default = f"runs/{head.name}" + ("-quick" if quick else "")
+        out_dir = Path(head.out or default).expanduser()
         out_dir = out_dir if out_dir.is_absolute() else project / out_dir
-    seed = head.get("seed", 0)
-    if not isinstance(seed, int):
-        raise ConfigError(f"{where}: [pipeline].seed must be an integer, got {seed!r}")
     return PipelineSpec(
-        name=head["name"], task=task, dataset=str(head.get("dataset", head["name"])), stages=stages,
+        name=head.name, task=task, dataset=head.dataset or head.name, stages=stages,
         settings={k: dict(v) for k, v in doc.items()}, data_root=root.resolve(), out=out_dir.resolve(),
-        source=source, project=project, seed=seed, quick=quick,
+        source=source, project=project, seed=head.seed, quick=quick,
     )

@@ -8,7 +8,7 @@ stage      output
 ingest     ``fixations.parquet`` (the canonical table), ``ingest_report.json`` (kept/dropped per reason)
 maps       ``shards/`` (``saliency.shards.open_shards`` reads it)
 baselines  ``summary.json`` ({"baselines": {name: summary}}), ``<name>/per_image.parquet``
-train      a training run directory (contract 6): ``config.toml``, ``checkpoints/``, ``metrics.jsonl``...
+train      a training run directory: ``config.toml``, ``checkpoints/``, ``metrics.jsonl``...
 evaluate   ``summary.json``, ``per_image.parquet``, ``info.json`` (model, split, checkpoint, stimuli)
 report     ``report.html``
 =========  ==========================================================================================
@@ -21,54 +21,92 @@ does not need its area installed; a stage's cache key hashes the source of its f
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
+from pydantic import create_model
+
 from saliency.errors import ConfigError
-from saliency.io import atomic_path, write_json
+from saliency.io import atomic_path, read_toml, write_json
 from saliency.pipeline.runner import Stage, StageContext
 from saliency.pipeline.spec import PipelineSpec
+from saliency.pipeline.stage_settings import (
+    BaselinesSettings,
+    EvaluateSettings,
+    IngestSettings,
+    ReportSettings,
+    ShardSettings,
+    TrainSettings,
+)
 from saliency.registry import Registry
+from saliency.settings import Settings
 
 STAGES: Registry[Stage] = Registry("pipeline stage")
 
 
-def _no_extra(settings: Mapping[str, Any], stage: str) -> None:
-    if settings:
-        raise ConfigError(f"[{stage}]: unknown setting(s) {sorted(settings)}")
+@cache
+def maps_settings() -> type[Settings]:
+    """``[maps]``: every field of ``saliency.maps.MapOptions`` (same defaults) plus ``[maps.shards]``."""
+    from saliency.maps import MapOptions
+
+    hints = typing.get_type_hints(MapOptions)
+    fields: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(MapOptions)
+                              if f.name != "selection"}
+    # a convention name of the dataset card, a selection's text form, or a table of its fields
+    fields["selection"] = (str | dict[str, Any] | None, None)
+    return create_model("MapsSettings", __base__=Settings, shards=(ShardSettings, ShardSettings()), **fields)
+
+
+def _settings_model(stage: str) -> type[Settings]:
+    if stage == "maps":
+        return maps_settings()
+    return {"ingest": IngestSettings, "baselines": BaselinesSettings, "train": TrainSettings,
+            "evaluate": EvaluateSettings, "report": ReportSettings}[stage]
+
+
+def check_stage_settings(spec: PipelineSpec, stage: str) -> None:
+    """Validate ``[stage]`` of ``spec`` without running it (for ``train``: the whole resolved recipe, as a
+    :class:`saliency.training.RunConfig`); errors name the dotted key (``train.optim.lr``)."""
+    where = str(spec.source) if spec.source is not None else ""
+    s = _settings_model(stage).from_dict(spec.stage_settings(stage), prefix=f"{stage}.", where=where)
+    if stage == "evaluate" and spec.task == "sod" and {"metrics", "convention"} & s.model_fields_set:
+        raise ConfigError(f"{where + ': ' if where else ''}evaluate: metrics/convention apply to the fixation "
+                          "task only (SOD scores every PySODMetrics measure)")
+    if stage == "train":
+        from saliency.training import RunConfig
+
+        d = resolve_train_dict(spec, spec.stage_settings("train"), shards=Path("shards"), out_dir=spec.out / "train")
+        RunConfig.from_dict(d, prefix="train.", where=where)
 
 
 # ------------------------------------------------------------------------------------------ ingest
 def _ingest_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
-    return [spec.resolve_data(s.get("path", spec.dataset))]
+    return [spec.resolve_data(s.get("path") or spec.dataset)]
 
 
 def run_ingest(ctx: StageContext) -> None:
     """Read the dataset's recordings into the canonical fixation table (``saliency.ingest.ingest``).
 
-    Settings: ``reader`` (a ``saliency.readers.READERS`` format, e.g. ``nus``, ``fixatons``), ``path``
-    (dataset folder or files, relative to data_root), ``card`` (``"auto"``: ``data/<dataset>.toml``),
-    ``on_error``, ``out_of_stimulus``, ``pixels_per_degree``, ``drop_first``, ``min_duration_ms``,
-    ``max_duration_ms``, ``max_stimuli`` (0 = all; else the first n stimuli by name, for quick runs:
-    recorded in the report's ``subset``).
+    Settings: :class:`saliency.pipeline.stage_settings.IngestSettings` (``max_stimuli`` > 0: the first n
+    stimuli by name, for quick runs, recorded in the report's ``subset``).
     """
     from saliency.ingest import ingest
     from saliency.readers.base import ReadOptions
     from saliency.readers.request import ReadRequest
 
-    s = dict(ctx.settings)
-    reader = s.pop("reader", "nus")
-    root = ctx.spec.resolve_data(s.pop("path", ctx.spec.dataset))
-    options = ReadOptions(on_error=s.pop("on_error", "raise"), out_of_stimulus=s.pop("out_of_stimulus", "drop"))
+    s = IngestSettings.from_dict(ctx.settings, prefix="ingest.")
+    root = ctx.spec.resolve_data(s.path or ctx.spec.dataset)
+    options = ReadOptions(on_error=s.on_error, out_of_stimulus=s.out_of_stimulus)
     request = ReadRequest(ctx.spec.dataset, options=options)
-    ppd = s.pop("pixels_per_degree", None)
-    if ppd is not None:
-        request = dataclasses.replace(request, pixels_per_degree=float(ppd))
-    max_stimuli = int(s.pop("max_stimuli", 0))
-    kwargs = {k: s.pop(k) for k in ("card", "drop_first", "min_duration_ms", "max_duration_ms") if k in s}
-    _no_extra(s, "ingest")
-    res = ingest(reader, [root], dataset=ctx.spec.dataset, out=ctx.out_dir, request=request, workers=1, **kwargs)
+    if s.pixels_per_degree is not None:
+        request = dataclasses.replace(request, pixels_per_degree=s.pixels_per_degree)
+    max_stimuli = s.max_stimuli
+    res = ingest(s.reader, [root], dataset=ctx.spec.dataset, out=ctx.out_dir, request=request, workers=1,
+                 card=s.card, drop_first=s.drop_first, min_duration_ms=s.min_duration_ms,
+                 max_duration_ms=s.max_duration_ms)
     table, report = res.table, dict(res.report)
     if max_stimuli > 0:
         subset = table.select_stimuli(sorted(table.meta.stimuli)[:max_stimuli])
@@ -87,27 +125,24 @@ def run_maps(ctx: StageContext) -> None:
     Settings: those of ``saliency.maps.MapOptions`` (``sigma``, ``sigma_unit``, ``mode``, ``truncate``,
     ``duration_weighted``, ``observer_equal``, ``drop_first``, ``fc_cycles``, ``binary``, ``selection``: a convention
     of the dataset card such as ``"benchmark"`` or a selection's text form such as ``"drop-first"``) plus
-    ``shards``, a table
-    of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``).
+    ``shards``, a table of ``build_shards`` options (``dtype``, ``fmt``, ``shard_size``, ``workers``):
+    see :func:`maps_settings`.
     """
     from saliency.fixations.table import FixationTable
     from saliency.maps import MapOptions
     from saliency.shards import build_shards
 
-    s = dict(ctx.settings)
-    shard_kw = dict(s.pop("shards", {}))
-    known = {f.name for f in dataclasses.fields(MapOptions)}
-    if set(s) - known:
-        raise ConfigError(f"[maps]: unknown setting(s) {sorted(set(s) - known)}; known: {sorted(known)} and [maps.shards]")
-    bad = set(shard_kw) - {"dtype", "fmt", "shard_size", "workers"}
-    if bad:
-        raise ConfigError(f"[maps.shards]: unknown setting(s) {sorted(bad)}; known: dtype, fmt, shard_size, workers")
+    s = maps_settings().from_dict(ctx.settings, prefix="maps.")
+    shard_kw = s.shards.model_dump()
+    kw = {f.name: getattr(s, f.name) for f in dataclasses.fields(MapOptions)}
     table = FixationTable.read_parquet(ctx.upstream["ingest"] / "fixations.parquet")
-    if isinstance(s.get("selection"), str):
+    if kw["selection"] is None:
+        del kw["selection"]
+    elif isinstance(kw["selection"], str):
         from saliency.ingest import resolve_selection
 
-        s["selection"] = resolve_selection(s["selection"], ctx.spec.dataset)
-    options = MapOptions(**s)
+        kw["selection"] = resolve_selection(kw["selection"], ctx.spec.dataset)
+    options = MapOptions(**kw)
     build_shards(table, ctx.out_dir / "shards", options, **shard_kw)
     ctx.summary.update(stimuli=len(table.meta.stimuli), selection=options.effective_selection.describe())
 
@@ -118,8 +153,8 @@ def _baseline_split(spec: PipelineSpec, s: Mapping[str, Any]) -> tuple[str, int]
     the baselines are compared on the same images ("all" when the pipeline trains nothing)."""
     ev = spec.settings.get("evaluate", {})
     default = str(ev.get("split", "test")) if "train" in spec.stages else "all"
-    split = str(s.get("split", default))
-    limit = int(s.get("limit", ev.get("limit", 0) if "split" not in s else 0))
+    split = str(s.get("split") or default)
+    limit = int(s.get("limit") if s.get("limit") is not None else (ev.get("limit", 0) if "split" not in s else 0))
     return split, limit
 
 
@@ -163,29 +198,31 @@ def split_stimuli(spec: PipelineSpec, stimuli: list[str], split: str, limit: int
 def run_baselines(ctx: StageContext) -> None:
     """Baseline rows (chance, centre bias, gold standard LOO, one human) on the same metrics as the model.
 
-    Settings: ``names`` (default: all of ``saliency.baselines.BASELINES``), ``metrics``, ``convention``,
-    ``sigma_px``, ``seed`` (default the pipeline seed), ``split`` and ``limit`` (default: the evaluate
-    stage's, i.e. the model's test images, split by the train stage's rule; ``"all"`` scores every
-    image). The centre-bias Gaussian is fitted to the fixations of the images *not* scored.
+    Settings (:class:`saliency.pipeline.stage_settings.BaselinesSettings`): ``names`` (default: all of
+    ``saliency.baselines.BASELINES``), ``metrics``, ``convention``, ``sigma_px``, ``seed`` (default the
+    pipeline seed), ``split`` and ``limit`` (default: the evaluate stage's, i.e. the model's test images,
+    split by the train stage's rule; ``"all"`` scores every image). The centre-bias Gaussian is fitted
+    to the fixations of the images *not* scored.
     """
     import saliency.baselines as B
     from saliency.shards import open_shards
 
-    s = dict(ctx.settings)
-    split, limit = _baseline_split(ctx.spec, s)
-    s.pop("split", None)
-    s.pop("limit", None)
+    s = BaselinesSettings.from_dict(ctx.settings, prefix="baselines.")
+    split, limit = _baseline_split(ctx.spec, ctx.settings)
     shards = open_shards(ctx.upstream["maps"] / "shards")
     stimuli = split_stimuli(ctx.spec, list(shards.stimuli), split, limit)
     if not stimuli:
         raise ConfigError(f"[baselines]: split {split!r} is empty")
-    if "names" in s:
-        s["which"] = tuple(s.pop("names"))
-    s.setdefault("seed", ctx.spec.seed)
-    unknown = set(s) - {"which", "metrics", "convention", "sigma_px", "seed"}
-    if unknown:
-        raise ConfigError(f"[baselines]: unknown setting(s) {sorted(unknown)}")
-    results = B.compute_baselines(shards, stimuli=stimuli, **s)
+    kw: dict[str, Any] = {"seed": ctx.spec.seed if s.seed is None else s.seed}
+    if s.names is not None:
+        kw["which"] = s.names
+    if s.metrics is not None:
+        kw["metrics"] = list(s.metrics)
+    if s.convention is not None:
+        kw["convention"] = s.convention
+    if s.sigma_px is not None:
+        kw["sigma_px"] = s.sigma_px
+    results = B.compute_baselines(shards, stimuli=stimuli, **kw)
     rows = {}
     for name, res in results.items():
         rows[name] = {**res.summary, "split": split}
@@ -197,8 +234,6 @@ def run_baselines(ctx: StageContext) -> None:
 
 
 # ------------------------------------------------------------------------------------------- train
-_RECIPE_KEYS = {"data", "model", "optim", "loss", "train", "seed", "name"}
-
 
 def _train_recipe(spec: PipelineSpec, _s: dict[str, Any]) -> list[Path]:
     """The train stage's recipe file (the baselines stage reads its split rule)."""
@@ -223,7 +258,6 @@ def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shard
     to data_root), the run name/folder (``out_dir``) and the seed default; any recipe value for those is
     replaced.
     """
-    import tomllib
 
     from saliency.pipeline.spec import deep_merge
 
@@ -233,16 +267,9 @@ def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shard
     data_path = s.pop("path", spec.dataset)
     if recipe:
         path = spec.resolve_file(recipe)
-        try:
-            base = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"[train].recipe: {path} not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"[train].recipe: {path} is not valid TOML: {exc}") from None
-    unknown = set(s) - _RECIPE_KEYS
-    if unknown:
-        raise ConfigError(f"[train]: unknown key(s) {sorted(unknown)}; expected recipe tables {sorted(_RECIPE_KEYS)}")
-    d = deep_merge(base, s)
+        base = read_toml(path, "[train].recipe")
+    TrainSettings.from_dict(settings, prefix="train.")  # unknown keys refused, naming train.<key>
+    d = deep_merge(base, {k: v for k, v in s.items() if v is not None})
     data = d.setdefault("data", {})
     data["task"] = spec.task
     data.setdefault("dataset", spec.dataset)
@@ -299,9 +326,8 @@ def run_evaluate(ctx: StageContext) -> None:
     from saliency.reports.rundir import find_checkpoint
     from saliency.training import load_model, predict_maps
 
-    s = dict(ctx.settings)
-    split = s.pop("split", "test")
-    limit = int(s.pop("limit", 0))
+    s = EvaluateSettings.from_dict(ctx.settings, prefix="evaluate.")
+    split, limit = s.split, s.limit
     train_dir = ctx.upstream["train"]
     ckpt = find_checkpoint(train_dir)
     if ckpt is None:
@@ -324,9 +350,8 @@ def run_evaluate(ctx: StageContext) -> None:
         shards = open_shards(ctx.upstream["maps"] / "shards")
         paths = [shards.image_path(st) for st in stimuli]
         preds = {st: m for st, (_, m) in zip(stimuli, predict_maps(model, paths), strict=True)}
-        convention = s.pop("convention", "pysaliency")
-        metrics = s.pop("metrics", None)
-        _no_extra(s, "evaluate")
+        convention = s.convention
+        metrics = list(s.metrics) if s.metrics is not None else None
         # information gain is measured against the same centre-bias Gaussian as the baselines stage's
         # (saliency.metrics.centre_bias.centre_fit_stimuli: the images not scored)
         centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
@@ -341,7 +366,6 @@ def run_evaluate(ctx: StageContext) -> None:
         from saliency.metrics import sod as sod_metrics
         from saliency.readers.sod import SODMasks
 
-        _no_extra(s, "evaluate")
         root = _sod_root(train_dir, ctx)
         folder = SODMasks(root)
         images = {st: folder.image_path(st) for st in stimuli}
@@ -363,19 +387,15 @@ def run_evaluate(ctx: StageContext) -> None:
 
 
 def _model_name(train_dir: Path) -> str:
-    import tomllib
-
     p = train_dir / "config.toml"
     if p.is_file():
-        return str(tomllib.loads(p.read_text()).get("model", {}).get("name", "model"))
+        return str(read_toml(p, "training config").get("model", {}).get("name", "model"))
     return "model"
 
 
 def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
-    import tomllib
-
     p = train_dir / "config.toml"
-    root = tomllib.loads(p.read_text()).get("data", {}).get("sod_root") if p.is_file() else None
+    root = read_toml(p, "training config").get("data", {}).get("sod_root") if p.is_file() else None
     return Path(root) if root else ctx.spec.resolve_data(ctx.spec.dataset)
 
 
@@ -383,34 +403,30 @@ def _sod_root(train_dir: Path, ctx: StageContext) -> Path:
 def run_report(ctx: StageContext) -> None:
     """Write ``report.html`` (``saliency.reports.build_report``) from the upstream stage outputs.
 
-    Settings: ``gallery`` (images per best/worst row, default 3), ``rank_by``, ``title``.
+    Settings: :class:`saliency.pipeline.stage_settings.ReportSettings`.
     The report reads the *final* stage directories, so it runs after every other stage.
     """
     from saliency.reports import build_report
 
-    s = dict(ctx.settings)
-    gallery = int(s.pop("gallery", 3))
-    rank_by = s.pop("rank_by", None)
-    title = s.pop("title", None)
-    _no_extra(s, "report")
-    out = build_report(ctx.spec.out, ctx.out_dir / "report.html", gallery_k=gallery, rank_by=rank_by, title=title)
+    s = ReportSettings.from_dict(ctx.settings, prefix="report.")
+    out = build_report(ctx.spec.out, ctx.out_dir / "report.html", gallery_k=s.gallery, rank_by=s.rank_by,
+                       title=s.title)
     ctx.summary.update(bytes=out.stat().st_size)
 
 
 def _register() -> None:
-    STAGES.add("ingest", Stage("ingest", run_ingest, inputs=_ingest_inputs,
-                               description="recordings → fixations.parquet + ingest_report.json"))
-    STAGES.add("maps", Stage("maps", run_maps, needs=("ingest",),
-                             description="fixations → Gaussian ground-truth shards"))
-    STAGES.add("baselines", Stage("baselines", run_baselines, needs=("maps",), inputs=_train_recipe,
-                                  key_extra=_baselines_key_extra,
-                                  description="centre bias, gold standard, one human, chance"))
-    STAGES.add("train", Stage("train", run_train, needs=("maps",), inputs=_train_inputs,
-                              description="train a network (saliency.training.train)"))
-    STAGES.add("evaluate", Stage("evaluate", run_evaluate, needs=("maps", "train"),
-                                 description="score the best checkpoint on the test split"))
-    STAGES.add("report", Stage("report", run_report, needs=("evaluate",),
-                               description="self-contained HTML report"))
+    def add(name: str, run: Any, **kw: Any) -> None:
+        STAGES.add(name, Stage(name, run, check=partial(check_stage_settings, stage=name), **kw))
+
+    add("ingest", run_ingest, inputs=_ingest_inputs,
+        description="recordings → fixations.parquet + ingest_report.json")
+    add("maps", run_maps, needs=("ingest",), description="fixations → Gaussian ground-truth shards")
+    add("baselines", run_baselines, needs=("maps",), inputs=_train_recipe, key_extra=_baselines_key_extra,
+        description="centre bias, gold standard, one human, chance")
+    add("train", run_train, needs=("maps",), inputs=_train_inputs,
+        description="train a network (saliency.training.train)")
+    add("evaluate", run_evaluate, needs=("maps", "train"), description="score the best checkpoint on the test split")
+    add("report", run_report, needs=("evaluate",), description="self-contained HTML report")
 
 
 _register()

@@ -119,7 +119,8 @@ def read_samples_request(path: Path, request: ReadRequest, accounting: Accountin
     eye = {"auto": "mean", "both": "mean"}.get(request.eye, request.eye)
     path = Path(path)
     s = read_samples(path, eye=eye, options=request.options, accounting=accounting,
-                     time_column=request.extra.get("time_column"), delimiter=request.delimiter)
+                     time_column=request.extra.get("time_column"), delimiter=request.delimiter,
+                     encoding=request.encoding)
     observer = request.extra.get("observer", path.stem)
     rows = []
     for trial in np.unique(s.trial):

@@ -44,7 +44,13 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, Accounting
+from saliency.fixations.accounting import (
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    Accounting,
+    duration_masks,
+)
 from saliency.fixations.table import (
     COLUMNS,
     DatasetMeta,
@@ -54,24 +60,18 @@ from saliency.fixations.table import (
     empty_frame,
 )
 from saliency.readers.base import ReadOptions, finalize
+from saliency.readers.matfile import load_mat
 from saliency.units import ViewingGeometry
 
 DOVES_RATE_HZ = 200.0
 DOVES_PPD = 60.0
 DOVES_GEOMETRY = ViewingGeometry(1024, 768, ppd_override=DOVES_PPD)
 DOVES_FILE_PATTERN = r"img\d+\.mat"
-NON_FINITE_DURATION = "non-finite duration"
 
 
 def read_doves_picture(path: str | Path) -> np.ndarray:
     """(768, 1024) uint8 grey: the ``picture`` stored in a DOVES ``imgNNN.mat`` (0–255 floats, rounded)."""
-    import scipy.io
-
-    path = Path(path)
-    try:
-        m = scipy.io.loadmat(path, variable_names=["picture"])
-    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
-        raise ReaderError(f"not a readable MATLAB file ({exc}): expected a DOVES imgNNN.mat", path=path) from exc
+    m = load_mat(path, "a DOVES imgNNN.mat", variable_names=["picture"])
     picture = np.asarray(m.get("picture"))
     if picture.ndim != 2 or not np.issubdtype(picture.dtype, np.number):
         raise ReaderError(f"'picture' has shape {picture.shape}: expected a 2-D grey image", path=path)
@@ -120,17 +120,12 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
                fixations: Literal["authors", "ivt", "idt"] = "authors", geometry: ViewingGeometry | None = None,
                detection: dict | None = None, dataset: str = "doves") -> DovesImage:
     """Read one DOVES ``imgNNN.mat`` (see the module docstring)."""
-    import scipy.io
-
     options = options or ReadOptions()
     accounting = accounting if accounting is not None else Accounting()
     path = Path(path)
     if fixations not in ("authors", "ivt", "idt"):
         raise ConfigError(f"fixations must be 'authors', 'ivt' or 'idt', got {fixations!r}")
-    try:
-        m = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
-        raise ReaderError(f"not a readable MATLAB file ({exc}): expected a DOVES imgNNN.mat", path=path) from exc
+    m = load_mat(path, "a DOVES imgNNN.mat")
     picture = np.asarray(m.get("picture"))
     if picture.ndim != 2:
         raise ReaderError(f"'picture' has shape {picture.shape}: expected a 2-D grey image", path=path)
@@ -165,8 +160,10 @@ def read_doves(path: str | Path, *, options: ReadOptions | None = None, accounti
                 accounting.dropped(path, NON_FINITE_DURATION, int(garbage.sum()),
                                    example=f"{path}[observer={name},fixation={k}]: duration={f[2, k]}")
                 keep &= ~garbage
+            neg, nonfinite = duration_masks(dur, nan_ok=False)
             for mask, reason, what in ((~np.isfinite(x) | ~np.isfinite(y), NON_FINITE, "x, y must be finite"),
-                                       (~(dur >= 0), NEGATIVE_DURATION, "duration must be ≥ 0 samples")):
+                                       (nonfinite, NON_FINITE_DURATION, "duration must be a finite number"),
+                                       (neg, NEGATIVE_DURATION, "duration must be ≥ 0 samples")):
                 mask &= keep
                 if mask.any():
                     k = int(np.flatnonzero(mask)[0])

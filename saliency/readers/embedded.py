@@ -1,7 +1,8 @@
 """Stimuli stored inside recording files (DOVES ``imgNNN.mat`` ``picture``): written out once as PNG.
 
-``write_embedded_stimuli(meta, folder)`` looks at every stimulus whose recorded ``path`` is not an image
-file but a format with an extractor in :data:`EXTRACTORS` (by suffix), writes the picture to
+``write_embedded_stimuli(meta, folder, fmt)`` looks, for an input format with an extractor in
+:data:`EXTRACTORS` (by ``saliency ingest`` format name), at every stimulus whose recorded ``path`` is not an
+image file, writes the picture to
 ``folder/<stimulus>.png`` (8-bit, deterministic bytes, atomic; an identical file is left untouched) and
 returns the metadata pointing at the PNGs, so that maps, ``show``, baselines and training open an ordinary
 image. The stimulus *name* (the table's key) does not change.
@@ -26,7 +27,7 @@ def _doves_picture(path: Path) -> np.ndarray:
     return read_doves_picture(path)
 
 
-EXTRACTORS: dict[str, Callable[[Path], np.ndarray]] = {".mat": _doves_picture}
+EXTRACTORS: dict[str, Callable[[Path], np.ndarray]] = {"doves": _doves_picture}
 
 
 def _png_bytes(picture: np.ndarray) -> bytes:
@@ -37,20 +38,22 @@ def _png_bytes(picture: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def write_embedded_stimuli(meta: DatasetMeta, folder: str | Path) -> tuple[DatasetMeta, list[str]]:
+def write_embedded_stimuli(meta: DatasetMeta, folder: str | Path, fmt: str) -> tuple[DatasetMeta, list[str]]:
     """(metadata with PNG paths, names of the stimuli that were embedded); see the module docstring."""
     from saliency.errors import SchemaError
     from saliency.io import atomic_write
 
     folder = Path(folder)
+    extract = EXTRACTORS.get(fmt)
+    if extract is None:
+        return meta, []
     stimuli = dict(meta.stimuli)
     done: list[str] = []
     for name, info in sorted(meta.stimuli.items()):
         if info.path is None:
             continue
         src = Path(info.path)
-        extract = EXTRACTORS.get(src.suffix.lower())
-        if src.suffix.lower() in IMAGE_SUFFIXES or extract is None or not src.is_file():
+        if src.suffix.lower() in IMAGE_SUFFIXES or not src.is_file():
             continue
         picture = extract(src)
         if picture.shape[:2] != (info.height_px, info.width_px):

@@ -33,11 +33,19 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, Accounting
+from saliency.fixations.accounting import (
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    TRUNCATED,
+    Accounting,
+    duration_masks,
+)
 from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
 from saliency.readers.base import ReadOptions, finalize
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import list_images, scan_stimuli
+from saliency.readers.text import read_text
 from saliency.units import ViewingGeometry
 
 
@@ -64,6 +72,11 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
     acc = Accounting()
     lines = text.splitlines()
     numbered = [(i, ln.split()) for i, ln in enumerate(lines, start=1) if ln.strip()]
+    if numbered and numbered[-1][0] == len(lines) and not text.endswith(("\n", "\r")):
+        # the last line has no line end: the file may be cut inside a number (a changed value)
+        i = numbered.pop()[0]
+        acc.bad_record(ReaderError(f"last line {lines[i - 1].strip()!r} has no line end: a truncated file? "
+                                   "(complete files end with a newline)", path=path, line=i), options, TRUNCATED)
     good_lines: list[int] = []
     rows: list[list[str]] = []
     try:
@@ -86,14 +99,17 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
         values = np.array(rows, dtype=np.float64).reshape(-1, 4)
         good = np.array(good_lines, dtype=np.int64)
     x, y, t0, t1 = values.T
-    neg = t1 < t0
-    if neg.any():
-        first = int(np.flatnonzero(neg)[0])
-        exc = ReaderError(f"t_end {t1[first]:g} s < t_start {t0[first]:g} s; expected a duration ≥ 0",
-                          path=path, line=int(good[first]))
-        if options.on_error == "raise":
-            raise exc
-        acc.dropped(path, NEGATIVE_DURATION, int(neg.sum()), example=f"line {exc.line}: {exc.reason}")
+    neg, nonfinite = duration_masks((t1 - t0) * 1000.0, nan_ok=False)
+    for mask, reason, what in ((nonfinite, NON_FINITE_DURATION, "expected finite times"),
+                               (neg, NEGATIVE_DURATION, "expected a duration ≥ 0")):
+        if mask.any():
+            first = int(np.flatnonzero(mask)[0])
+            exc = ReaderError(f"t_start {t0[first]:g} s, t_end {t1[first]:g} s; {what}",
+                              path=path, line=int(good[first]))
+            if options.on_error == "raise":
+                raise exc
+            acc.dropped(path, reason, int(mask.sum()), example=f"line {exc.line}: {exc.reason}")
+    neg |= nonfinite
     bad = ~(np.isfinite(x) & np.isfinite(y)) & ~neg
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -105,13 +121,7 @@ def parse_scanpath(path: Path, text: str, options: ReadOptions) -> _Parsed:
 def _read_stimulus_dir(directory: Path, options: ReadOptions, encoding: str) -> list[tuple[str, _Parsed]]:
     out = []
     for f in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            text = f.read_bytes().decode(encoding)
-        except OSError as exc:
-            raise ReaderError(f"cannot read ({exc.strerror or exc})", path=f) from exc
-        except UnicodeDecodeError as exc:
-            raise ReaderError(f"cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
-                              "expected a plain-text scanpath", path=f) from exc
+        text, _ = read_text(f, encoding)
         out.append((f.name, parse_scanpath(f, text, options)))
     return out
 

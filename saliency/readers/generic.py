@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,11 +36,23 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.accounting import NEGATIVE_DURATION, NON_FINITE, OTHER_EYE, Accounting
+from saliency.fixations.accounting import (
+    MAX_DURATION_MS,
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    OTHER_EYE,
+    REPEATED_HEADER,
+    TRUNCATED,
+    Accounting,
+    duration_masks,
+)
 from saliency.fixations.table import DatasetMeta, FixationTable, StimulusInfo, empty_frame
+from saliency.io import read_toml
 from saliency.readers.base import finalize
 from saliency.readers.request import MAPPABLE_FIELDS, TIME_UNITS_MS, ReadRequest
 from saliency.readers.stimuli import fixed_size_stimuli
+from saliency.readers.text import decode_bytes
 
 NA_TOKENS = frozenset({"", ".", "na", "nan", "n/a", "null", "none", "-"})
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -54,10 +65,13 @@ EYE_VALUES = {"l": "left", "left": "left", "0": "left", "r": "right", "right": "
 class SourceTable:
     """A source file as a frame of text columns plus where each row came from."""
 
-    def __init__(self, path: Path, frame: pd.DataFrame, lines: np.ndarray | None):
+    def __init__(self, path: Path, frame: pd.DataFrame, lines: np.ndarray | None,
+                 short: np.ndarray | None = None, repeated_headers: int = 0):
         self.path = path
         self.frame = frame
         self.lines = lines  # physical 1-based line per row (text), None for Parquet
+        self.short = short  # rows with fewer fields than the header (see drop_short_rows)
+        self.repeated_headers = repeated_headers  # header lines repeated inside the file (removed)
 
     def where(self, i: int) -> dict[str, Any]:
         """ReaderError location kwargs for row position ``i``."""
@@ -73,25 +87,11 @@ class SourceTable:
 
     def subset(self, keep: np.ndarray) -> SourceTable:
         return SourceTable(self.path, self.frame[keep].reset_index(drop=True),
-                           None if self.lines is None else self.lines[keep])
+                           None if self.lines is None else self.lines[keep],
+                           None if self.short is None else self.short[keep])
 
     def __len__(self) -> int:
         return len(self.frame)
-
-
-def _decode(path: Path, data: bytes, encoding: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and encoding.lower().replace("-", "") in ("utf8", "utf8sig"):
-        encoding = "utf-16"  # Data Viewer and Tobii Studio may write UTF-16 with a BOM
-    elif encoding.lower().replace("-", "") == "utf8":
-        encoding = "utf-8-sig"
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ReaderError(f"cannot decode as {encoding} ({exc.reason} at byte {exc.start}); "
-                          "pass the file's encoding (e.g. --encoding latin-1)", path=path, line=line) from exc
-    except LookupError as exc:
-        raise ConfigError(f"unknown text encoding {encoding!r}") from exc
 
 
 def sniff_delimiter(header: str) -> str:
@@ -127,7 +127,7 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         data = path.read_bytes()
     except OSError as exc:
         raise ReaderError(f"cannot read ({exc.strerror or exc})", path=path) from exc
-    text = _decode(path, data, encoding)
+    text, _ = decode_bytes(data, path, encoding)
     if not text.strip():
         return SourceTable(path, pd.DataFrame(), np.zeros(0, dtype=np.int64))
     sep = delimiter or sniff_delimiter(text.split("\n", 1)[0])
@@ -135,36 +135,91 @@ def load_source(path: str | Path, *, encoding: str = "utf-8", delimiter: str | N
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False,
                             skip_blank_lines=False, engine="c",
                             usecols=(lambda c: usecols(str(c).strip())) if usecols is not None else None)
-        frame = frame.fillna("")
         lines = np.arange(len(frame), dtype=np.int64) + 2
         n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         if n_lines - 1 != len(frame):  # quoted newlines or trailing blank lines: count lines exactly
             raise pd.errors.ParserError("line count mismatch")
+        short = _short_lines(text, sep, len(frame))
+        if short is None:  # quoted fields: only the csv module counts fields exactly
+            raise pd.errors.ParserError("quoted fields")
+        frame = frame.fillna("")
     except pd.errors.ParserError:
-        frame, lines = _load_with_csv(path, text, sep)
+        frame, lines, short = _load_with_csv(path, text, sep)
         if usecols is not None:
             frame = frame[[c for c in frame.columns if usecols(str(c).strip())]]
-    blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
-    if blank.any():
-        frame, lines = frame[~blank].reset_index(drop=True), lines[~blank]
+    if len(short) and not text.endswith(("\n", "\r")) and text.rstrip("\r\n").rsplit("\n", 1)[-1].strip():
+        short[-1] = True  # the last line has no line end: the file may be cut inside it (values changed)
+    blank = (frame == "").all(axis=1).to_numpy() & ~short if len(frame.columns) else np.zeros(len(frame), bool)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return SourceTable(path, frame, lines)
+    header = [str(c) for c in frame.columns]
+    repeated = ((frame.apply(lambda col: col.astype(str).str.strip()) == header).all(axis=1).to_numpy()
+                if len(frame.columns) else np.zeros(len(frame), bool))
+    drop = blank | repeated
+    if drop.any():
+        frame, lines, short = frame[~drop].reset_index(drop=True), lines[~drop], short[~drop]
+    return SourceTable(path, frame, lines, short=short, repeated_headers=int(repeated.sum()))
 
 
-def _load_with_csv(path: Path, text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Slow, exact path: Python's csv module; rows with too many fields raise naming their line."""
+def _short_lines(text: str, sep: str, n_rows: int) -> np.ndarray | None:
+    """Per data row (line 2, 3, ...): True where the line has fewer separators than the header and is not
+    blank (pandas pads such rows with empty fields). None when the text has quotes (counting needs a parser)."""
+    if '"' in text or len(sep) != 1:
+        return None
+    b = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # ASCII bytes never occur inside UTF-8 sequences
+    nl = np.flatnonzero(b == 10)
+    starts = np.concatenate(([0], nl + 1))
+    ends = np.concatenate((nl, [b.size]))
+    seps = np.concatenate(([0], np.cumsum(b == ord(sep))))
+    count = seps[ends] - seps[starts]
+    length = ends - starts - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))
+    short = (count[1:] < count[0]) & (length[1:] > 0)
+    return short[:n_rows]
+
+
+def _load_with_csv(path: Path, text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Slow, exact path: Python's csv module; rows with too many fields raise naming their line.
+
+    Returns (frame, physical line per row, mask of rows with fewer fields than the header)."""
     reader = csv.reader(io.StringIO(text), delimiter=sep)
-    header = next(reader)
-    rows, lines = [], []
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise ReaderError(f"header is not a {sep!r}-separated line ({exc})", path=path, line=1) from exc
+    rows, lines, short = [], [], []
     start = reader.line_num + 1
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a quote left open by a cut file
+            raise ReaderError(f"not a {sep!r}-separated row ({exc})", path=path, line=start) from exc
         if len(row) > len(header):
             raise ReaderError(f"{len(row)} fields, expected at most {len(header)} (as in the header)",
                               path=path, line=start)
+        short.append(len(row) < len(header) and any(v.strip() for v in row))
         rows.append(row + [""] * (len(header) - len(row)))
         lines.append(start)
         start = reader.line_num + 1
-    return pd.DataFrame(rows, columns=header, dtype=object), np.array(lines, dtype=np.int64)
+    return (pd.DataFrame(rows, columns=header, dtype=object), np.array(lines, dtype=np.int64),
+            np.array(short, dtype=bool))
+
+
+def drop_short_rows(src: SourceTable, request: ReadRequest, accounting: Accounting) -> SourceTable:
+    """Rows with fewer fields than the header (a file cut mid-row) and a last line without a line end
+    (cut inside its last field) are errors, never padded or shortened values:
+    :class:`ReaderError` naming the line under ``raise``; dropped as ``truncated row`` under ``skip``.
+    A repeated header line is not a record: it is removed and noted (``repeated header line``)."""
+    if src.repeated_headers:
+        accounting.note(src.path, REPEATED_HEADER, src.repeated_headers)
+    if src.short is None or not src.short.any():
+        return src
+    n_fields = len(src.frame.columns)
+    for i in np.flatnonzero(src.short):
+        exc = ReaderError(f"fewer fields than the header's {n_fields}, or the last line without a line end: "
+                          "a truncated row (complete files end with a newline)", **src.where(int(i)))
+        accounting.bad_record(exc, request.options, TRUNCATED)
+    return src.subset(~src.short)
 
 
 def numeric_column(src: SourceTable, column: str, request: ReadRequest, accounting: Accounting,
@@ -180,6 +235,20 @@ def numeric_column(src: SourceTable, column: str, request: ReadRequest, accounti
             accounting.bad_record(exc, request.options)
         bad |= wrong
     return values
+
+
+def check_durations(dur: np.ndarray, bad: np.ndarray, src: SourceTable, request: ReadRequest,
+                    accounting: Accounting) -> np.ndarray:
+    """Mask of rows whose duration (ms) is negative, ±inf or beyond ``MAX_DURATION_MS`` (NaN = unknown is
+    allowed); each is a bad record (``negative duration`` / ``non-finite duration``)."""
+    neg, huge = duration_masks(dur, nan_ok=True)
+    neg, huge = neg & ~bad, huge & ~bad
+    for mask, reason, what in ((neg, NEGATIVE_DURATION, "expected a duration ≥ 0"),
+                               (huge, NON_FINITE_DURATION, f"expected a finite duration ≤ {MAX_DURATION_MS:g} ms")):
+        for i in np.flatnonzero(mask):
+            exc = ReaderError(f"duration {dur[i]:g} ms; {what}", **src.where(int(i)))
+            accounting.bad_record(exc, request.options, reason)
+    return neg | huge
 
 
 def require_columns(src: SourceTable, mapping: Mapping[str, str]) -> None:
@@ -230,12 +299,16 @@ def build_frame(src: SourceTable, mapping: Mapping[str, str], request: ReadReque
     ``index_origin``: 1 when the source numbers fixations from 1 (Data Viewer's CURRENT_FIX_INDEX).
     """
     key = str(src.path)
+    if drop_rows is not None and src.short is not None and src.short.any():
+        drop_rows = drop_rows[~src.short]
+    src = drop_short_rows(src, request, accounting)
     n = len(src)
     if n == 0:
         return empty_frame()
     for f in ("x", "y"):
         if f not in mapping:
-            raise ConfigError(f"column mapping lacks {f!r}; e.g. --column {f}=gaze_{f}")
+            raise ConfigError(f"{key}: no column for {f!r} (header: {', '.join(map(str, src.frame.columns[:12]))}"
+                              f"{', ...' if len(src.frame.columns) > 12 else ''}); name it with --column {f}=COLUMN")
     if "stimulus" not in mapping and request.stimulus is None:
         raise ConfigError(f"{key}: no stimulus column mapped and no fixed stimulus; pass --column "
                           "stimulus=COLUMN or --stimulus NAME")
@@ -257,11 +330,7 @@ def build_frame(src: SourceTable, mapping: Mapping[str, str], request: ReadReque
     else:
         dur = np.full(n, np.nan)
 
-    neg = (dur < 0) & ~bad
-    for i in np.flatnonzero(neg):
-        exc = ReaderError(f"duration {dur[i]:g} ms; expected a duration ≥ 0", **src.where(int(i)))
-        accounting.bad_record(exc, request.options, NEGATIVE_DURATION)
-    bad |= neg
+    bad |= check_durations(dur, bad, src, request, accounting)
     for f in ("trial", "index"):
         if f in num:
             v = num[f]
@@ -321,12 +390,7 @@ def load_mapping_file(path: str | Path) -> dict[str, Any]:
     Returns ``{"columns": {...}, **options}``; unknown keys are a :class:`ConfigError`.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: mapping file not found") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    data = read_toml(path, "mapping file")
     allowed = {"columns", "origin", "time_unit", "delimiter", "encoding", "stimulus", "eye"}
     unknown = sorted(set(data) - allowed)
     if unknown:

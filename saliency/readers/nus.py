@@ -29,9 +29,17 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.accounting import MALFORMED, NEGATIVE_DURATION, NON_FINITE, Accounting
+from saliency.fixations.accounting import (
+    MALFORMED,
+    NEGATIVE_DURATION,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    Accounting,
+    duration_masks,
+)
 from saliency.fixations.table import DatasetMeta, FixationTable, empty_frame
 from saliency.readers.base import ReadOptions, finalize
+from saliency.readers.matfile import load_mat
 from saliency.readers.request import ReadRequest
 from saliency.readers.stimuli import scan_stimuli
 from saliency.units import ViewingGeometry
@@ -67,16 +75,10 @@ def nus_frame(mat_path: str | Path, options: ReadOptions, accounting: Accounting
     Negative durations and subjects whose ``fix_x``/``fix_y``/``fix_duration`` lengths differ are bad
     records (ReaderError under ``on_error='raise'``); non-finite coordinates are dropped and counted.
     """
-    import scipy.io
 
     mat_path = Path(mat_path)
     key = str(mat_path)
-    try:
-        mat = scipy.io.loadmat(mat_path, squeeze_me=True, struct_as_record=False)
-    except FileNotFoundError as exc:
-        raise ReaderError("file not found; expected a NUS fixations.mat", path=mat_path) from exc
-    except Exception as exc:  # scipy raises ValueError/TypeError/MatReadError on garbage
-        raise ReaderError(f"not a readable MATLAB v5 file ({type(exc).__name__}: {exc})", path=mat_path) from exc
+    mat = load_mat(mat_path, "a NUS fixations.mat", squeeze_me=True, struct_as_record=False)
     if "fixations" not in mat:
         names = sorted(k for k in mat if not k.startswith("__"))
         raise ReaderError(f"no variable 'fixations' (found {names}); expected the NUS/OSIE struct array",
@@ -108,14 +110,17 @@ def nus_frame(mat_path: str | Path, options: ReadOptions, accounting: Accounting
                 accounting.dropped(key, MALFORMED, n, example=f"{srec}: {exc.reason}")
                 continue
             k = np.arange(n)
-            neg = d < 0
-            if neg.any():
-                first = int(np.flatnonzero(neg)[0])
-                exc = ReaderError(f"fix_duration = {d[first]:g} ms; expected a duration ≥ 0", path=mat_path,
-                                  record=f"{srec}.fix({first + 1})")
-                if options.on_error == "raise":
-                    raise exc
-                accounting.dropped(key, NEGATIVE_DURATION, int(neg.sum()), example=f"{exc.record}: {exc.reason}")
+            neg, nonfinite = duration_masks(d, nan_ok=False)
+            for mask, reason, what in ((nonfinite, NON_FINITE_DURATION, "expected a finite duration"),
+                                       (neg, NEGATIVE_DURATION, "expected a duration ≥ 0")):
+                if mask.any():
+                    first = int(np.flatnonzero(mask)[0])
+                    exc = ReaderError(f"fix_duration = {d[first]:g} ms; {what}", path=mat_path,
+                                      record=f"{srec}.fix({first + 1})")
+                    if options.on_error == "raise":
+                        raise exc
+                    accounting.dropped(key, reason, int(mask.sum()), example=f"{exc.record}: {exc.reason}")
+            neg = neg | nonfinite
             bad = ~(np.isfinite(x) & np.isfinite(y))
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])

@@ -1,11 +1,13 @@
-"""Recording quality of a study's own data, per observer and recording block, and exclusion rules.
+"""Recording quality of a study's own data, per observer and trial, and exclusion rules.
 
 :func:`eyelink_quality` scans an EyeLink ASC file (text; independent of the fixation reader, which it does
-not touch) into one :class:`TrialQuality` per recording block (``START`` … ``END``):
+not touch) into one :class:`TrialQuality` per trial, trials delimited as the reader delimits them: from a
+``TRIALID`` message to the next ``TRIALID`` or a ``TRIAL_RESULT`` (numbered 0, 1, … in file order, the
+table's ``trial``), or, in a file without ``TRIALID``, one per recording block (``START`` … ``END``):
 
 * ``validation_error_deg`` / ``validation_max_deg``: the tracker's own accuracy check, the most recent
-  ``MSG … !CAL VALIDATION … ERROR <avg> avg. <max> max`` before the block; with both eyes validated the
-  worse eye counts. None when the file has no validation before the block.
+  ``MSG … !CAL VALIDATION … ERROR <avg> avg. <max> max`` before the trial; with both eyes validated the
+  worse eye counts. None when the file has no validation before the trial.
 * ``samples``, ``missing_samples``, ``tracking_loss`` (missing / samples): a sample line is *missing* when no
   recorded eye (``START`` names them) has a gaze position (``.`` in x or y; EyeLink writes that during
   blinks and tracking loss).
@@ -16,8 +18,8 @@ not touch) into one :class:`TrialQuality` per recording block (``START`` … ``E
 recording and media; see its docstring for what Tobii exports).
 
 :class:`QualityRules` (``max_validation_error_deg``, ``max_tracking_loss`` as a fraction 0–1) decide which
-blocks are excluded; :func:`apply_quality_rules` drops the table rows whose ``source`` line lies in an
-excluded block and counts them like every other drop (reasons :data:`VALIDATION_REASON`,
+trials are excluded; :func:`apply_quality_rules` drops the table rows whose ``source`` line lies in an
+excluded trial and counts them like every other drop (reasons :data:`VALIDATION_REASON`,
 :data:`LOSS_REASON`). Rules come from the dataset card's ``[quality]`` table or the command line
 (``saliency ingest … --max-validation-error 1 --max-tracking-loss 0.2``).
 """
@@ -36,8 +38,8 @@ import numpy as np
 from saliency.errors import ConfigError
 
 if TYPE_CHECKING:
+    from saliency.fixations.accounting import Accounting
     from saliency.fixations.table import FixationTable
-    from saliency.readers.base import Accounting
 
 VALIDATION_REASON = "trial validation error above limit"
 LOSS_REASON = "trial tracking loss above limit"
@@ -48,11 +50,12 @@ _TRIALID = re.compile(r"\bTRIALID\s+(.*)$")
 
 @dataclass
 class TrialQuality:
-    """One recording block of one file (see the module docstring); lines are 1-based, inclusive."""
+    """One trial of one file (see the module docstring); ``trial`` numbers them 0, 1, … in file order;
+    ``start_line``/``end_line`` (1-based, inclusive) are the lines it spans."""
 
     file: str
     observer: str
-    block: int
+    trial: int
     trial_id: str | None
     start_line: int
     end_line: int
@@ -85,14 +88,23 @@ def _num(tok: str) -> bool:
 
 
 def eyelink_quality(path: str | Path, observer: str | None = None, encoding: str = "utf-8") -> list[TrialQuality]:
-    """Per-block quality of one EyeLink ASC file (module docstring)."""
+    """Per-trial quality of one EyeLink ASC file (module docstring)."""
     path = Path(path)
     observer = observer or path.stem
+    with open(path, encoding=encoding, errors="replace") as fh:
+        by_trialid = any("TRIALID" in ln for ln in fh)
     out: list[TrialQuality] = []
     validation: dict[str, tuple[float, float]] = {}
     last_was_validation = False
-    block: dict[str, Any] | None = None
-    pending_id: str | None = None
+    seg: dict[str, Any] | None = None
+    eyes = 1
+    lineno = 0
+
+    def opened(line_no: int, trial_id: str | None) -> dict[str, Any]:
+        worst = max(validation.values(), key=lambda v: v[0]) if validation else None
+        return {"start": line_no, "val": worst, "samples": 0, "missing": 0, "blinks": {}, "blink_ms": {},
+                "fix": {}, "fix_ms": {}, "trial_id": trial_id}
+
     with open(path, encoding=encoding, errors="replace") as fh:
         for lineno, line in enumerate(fh, start=1):
             tok = line.split()
@@ -107,41 +119,45 @@ def eyelink_quality(path: str | Path, observer: str | None = None, encoding: str
                     validation[m.group(1).upper()] = (float(m.group(2)), float(m.group(3)))
                     last_was_validation = True
                     continue
-                t = _TRIALID.search(line)
-                if t and block is None:
-                    pending_id = t.group(1).strip()
-                elif t and block["trial_id"] is None:
-                    block["trial_id"] = t.group(1).strip()
                 last_was_validation = False
+                if by_trialid:
+                    t = _TRIALID.search(line)
+                    if t:
+                        if seg is not None:
+                            out.append(_close(seg, lineno - 1, str(path), observer, len(out)))
+                        seg = opened(lineno, t.group(1).strip())
+                    elif "TRIAL_RESULT" in line and seg is not None:
+                        out.append(_close(seg, lineno, str(path), observer, len(out)))
+                        seg = None
                 continue
             last_was_validation = False
             if head == "START":
-                worst = max(validation.values(), key=lambda v: v[0]) if validation else None
-                eyes = sum(t.upper() in ("LEFT", "RIGHT") for t in tok)
-                block = {"start": lineno, "val": worst, "samples": 0, "missing": 0, "blinks": {}, "blink_ms": {},
-                         "fix": {}, "fix_ms": {}, "trial_id": pending_id, "eyes": 2 if eyes == 2 else 1}
-                pending_id = None
-                continue
-            if block is None:
+                eyes = 2 if sum(t.upper() in ("LEFT", "RIGHT") for t in tok) == 2 else 1
+                if not by_trialid:
+                    seg = opened(lineno, None)
                 continue
             if head == "END":
-                out.append(_close(block, lineno, str(path), observer, len(out)))
-                block = None
-            elif head == "EBLINK" and len(tok) >= 5:
+                if not by_trialid and seg is not None:
+                    out.append(_close(seg, lineno, str(path), observer, len(out)))
+                    seg = None
+                continue
+            if seg is None:
+                continue
+            if head == "EBLINK" and len(tok) >= 5:
                 eye = tok[1]
-                block["blinks"][eye] = block["blinks"].get(eye, 0) + 1
-                block["blink_ms"][eye] = block["blink_ms"].get(eye, 0.0) + float(tok[4])
+                seg["blinks"][eye] = seg["blinks"].get(eye, 0) + 1
+                seg["blink_ms"][eye] = seg["blink_ms"].get(eye, 0.0) + float(tok[4])
             elif head == "EFIX" and len(tok) >= 5:
                 eye = tok[1]
-                block["fix"][eye] = block["fix"].get(eye, 0) + 1
-                block["fix_ms"][eye] = block["fix_ms"].get(eye, 0.0) + float(tok[4])
+                seg["fix"][eye] = seg["fix"].get(eye, 0) + 1
+                seg["fix_ms"][eye] = seg["fix_ms"].get(eye, 0.0) + float(tok[4])
             elif _num(head):
-                block["samples"] += 1
-                pairs = [tok[1:3]] + ([tok[4:6]] if block["eyes"] == 2 else [])
+                seg["samples"] += 1
+                pairs = [tok[1:3]] + ([tok[4:6]] if eyes == 2 else [])
                 if not any(len(p) == 2 and p[0] != "." and p[1] != "." for p in pairs):
-                    block["missing"] += 1
-    if block is not None:           # a file cut before END: the block so far
-        out.append(_close(block, lineno, str(path), observer, len(out)))
+                    seg["missing"] += 1
+    if seg is not None:             # the last trial runs to the end of the file
+        out.append(_close(seg, lineno, str(path), observer, len(out)))
     return out
 
 
@@ -149,7 +165,7 @@ def _close(b: dict[str, Any], end: int, file: str, observer: str, index: int) ->
     fix_eye = max(b["fix"], key=b["fix"].get) if b["fix"] else None
     blink_eye = max(b["blinks"], key=b["blinks"].get) if b["blinks"] else None
     return TrialQuality(
-        file=file, observer=observer, block=index, trial_id=b["trial_id"], start_line=b["start"], end_line=end,
+        file=file, observer=observer, trial=index, trial_id=b["trial_id"], start_line=b["start"], end_line=end,
         validation_error_deg=b["val"][0] if b["val"] else None, validation_max_deg=b["val"][1] if b["val"] else None,
         samples=b["samples"], missing_samples=b["missing"],
         blinks=b["blinks"].get(blink_eye, 0) if blink_eye else 0,
@@ -223,7 +239,7 @@ def tobii_quality(path: str | Path, observer: str | None = None, encoding: str =
             v = pd.to_numeric(f[acc_col].iloc[idx].astype(str).str.strip(), errors="coerce").dropna()
             val = float(v.iloc[0]) if len(v) else None
         out.append(TrialQuality(
-            file=str(path), observer=observer or str(k[0]), block=len(out),
+            file=str(path), observer=observer or str(k[0]), trial=len(out),
             trial_id=" / ".join(str(x) for x in k[1:]) or None, start_line=int(lines[idx[0]]),
             end_line=int(lines[idx[-1]]), validation_error_deg=val, validation_max_deg=None, samples=len(idx),
             missing_samples=int(miss.sum()), blinks=len(starts), blink_ms=gap_ms, fixations=fix,
@@ -276,7 +292,7 @@ class QualityRules:
 
 def apply_quality_rules(table: FixationTable, trials: list[TrialQuality], rules: QualityRules,
                         accounting: Accounting | None = None) -> FixationTable:
-    """Drop the rows of excluded blocks (sets ``TrialQuality.excluded``); drops are counted per file and reason."""
+    """Drop the rows of excluded trials (sets ``TrialQuality.excluded``); drops are counted per file and reason."""
     from saliency.fixations.filters import drop_rows
 
     if not rules.active or not len(table):

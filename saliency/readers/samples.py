@@ -17,11 +17,13 @@ counted in ``accounting`` under ``noted`` (``raw samples missing (blink or track
 ``eye="mean"`` averages both eyes where both are valid (NaN otherwise); ``"left"``/``"right"`` select
 one; a monocular table ignores ``eye``. A non-numeric cell or a non-increasing time raises
 :class:`ReaderError` naming file and line (1-based, header = line 1), or under ``on_error="skip"`` drops
-the row (counted as noted ``malformed sample skipped``).
+the row (counted as noted ``malformed sample skipped``). A row with fewer fields than the header (a cut file) is
+such a bad row. Text decoding (``encoding``, byte-order marks, UTF-16 sniffing): :mod:`saliency.readers.text`.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +34,7 @@ import pandas as pd
 from saliency.errors import ConfigError, ReaderError
 from saliency.fixations.accounting import Accounting
 from saliency.readers.base import ReadOptions
+from saliency.readers.text import read_text
 
 SAMPLES_MISSING = "raw samples missing (blink or track loss)"
 SAMPLE_SKIPPED = "malformed sample skipped"
@@ -74,7 +77,8 @@ def _col(cols: dict[str, str], *names: str) -> str | None:
 
 def read_samples(path: str | Path, *, eye: Literal["left", "right", "mean"] = "mean",
                  options: ReadOptions | None = None, accounting: Accounting | None = None,
-                 time_column: str | None = None, delimiter: str | None = None) -> GazeSamples:
+                 time_column: str | None = None, delimiter: str | None = None,
+                 encoding: str = "utf-8") -> GazeSamples:
     """Read a raw sample table (see the module docstring for layouts and conventions)."""
     options = options or ReadOptions()
     accounting = accounting if accounting is not None else Accounting()
@@ -84,14 +88,15 @@ def read_samples(path: str | Path, *, eye: Literal["left", "right", "mean"] = "m
     if not path.is_file():
         raise ReaderError("no such file: expected a raw gaze sample table", path=path)
     sep = delimiter or ("\t" if path.suffix.lower() in (".tsv", ".txt") else ",")
+    text, _ = read_text(path, encoding)
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReaderError(f"not valid UTF-8 (byte {exc.start}): expected a UTF-8 text table", path=path) from exc
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError as exc:
         raise ReaderError("empty file: expected a header line and sample rows", path=path, line=1) from exc
     except pd.errors.ParserError as exc:
         raise ReaderError(f"not a {sep!r}-separated table: {exc}", path=path) from exc
+    short = df.isna().any(axis=1).to_numpy()  # fewer fields than the header: a cut row
+    df = df.fillna("")
     cols = {c.strip().lower(): c for c in df.columns}
     tcol = time_column or _col(cols, "time", "time_ms", "timestamp", "t")
     if tcol is None or tcol not in df.columns:
@@ -130,6 +135,11 @@ def read_samples(path: str | Path, *, eye: Literal["left", "right", "mean"] = "m
         tv, bt = num(trial_col)
         bad |= bt | np.isnan(tv)
         tr = np.nan_to_num(tv).astype(np.int64)
+    if short.any() and options.on_error == "raise":
+        i = int(np.flatnonzero(short)[0])
+        raise ReaderError(f"fewer fields than the header's {len(df.columns)}: truncated or short row",
+                          path=path, line=int(line[i]))
+    bad |= short
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         if options.on_error == "raise":
@@ -138,16 +148,26 @@ def read_samples(path: str | Path, *, eye: Literal["left", "right", "mean"] = "m
         accounting.note(path, SAMPLE_SKIPPED, int(bad.sum()))
     keep = ~bad
     # times must increase within a trial
-    tk, trk = t[keep], tr[keep]
+    # within each trial (rows of one trial need not be adjacent), in file order
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(tr[idx], kind="stable")]
+    tk, trk = t[idx], tr[idx]
     back = np.flatnonzero((np.diff(tk) <= 0) & (np.diff(trk) == 0)) + 1
     if back.size:
-        i = int(np.flatnonzero(keep)[back[0]])
+        i = int(idx[back[0]])
         if options.on_error == "raise":
             raise ReaderError(f"time {t[i]} does not increase (previous sample at {tk[back[0] - 1]}): expected "
                               "strictly increasing sample times", path=path, line=int(line[i]))
         accounting.note(path, SAMPLE_SKIPPED, int(back.size))
-        idx = np.flatnonzero(keep)
         keep[idx[back]] = False
+        while True:  # dropping a sample can expose another non-increasing pair
+            idx = np.flatnonzero(keep)
+            idx = idx[np.argsort(tr[idx], kind="stable")]
+            back = np.flatnonzero((np.diff(t[idx]) <= 0) & (np.diff(tr[idx]) == 0)) + 1
+            if not back.size:
+                break
+            accounting.note(path, SAMPLE_SKIPPED, int(back.size))
+            keep[idx[back]] = False
     if "only" in arrays:
         x, y = arrays["only"]
         name = "unknown"

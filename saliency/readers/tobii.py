@@ -43,7 +43,15 @@ import numpy as np
 import pandas as pd
 
 from saliency.errors import ConfigError, ReaderError
-from saliency.fixations.accounting import MALFORMED, NON_FINITE, Accounting
+from saliency.fixations.accounting import (
+    MALFORMED,
+    NON_FINITE,
+    NON_FINITE_DURATION,
+    REPEATED_HEADER,
+    TRUNCATED,
+    Accounting,
+    duration_masks,
+)
 from saliency.fixations.table import FixationTable, empty_frame
 from saliency.readers.generic import NA_TOKENS, SourceTable, frame_to_table, load_source, numeric_column
 from saliency.readers.request import ReadRequest
@@ -102,6 +110,17 @@ def _text(src: SourceTable, col: str) -> np.ndarray:
     return src.frame[col].astype(str).str.strip().to_numpy(dtype=object)
 
 
+def _run_starts(mask: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Rows of ``mask`` that start a run: consecutive masked rows with equal ``keys`` are one record."""
+    start = mask.copy()
+    if mask.size > 1:
+        same = np.ones(mask.size - 1, dtype=bool)
+        for k in keys:
+            same &= k[1:] == k[:-1]
+        start[1:] &= ~(mask[:-1] & same)
+    return start
+
+
 def read_tobii(path: str | Path, request: ReadRequest, accounting: Accounting) -> FixationTable:
     """Read one Tobii Studio / Pro Lab export (see the module docstring for the columns)."""
     path = Path(path)
@@ -130,16 +149,40 @@ def read_tobii(path: str | Path, request: ReadRequest, accounting: Accounting) -
     seg = [src.frame[cols[r]].astype(str).str.strip() for r in ("observer", "recording", "stimulus") if r in cols]
     onset_all = all_t.groupby(seg, sort=False).transform("min").to_numpy(float)
     is_fix = src.frame[cols["type"]].astype(str).str.strip().str.lower().eq("fixation").to_numpy()
+    short = src.short if src.short is not None else np.zeros(len(src), bool)
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        exc = ReaderError(f"fewer fields than the header's {len(src.frame.columns)}: truncated or short row",
+                          **src.where(i))
+        if request.options.on_error == "raise":
+            raise exc
+        if (short & ~is_fix).any():  # samples of other event types are not fixations: noted only
+            accounting.note(key, f"{TRUNCATED} (not a fixation sample)", int((short & ~is_fix).sum()))
+    if src.repeated_headers:
+        accounting.note(key, REPEATED_HEADER, src.repeated_headers)
     src = src.subset(is_fix)
     onset = onset_all[is_fix]
+    short = short[is_fix]
     n = len(src)
-    bad = np.zeros(n, dtype=bool)
+    bad = short.copy()
     fix_id = numeric_column(src, cols["fixation"], request, accounting, bad)
+    # a fixation spans several sample rows: what is counted is fixations (runs of rows), not rows
+    obs_text = _text(src, cols["observer"])
+    fix_text = src.frame[cols["fixation"]].astype(str).str.strip().to_numpy(dtype=object)
     no_id = np.isnan(fix_id) & ~bad
-    for i in np.flatnonzero(no_id):
+    starts = _run_starts(no_id, obs_text, *(_text(src, cols[c]) for c in ("x", "y", "x_norm", "y_norm")
+                                            if c in cols))
+    for i in np.flatnonzero(starts):
         accounting.bad_record(ReaderError(f"fixation sample without {cols['fixation']!r}; expected a fixation index",
                                           **src.where(int(i))), request.options)
     bad |= no_id
+    if short.any():  # a cut fixation counts once, and only when none of its rows survived
+        intact = set(zip(obs_text[~short], fix_text[~short], strict=True))
+        lost = {(o, f) for o, f in zip(obs_text[short], fix_text[short], strict=True) if (o, f) not in intact}
+        if lost:
+            first = int(np.flatnonzero(short)[0])
+            accounting.dropped(key, TRUNCATED, len(lost), example=f"line {src.where(first).get('line')}: "
+                               "fewer fields than the header")
     if "x" in cols:
         x = numeric_column(src, cols["x"], request, accounting, bad)
         y = numeric_column(src, cols["y"], request, accounting, bad)
@@ -215,10 +258,12 @@ def read_tobii(path: str | Path, request: ReadRequest, accounting: Accounting) -
     })
     out["index"] = out.groupby(["observer", "trial", "stimulus"], sort=False).cumcount()
     if len(agg):
-        neg = out["duration_ms"].to_numpy() < 0
-        for i in np.flatnonzero(neg):
-            accounting.bad_record(ReaderError(f"duration {out['duration_ms'].iat[i]:g} ms; expected ≥ 0",
-                                              path=path, line=int(agg["line"].iat[i])), request.options, MALFORMED)
-        out = out[~neg].reset_index(drop=True)
+        neg, huge = duration_masks(out["duration_ms"].to_numpy(), nan_ok=True)
+        for mask, reason, what in ((neg, MALFORMED, "expected ≥ 0"),
+                                   (huge, NON_FINITE_DURATION, "expected a finite duration")):
+            for i in np.flatnonzero(mask):
+                accounting.bad_record(ReaderError(f"duration {out['duration_ms'].iat[i]:g} ms; {what}",
+                                                  path=path, line=int(agg["line"].iat[i])), request.options, reason)
+        out = out[~(neg | huge)].reset_index(drop=True)
     return frame_to_table(out, request, accounting, "tobii", path, sizes=sizes,
                           origin_text="0-based media (MCS) pixels")

@@ -307,7 +307,7 @@ def _ingest_section(d: ReportData) -> str:
 
 
 def _quality_section(q: Any) -> str:
-    """Recording quality per observer and block (ingest report ``quality``: validation, tracking loss, ...)."""
+    """Recording quality per observer and trial (ingest report ``quality``: validation, tracking loss, ...)."""
     if not isinstance(q, Mapping) or not q.get("trials"):
         return ""
     rules = q.get("rules") or {}
@@ -315,16 +315,16 @@ def _quality_section(q: Any) -> str:
     rows = []
     for t in q["trials"][:60]:
         v, m = t.get("validation_error_deg"), t.get("mean_fixation_ms")
-        rows.append([t.get("observer", ""), t.get("block", ""), t.get("trial_id") or "",
+        rows.append([t.get("observer", ""), t.get("trial", ""), t.get("trial_id") or "",
                      "—" if v is None else f"{v:.2f}", f"{100 * float(t.get('tracking_loss', 0)):.1f}%",
                      t.get("blinks", 0), t.get("fixations", 0), "—" if m is None else f"{m:.0f}",
                      t.get("excluded") or ""])
     more = len(q["trials"]) - len(rows)
-    return (f"<h3>Recording quality ({fmt(q.get('n_trials'))} blocks, {fmt(q.get('n_excluded'))} excluded; "
+    return (f"<h3>Recording quality ({fmt(q.get('n_trials'))} trials, {fmt(q.get('n_excluded'))} excluded; "
             f"rules: {esc(rule_text)})</h3>"
-            + table(["observer", "block", "trial", "validation error (°)", "tracking loss", "blinks", "fixations",
+            + table(["observer", "trial", "TRIALID", "validation error (°)", "tracking loss", "blinks", "fixations",
                      "mean fixation (ms)", "excluded"], rows, left_cols=3)
-            + (f'<p class="note">… {more} more blocks in ingest_report.json.</p>' if more > 0 else ""))
+            + (f'<p class="note">… {more} more trials in ingest_report.json.</p>' if more > 0 else ""))
 
 
 def _bar(frac: float) -> str:

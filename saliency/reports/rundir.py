@@ -15,7 +15,7 @@ Gallery predictions and attention maps are computed from the checkpoint for the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +263,3 @@ def build_report(run: str | Path, out: str | Path | None = None, *, gallery_k: i
     if out is None:
         out = run / "report" / "report.html" if (run / "manifest.json").is_file() else run / "report.html"
     return write_report(data, out)
-
-
-def stimuli_in(per_image: pd.DataFrame | None) -> Sequence[str]:
-    return [] if per_image is None else list(per_image["stimulus"])

@@ -1,4 +1,4 @@
-"""Checksummed, resumable storage of ground-truth maps (contract 2): build with :func:`build_shards`,
+"""Checksummed, resumable storage of ground-truth maps: build with :func:`build_shards`,
 read with :func:`open_shards`."""
 
 from saliency.shards.reader import GroundTruth, ShardSet, VerifyReport, open_shards

@@ -1,4 +1,4 @@
-"""Read a shard set lazily and verifiably (contract 2): :func:`open_shards` → :class:`ShardSet`.
+"""Read a shard set lazily and verifiably: :func:`open_shards` → :class:`ShardSet`.
 
 Nothing is loaded until asked for; each map is checked against its ``map_sha256`` when read (disable
 with ``verify=False``), and loading never unpickles. A ShardSet pickles without its open file handles,
@@ -7,7 +7,6 @@ so it can be handed to DataLoader worker processes.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError, UnknownNameError
 from saliency.fixations.selection import FixationSelection
@@ -27,9 +25,10 @@ from saliency.shards.schema import (
     MANIFEST_COLUMNS,
     MANIFEST_FILE,
     META_FILE,
-    SCHEMA_VERSION,
+    READABLE_SCHEMA_VERSIONS,
     sidecar_file,
 )
+from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
 
 
 @dataclass(frozen=True)
@@ -65,20 +64,13 @@ class ShardSet:
         self.root = Path(root)
         self.verify_maps = verify
         meta_path = self.root / META_FILE
-        try:
-            self._meta = json.loads(meta_path.read_text())
-        except FileNotFoundError as exc:
-            raise SchemaError(f"{meta_path}: no shard set here (meta.json missing: the build did not finish; "
-                              "re-run `saliency maps` to resume)") from exc
-        except ValueError as exc:
-            raise ChecksumError(f"{meta_path}: not valid JSON ({exc})") from exc
+        self._meta = load_meta(self.root, META_FILE)  # checks, and its seal (saliency.shards.seal)
         version = self._meta.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads {SCHEMA_VERSION}")
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads "
+                              f"{list(READABLE_SCHEMA_VERSIONS)}; rebuild the set with `saliency maps ... --rebuild`")
         man_path = self.root / MANIFEST_FILE
-        if sha256_file(man_path) != self._meta["manifest_sha256"]:
-            raise ChecksumError(f"{man_path}: checksum differs from meta.json; the manifest is corrupt")
-        manifest = pq.read_table(man_path).to_pandas()
+        manifest = load_manifest(self.root, MANIFEST_FILE, self._meta)
         missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
         if missing:
             raise SchemaError(f"{man_path}: lacks columns {missing}")
@@ -95,7 +87,7 @@ class ShardSet:
         state["_handle"] = None
         return state
 
-    # ---- contract 2 ------------------------------------------------------------------------------
+    # ---- what datasets, metrics and baselines read ----------------------------------------------
     @property
     def meta(self) -> dict:
         return dict(self._meta)
@@ -121,6 +113,8 @@ class ShardSet:
         """Every row of the stored fixation table, including those the selection leaves out."""
         if self._all_fixations is None:
             path = self.root / FIXATIONS_FILE
+            if not path.is_file():
+                raise ChecksumError(f"{path}: missing; the shard set is incomplete ({REBUILD_HINT})")
             if self.verify_maps and sha256_file(path) != self._meta["fixations_sha256"]:
                 raise ChecksumError(f"{path}: checksum differs from meta.json; the fixation table is corrupt")
             self._all_fixations = FixationTable.read_parquet(path)
@@ -167,6 +161,12 @@ class ShardSet:
         m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
         m *= np.float32(1.0 / m.sum(dtype=np.float64))
         return m
+
+    def peak_density(self, stimulus: str) -> float | None:
+        """The sum-1 density's value at the map's peak as stored with it (Parquet schema 2), else None:
+        ``stored_map · peak_density / max(stored_map)`` is the density without renormalisation."""
+        rec = self._record(stimulus)
+        return self._shard(rec["shard"]).read(rec["key"])[1]
 
     def fixations_of(self, stimulus: str) -> pd.DataFrame:
         """Canonical table rows of one stimulus that the shard set's selection keeps (:attr:`fixations`)."""
@@ -249,6 +249,10 @@ class ShardSet:
                 continue
             if not (self.root / sidecar_file(name)).exists():
                 problems[sidecar_file(name)] = "sidecar missing (resume would rebuild this shard)"
+        if SEAL_KEY not in self._meta:
+            problems[META_FILE] = (f"unsealed: no {SEAL_KEY} (written by an older saliency), so σ, options and "
+                                   f"checksums in it cannot be checked; {REBUILD_HINT}")
+        problems.update(binding_problems(self.root, self._meta, self._manifest, sidecar_file))
         rows = self._manifest.groupby("shard").size().to_dict()
         for name, n in rows.items():
             if name not in self._meta["shards"]:

@@ -9,22 +9,42 @@
       manifest.parquet     one row per stimulus (MANIFEST_SCHEMA), sorted by stimulus
       fixations.parquet    the FixationTable the maps were built from (all rows, before the selection
                            options.selection / drop_first; ShardSet.fixations applies it)
-      maps/00000.npz       up to shard_size maps each: uncompressed deterministic NPZ, entry "<key>.npy",
-                           or maps/00000.parquet (``--format parquet``: one row group per map,
-                           columns key, stimulus, height, width, dtype, data = raw little-endian bytes)
+      maps/00000.parquet   up to shard_size maps each (default format): one row group per map, columns key,
+                           stimulus, height, width, dtype, data, encoding, scale (PARQUET_MAP_SCHEMA)
+                           or maps/00000.npz (``--format npz``): uncompressed deterministic NPZ, entry
+                           "<key>.npy" (no scale column; the map is the whole record)
       maps/00000.json      sidecar of each shard: build fingerprint, file sha256, its manifest rows
                            (what resume checks; finalisation assembles the manifest from these)
 
-Stored maps are peak-normalised (max = 1, ``stored_normalization = "max"``) in the chosen dtype, so that
-float16 keeps its relative precision; :meth:`ShardSet.density` returns them rescaled to sum 1 in float32.
-``map_sha256`` is the SHA-256 of the stored array's C-order little-endian bytes.
+Stored maps are peak-normalised (max = 1, ``stored_normalization = "max"``) in the chosen dtype:
+
+``uint16`` (default)
+    ``q = rint(65535 · m / max(m))`` of the float32 map ``m``: max error 0.5/65535 ≈ 7.6e-6 of the peak
+    (the bound promised is 1e-4). In Parquet ``data`` holds :data:`U16_CODEC` (2-D first differences
+    mod 2¹⁶, zigzag, low-byte then high-byte plane, zstd level 3: lossless on ``q``), ``encoding`` names it
+    and ``scale`` is the peak of the sum-1 density, so ``q · scale / 65535`` is the density (sum 1 to
+    within the quantisation); :meth:`ShardSet.density` returns ``q / Σq`` in float32 (exactly sum 1).
+``float32`` / ``float16``
+    the peak-normalised floats (float16 keeps its relative precision); Parquet ``data`` is the raw
+    little-endian bytes (``encoding = "raw"``).
+
+``map_sha256`` is the SHA-256 of the stored (decoded) array's C-order little-endian bytes; the shard file's
+SHA-256 (meta.json, sidecar) covers the encoded bytes, the scale and every other column.
+Schema 1 (before the ``encoding`` and ``scale`` columns; float maps only) is still read.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
+DTYPES = ("uint16", "float16", "float32")
+DEFAULT_DTYPE = "uint16"
+DEFAULT_FORMAT = "parquet"
+QUANT_LEVELS = 65535
+RAW = "raw"
+U16_CODEC = "u16-delta2d-zigzag-planes-zstd"
 META_FILE = "meta.json"
 MANIFEST_FILE = "manifest.parquet"
 FIXATIONS_FILE = "fixations.parquet"
@@ -55,6 +75,8 @@ PARQUET_MAP_SCHEMA = pa.schema([
     pa.field("width", pa.int32(), nullable=False),
     pa.field("dtype", pa.string(), nullable=False),
     pa.field("data", pa.binary(), nullable=False),
+    pa.field("encoding", pa.string(), nullable=False),
+    pa.field("scale", pa.float64(), nullable=False),
 ])
 
 

@@ -33,9 +33,12 @@ from saliency.fixations.table import FixationTable
 from saliency.io import atomic_path, sha256_file, write_json
 from saliency.maps.fusion import SeparableGaussian, normalize_map, single_threaded_blas
 from saliency.maps.kernels import mit_fc_to_sigma, mit_fft_size
-from saliency.maps.options import DTYPES, MapOptions, fixation_weights, resolved_fc, select_fixations
-from saliency.shards.codec import array_sha256, write_npz, write_parquet_maps
+from saliency.maps.options import MapOptions, fixation_weights, resolved_fc, select_fixations
+from saliency.shards.codec import QuantizedMap, array_sha256, quantize_map, write_npz, write_parquet_maps
 from saliency.shards.schema import (
+    DEFAULT_DTYPE,
+    DEFAULT_FORMAT,
+    DTYPES,
     FIXATIONS_FILE,
     FORMATS,
     MANIFEST_FILE,
@@ -48,6 +51,7 @@ from saliency.shards.schema import (
     shard_name,
     sidecar_file,
 )
+from saliency.shards.seal import sealed
 
 ProgressFn = Callable[[int], None]
 
@@ -128,19 +132,20 @@ def _build_one_inner(task: dict, progress_q: Any) -> dict:
                                               resolved_fc(options, sigma_px, h, w))
         used = select_fixations(g, options)
         raw = blurs[(h, w)].blur(used["x"].to_numpy(), used["y"].to_numpy(), fixation_weights(used, options))
-        arr = normalize_map(raw, STORED_NORMALIZATION, dtype, inplace=True)
+        arr, scale = _stored(raw, dtype)
         key = f"{i:05d}"
-        arrays.append((key, stim, arr))
+        arrays.append((key, stim, arr, scale))
         manifest.append({
             "stimulus": stim, "image_path": str(image), "image_sha256": sha256_file(image), "height": h,
             "width": w, "n_fixations": len(g), "n_observers": int(g["observer"].nunique()),
-            "n_fixations_used": len(used), "shard": task["name"], "key": key, "map_sha256": array_sha256(arr),
+            "n_fixations_used": len(used), "shard": task["name"], "key": key,
+            "map_sha256": array_sha256(arr.q if isinstance(arr, QuantizedMap) else arr),
         })
         if progress_q is not None:
             progress_q.put(1)
     path = root / shard_file(task["name"], fmt)
     if fmt == "npz":
-        write_npz(path, [(k, a) for k, _, a in arrays])
+        write_npz(path, [(k, a) for k, _, a, _ in arrays])
     else:
         write_parquet_maps(path, arrays)
     doc = {"schema_version": SCHEMA_VERSION, "shard": task["name"], "fingerprint": task["fingerprint"],
@@ -151,8 +156,19 @@ def _build_one_inner(task: dict, progress_q: Any) -> dict:
     return doc
 
 
+def _stored(raw: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray | QuantizedMap, float]:
+    """A freshly blurred map → (what is stored: peak-normalised in ``dtype``; the sum-1 density's peak)."""
+    if dtype == np.uint16:
+        qm = quantize_map(raw)
+        return qm, qm.scale
+    raw = np.maximum(raw, 0.0, out=raw)
+    total = float(raw.sum(dtype=np.float64))
+    scale = float(raw.max(initial=0.0)) / total if total > 0 else 0.0
+    return normalize_map(raw, STORED_NORMALIZATION, dtype, inplace=True), scale
+
+
 def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, stimuli_dir: str | Path | None = None,
-                 dtype: str = "float32", fmt: str = "npz", shard_size: int = 256, workers: int = 1,
+                 dtype: str = DEFAULT_DTYPE, fmt: str = DEFAULT_FORMAT, shard_size: int = 256, workers: int = 1,
                  shard_index: int = 0, shard_count: int = 1, on_progress: ProgressFn | None = None,
                  on_plan: Callable[[int, int], None] | None = None) -> BuildResult:
     """Build (or resume) the shard set of ``table`` under ``out``; see the module docstring.
@@ -164,6 +180,9 @@ def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, 
         raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if dtype == "uint16" and fmt != "parquet":
+        raise ConfigError("dtype uint16 (quantised maps) needs format parquet, which stores each map's scale "
+                          "and compresses it; use --format parquet, or --dtype float32 with --format npz")
     if shard_size < 1:
         raise ConfigError(f"shard_size must be ≥ 1, got {shard_size}")
     if not (shard_count >= 1 and 0 <= shard_index < shard_count):
@@ -315,6 +334,8 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
                                 "n_maps": len(d["rows"])} for d in docs},
     }
     _remove_stale(root, {d["file"] for d in docs} | {sidecar_file(d["shard"]) for d in docs})
+    meta = sealed({**meta, "sidecar_sha256": {d["shard"]: sha256_file(root / sidecar_file(d["shard"]))
+                                              for d in docs}})
     write_json(root / META_FILE, meta)
     return meta
 

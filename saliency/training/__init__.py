@@ -3,7 +3,7 @@
 from saliency.training.config import (
     DataConfig,
     LossConfig,
-    ModelConfig,
+    ModelChoice,
     OptimConfig,
     RunConfig,
     TrainConfig,
@@ -14,7 +14,7 @@ from saliency.training.losses import LOSSES, WeightedObjective
 from saliency.training.predict import is_model_ref, load_model, predict_maps, resolve_model
 
 __all__ = [
-    "LOSSES", "DataConfig", "LossConfig", "ModelConfig", "OptimConfig", "RunConfig", "RunResult",
+    "LOSSES", "DataConfig", "LossConfig", "ModelChoice", "OptimConfig", "RunConfig", "RunResult",
     "TrainConfig", "WeightedObjective", "is_model_ref", "load_config", "load_model", "predict_maps", "resolve_model",
     "train",
 ]

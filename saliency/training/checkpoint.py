@@ -73,3 +73,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise SchemaError(f"{path}: not a saliency checkpoint (format {ckpt.get('format')!r}, expected {FORMAT!r})"
                           if isinstance(ckpt, dict) else f"{path}: not a saliency checkpoint")
     return ckpt
+
+
+def require_fields(ckpt: dict[str, Any], path: str | Path, fields: tuple[str, ...]) -> None:
+    """A :class:`SchemaError` naming ``path`` when the checkpoint lacks any of ``fields`` (damaged, or
+    written by other code with the right format tag)."""
+    missing = [f for f in fields if f not in ckpt]
+    if missing:
+        raise SchemaError(f"{path}: checkpoint lacks {missing} (damaged, or not written by saliency train)")

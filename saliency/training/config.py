@@ -1,26 +1,45 @@
-"""Training configuration: frozen dataclasses, loaded from TOML, overridden with ``--set key=value``.
+"""Training configuration: strict pydantic models (:class:`saliency.settings.Settings`), loaded from TOML,
+overridden with ``--set key=value``.
 
 Every value is validated on construction; a wrong key or value raises :class:`ConfigError` naming the
 dotted key (``train.epochs``) and what was expected. ``to_dict()`` gives the resolved configuration that
-is written to ``<run>/config.toml``; loading it again gives an equal config.
+is written to ``<run>/config.toml``; loading it again gives an equal config. Adding a setting is one
+line in the table's class (``name: type = default``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
-import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from saliency.errors import ConfigError
-from saliency.tasks import TASKS
+from saliency.io import read_toml
+from saliency.names import check_name
+from saliency.settings import (
+    NonNegFloat,
+    NonNegInt,
+    PositiveFloat,
+    PositiveInt,
+    Settings,
+    TomlList,
+    parse_override,
+    set_dotted,
+    validate,
+)
+from saliency.tasks import Task
+
+__all__ = [
+    "TINY_OPTIONS", "DataConfig", "LossConfig", "ModelChoice", "OptimConfig", "RunConfig", "TrainConfig",
+    "check_model_options", "dump_config", "load_config", "model_option_keys", "parse_override",
+]
 
 
-@dataclass(frozen=True)
-class DataConfig:
+
+class DataConfig(Settings):
     """What to train on. ``task`` "fixation" reads shards (``shards``), "sod" an image/mask folder.
 
     height/width: the letterbox canvas (px). Split fractions are (train, val, test) by stimulus hash.
@@ -28,6 +47,10 @@ class DataConfig:
     shard directories scored at the end with the final model (e.g. MIT1003 for cross-dataset numbers);
     ``extra_eval_limit`` > 0 scores only the first n stimuli of each such set in split-hash order
     (``saliency.datasets.splits.stimulus_unit``: a fixed, name-independent pseudo-random sample).
+    ``strong``: the stronger, mask-consistent SOD augmentation of ``AugmentConfig.strong`` (affine
+    scale/shift/rotation, blur, noise, gamma). ``scales``: multi-scale training, each batch resized by a
+    factor drawn from this list (seeded by step; sizes rounded to multiples of 32), e.g. [0.75, 1.0, 1.25];
+    empty = the canvas only. Validation and testing always use the canvas.
     Readout runs (``model.name = "readout"``): ``datasets`` are the training shard sets (a name →
     ``outputs/<name>/shards``, or a path), each with its own hash split; ``dataset_weights`` their sampling
     weights (default 1 each, i.e. ∝ training images); ``holdout`` shard sets never trained on, scored on all
@@ -35,47 +58,45 @@ class DataConfig:
     """
 
     dataset: str = "osie"
-    task: str = "fixation"
+    task: Task = "fixation"
     shards: str = "outputs/osie/shards"
     sod_root: str = "../shared/datasets/sod"
-    height: int = 192
-    width: int = 256
-    split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
+    height: PositiveInt = 192
+    width: PositiveInt = 256
+    split_fractions: TomlList[float] = (0.8, 0.1, 0.1)
     split_salt: str = ""
-    limit_train: int = 0
-    limit_val: int = 0
-    limit_test: int = 0
-    num_workers: int = 0
+    limit_train: NonNegInt = 0
+    limit_val: NonNegInt = 0
+    limit_test: NonNegInt = 0
+    num_workers: NonNegInt = 0
     hflip: bool = True
     photometric: bool = True
     crops: bool = False
     rotations: bool = False
     vflip: bool = False
-    extra_eval: tuple[str, ...] = ()
-    extra_eval_limit: int = 0
+    extra_eval: TomlList[str] = ()
+    extra_eval_limit: NonNegInt = 0
+    strong: bool = False
+    scales: TomlList[Annotated[float, Field(ge=0.25, le=4)]] = ()
     # readout runs (model.name = "readout", saliency.training.generalist): several shard sets at once
-    datasets: tuple[str, ...] = ()
-    dataset_weights: Mapping[str, float] = field(default_factory=dict)
-    holdout: tuple[str, ...] = ()
+    datasets: TomlList[str] = ()
+    dataset_weights: dict[str, float] = Field(default_factory=dict)
+    holdout: TomlList[str] = ()
     feature_cache: str = "outputs/features"
 
-    def __post_init__(self) -> None:
-        _choice("data.task", self.task, TASKS)
-        _positive("data.height", self.height)
-        _positive("data.width", self.width)
+    @field_validator("split_fractions")
+    @classmethod
+    def _fractions(cls, v: tuple[float, ...]) -> tuple[float, ...]:
         from saliency.datasets.splits import check_fractions
 
-        try:
-            check_fractions(self.split_fractions)
-        except ConfigError as exc:
-            raise ConfigError(f"data.split_fractions: {exc}") from None
-        for k in ("limit_train", "limit_val", "limit_test", "num_workers", "extra_eval_limit"):
-            _nonneg(f"data.{k}", getattr(self, k))
+        check_fractions(v)  # ConfigError naming data.split_fractions
+        return v
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """The network of a run.
+class ModelChoice(Settings):
+    """The network of a run: which zoo model, with which overrides (the ``[model]`` table of a recipe).
+
+    Not to be confused with :class:`saliency.models.ModelConfig`, the full network configuration it resolves to.
 
     ``name``: a zoo name of ``saliency.models.MODELS``, ``"default"`` (the task's default model) or
     ``"tiny"`` (a 3-layer test net). ``options``: overrides of fields of the zoo entry's
@@ -89,128 +110,115 @@ class ModelConfig:
     ``pretrained``, ``weights_path``, ``blocks`` — one block name per encoder stage —, ``bottleneck``,
     ``decoder_channels``, ``fusion``, ``n_priors``, ``stn``, ``head_channels``, ``task``); for ``tiny``
     only ``width``. Unknown keys or invalid values raise :class:`ConfigError` when the run config is built
-    (see :meth:`RunConfig.__post_init__`), listing the valid keys.
+    (:func:`check_model_options`), listing the valid keys.
     """
 
     name: str = "default"
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class OptimConfig:
+class OptimConfig(Settings):
     """AdamW or SGD; linear warm-up over ``warmup_epochs`` then cosine decay to ``min_lr_ratio``·lr.
 
     ``encoder_lr_mult`` scales the learning rate of parameters under ``encoder.`` (pretrained).
     ``grad_clip`` > 0 clips the global gradient norm.
     """
 
-    name: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
+    name: Literal["adamw", "sgd"] = "adamw"
+    lr: PositiveFloat = 1e-3
+    weight_decay: NonNegFloat = 1e-4
     momentum: float = 0.9
-    betas: tuple[float, ...] = (0.9, 0.999)
-    warmup_epochs: float = 0.5
-    schedule: str = "cosine"
-    min_lr_ratio: float = 0.01
-    grad_clip: float = 1.0
-    encoder_lr_mult: float = 0.1
-
-    def __post_init__(self) -> None:
-        _choice("optim.name", self.name, ("adamw", "sgd"))
-        _choice("optim.schedule", self.schedule, ("cosine", "constant"))
-        _positive("optim.lr", self.lr)
-        _nonneg("optim.weight_decay", self.weight_decay)
-        _nonneg("optim.warmup_epochs", self.warmup_epochs)
-        _nonneg("optim.grad_clip", self.grad_clip)
-        _nonneg("optim.encoder_lr_mult", self.encoder_lr_mult)
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise ConfigError(f"optim.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ConfigError(f"optim.betas must be two numbers in [0, 1), got {list(self.betas)}")
+    betas: Annotated[TomlList[Annotated[float, Field(ge=0, lt=1)]], Field(min_length=2, max_length=2)] = (0.9, 0.999)
+    warmup_epochs: NonNegFloat = 0.5
+    schedule: Literal["cosine", "constant"] = "cosine"
+    min_lr_ratio: Annotated[float, Field(ge=0, le=1)] = 0.01
+    grad_clip: NonNegFloat = 1.0
+    encoder_lr_mult: NonNegFloat = 0.1
 
 
-@dataclass(frozen=True)
-class LossConfig:
-    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default."""
+class LossConfig(Settings):
+    """Signed weights of the objective terms (``saliency.training.losses``); empty → task default.
 
-    weights: Mapping[str, float] = field(default_factory=dict)
+    ``deep_supervision`` > 0 (SOD models with side outputs, ``decoder = "sod"``): weight of the same
+    objective averaged over the side outputs.
+    """
 
-    def __post_init__(self) -> None:
+    weights: dict[str, float] = Field(default_factory=dict)
+    deep_supervision: NonNegFloat = 0.0
+
+    @field_validator("weights")
+    @classmethod
+    def _known_terms(cls, v: dict[str, float]) -> dict[str, float]:
         from saliency.training.losses import LOSSES
 
-        for k, v in self.weights.items():
+        for k in v:
             if k not in LOSSES:
                 raise ConfigError(f"loss.weights.{k}: unknown loss term; known: {', '.join(LOSSES.names())}")
-            if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise ConfigError(f"loss.weights.{k}: expected a number, got {v!r}")
+        return v
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """The loop. device "auto" → cuda if available else cpu; precision "auto" → bf16 on GPU, fp32 on
     CPU; channels_last "auto" → on GPU. ``monitor`` is the validation metric for best checkpoint and
     early stopping (``patience`` epochs without improvement; 0 = never stop early).
-    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs)."""
+    ``max_steps_per_epoch`` > 0 truncates epochs (quick runs).
+    ``freeze_encoder_epochs``: the first n epochs train everything but the (pretrained) encoder, whose
+    weights and BatchNorm statistics stay fixed (warm-up of a fresh decoder; ~3× cheaper steps on CPU).
+    ``encoder_trainable_fraction``: after the warm-up only the deepest fraction of the encoder's parameter
+    tensors is fine-tuned (the shallow, high-resolution layers stay frozen: cheaper steps, less
+    over-fitting of generic low-level filters on little data); 1.0 = the whole encoder.
+    ``tta_flip`` (SOD): the final evaluation and ``saliency predict`` average the probabilities of the
+    image and its horizontal mirror. ``calibrate`` (SOD): after training, fit a logit scale a and bias b
+    (sigmoid(a·z + b)) minimising the validation MAE, store them in the model's head, and record the
+    validation MAE before/after in ``calibration.json``."""
 
-    epochs: int = 5
-    batch_size: int = 8
-    eval_batch_size: int = 8
-    max_steps_per_epoch: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: str = "auto"
+    epochs: PositiveInt = 5
+    batch_size: PositiveInt = 8
+    eval_batch_size: PositiveInt = 8
+    max_steps_per_epoch: NonNegInt = 0
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
     compile: bool = False
     monitor: str = "nss"
-    monitor_mode: str = "max"
-    patience: int = 3
-    log_every: int = 10
+    monitor_mode: Literal["max", "min"] = "max"
+    patience: NonNegInt = 3
+    log_every: PositiveInt = 10
     final_eval: bool = True
     tensorboard: bool = False
-
-    def __post_init__(self) -> None:
-        _positive("train.epochs", self.epochs)
-        _positive("train.batch_size", self.batch_size)
-        _positive("train.eval_batch_size", self.eval_batch_size)
-        _nonneg("train.max_steps_per_epoch", self.max_steps_per_epoch)
-        _nonneg("train.patience", self.patience)
-        _positive("train.log_every", self.log_every)
-        _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
-        _choice("train.channels_last", self.channels_last, ("auto", "on", "off"))
-        _choice("train.monitor_mode", self.monitor_mode, ("max", "min"))
-        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise ConfigError(f"train.device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+    freeze_encoder_epochs: NonNegInt = 0
+    encoder_trainable_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
+    tta_flip: bool = False
+    calibrate: bool = False
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Settings):
     """A whole training run. ``name`` names ``<runs_dir>/<name>/``."""
 
-    name: str = "run"
+    name: str = "run"  # a folder name (saliency.names.check_name)
     seed: int = 0
     runs_dir: str = "runs"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelChoice = Field(default_factory=ModelChoice)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
-    def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ConfigError(f"name must be a non-empty directory name, got {self.name!r}")
+    @model_validator(mode="after")
+    def _name_and_model_options(self) -> RunConfig:
+        check_name(self.name, "name")
         check_model_options(self.model.name, self.model.options, self.data.task)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
+        return self
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RunConfig:
-        return _build(cls, d, "")
+    def from_dict(cls, d: Mapping[str, Any], *, prefix: str = "", where: str = "") -> RunConfig:
+        return validate(cls, d, prefix=prefix, where=where)
 
     def replace(self, **overrides: Any) -> RunConfig:
         """Dotted-key overrides: ``cfg.replace(**{"train.epochs": 2})``."""
         d = self.to_dict()
         for k, v in overrides.items():
-            _set_dotted(d, k, v)
+            set_dotted(d, k, v)
         return RunConfig.from_dict(d)
 
 
@@ -256,119 +264,15 @@ def check_model_options(name: str, options: Mapping[str, Any], task: str = "fixa
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
-    """Read a TOML recipe and apply ``key=value`` overrides (values parsed as TOML, else strings)."""
+    """Read a TOML recipe and apply ``key=value`` overrides (:func:`saliency.settings.parse_override`)."""
     path = Path(path)
-    try:
-        d = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    d = read_toml(path, "config file")
     for item in overrides:
-        key, value = parse_override(item)
-        _set_dotted(d, key, value)
-    return RunConfig.from_dict(d)
-
-
-def parse_override(item: str) -> tuple[str, Any]:
-    """``"train.epochs=3"`` → ("train.epochs", 3); the value is read as TOML, else kept as a string."""
-    if "=" not in item:
-        raise ConfigError(f"--set {item!r}: expected key=value")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return key, value
+        set_dotted(d, *parse_override(item))
+    return RunConfig.from_dict(d, where=str(path))
 
 
 def dump_config(cfg: RunConfig) -> str:
     import tomli_w
 
     return tomli_w.dumps(cfg.to_dict())
-
-
-# ----------------------------------------------------------------------------------------- helpers
-def _set_dotted(d: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    cur = d
-    for p in parts[:-1]:
-        nxt = cur.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"--set {key}: {p!r} is not a table")
-        cur = nxt
-    cur[parts[-1]] = value
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {k: _to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple):
-        return [_to_plain(v) for v in obj]
-    return obj
-
-
-def _build(cls: type, d: Mapping[str, Any], prefix: str) -> Any:
-    if not isinstance(d, Mapping):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table, got {d!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    for k in d:
-        if k not in names:
-            raise ConfigError(f"{prefix}{k}: unknown key; known keys: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(hints[k], v, f"{prefix}{k}") for k, v in d.items()}
-    return cls(**kwargs)
-
-
-def _coerce(tp: Any, v: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, v, key + ".")
-    if tp is bool:
-        if not isinstance(v, bool):
-            raise ConfigError(f"{key}: expected true or false, got {v!r}")
-        return v
-    if tp is int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ConfigError(f"{key}: expected an integer, got {v!r}")
-        return v
-    if tp is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {v!r}")
-        return float(v)
-    if tp is str:
-        if not isinstance(v, str):
-            raise ConfigError(f"{key}: expected a string, got {v!r}")
-        return v
-    if origin is tuple:
-        (inner, _) = typing.get_args(tp)
-        if not isinstance(v, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {v!r}")
-        return tuple(_coerce(inner, x, f"{key}[{i}]") for i, x in enumerate(v))
-    if origin in (Mapping, dict) or tp is dict:
-        if not isinstance(v, Mapping):
-            raise ConfigError(f"{key}: expected a table, got {v!r}")
-        args = typing.get_args(tp)
-        inner = args[1] if args else Any
-        if inner is Any:
-            return dict(v)
-        return {k: _coerce(inner, x, f"{key}.{k}") for k, x in v.items()}
-    return v
-
-
-def _choice(key: str, v: str, allowed: Sequence[str]) -> None:
-    if v not in allowed:
-        raise ConfigError(f"{key} must be one of {list(allowed)}, got {v!r}")
-
-
-def _positive(key: str, v: float) -> None:
-    if not v > 0:
-        raise ConfigError(f"{key} must be > 0, got {v!r}")
-
-
-def _nonneg(key: str, v: float) -> None:
-    if not v >= 0:
-        raise ConfigError(f"{key} must be ≥ 0, got {v!r}")

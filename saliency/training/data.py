@@ -64,7 +64,7 @@ def build_run_data(cfg: RunConfig, source: Any = None) -> RunData:
         if limit > 0:
             splits[key] = splits[key][:limit]
     aug = AugmentConfig(hflip=d.hflip, photometric=d.photometric, crops=d.crops, rotations=d.rotations,
-                        vflip=d.vflip)
+                        vflip=d.vflip, strong=d.strong)
     train_spec = SampleSpec(d.height, d.width, aug)
     eval_spec = SampleSpec(d.height, d.width, None)
     cls = FixationDataset if d.task == "fixation" else SODDataset
@@ -75,6 +75,24 @@ def build_run_data(cfg: RunConfig, source: Any = None) -> RunData:
                    val=cls(ds_arg, splits["val"] or splits["train"][:1], eval_spec, seed=cfg.seed),
                    test=cls(ds_arg, splits["test"] or splits["val"], eval_spec, seed=cfg.seed),
                    source=src)
+
+
+def scale_batch(batch: dict[str, Any], scales: tuple[float, ...], seed: int, step: int) -> dict[str, Any]:
+    """Multi-scale training: resize ``image`` and ``mask`` (bilinear) by a factor drawn from ``scales``
+    with a generator seeded by (seed, step); sizes are rounded to multiples of 32 (at least 32)."""
+    if not scales:
+        return batch
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    f = scales[int(torch.randint(len(scales), (1,), generator=g))]
+    h, w = batch["image"].shape[-2:]
+    size = (max(32, round(h * f / 32) * 32), max(32, round(w * f / 32) * 32))
+    if size == (h, w):
+        return batch
+    out = dict(batch)
+    for k in ("image", "mask"):
+        if k in out:
+            out[k] = torch.nn.functional.interpolate(out[k], size=size, mode="bilinear", align_corners=False)
+    return out
 
 
 def seed_worker(worker_id: int) -> None:

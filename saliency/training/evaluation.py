@@ -20,6 +20,7 @@ from torch import nn
 
 from saliency.datasets import Letterbox, normalize_image, read_rgb
 from saliency.training import losses as L
+from saliency.training.inference import mean_probability_logits, to_stimulus
 
 
 def _forward(model: nn.Module, x: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None,
@@ -62,19 +63,22 @@ def validate(model: nn.Module, loader: Iterable[dict], device: torch.device, tas
 
 @torch.no_grad()
 def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], device: torch.device,
-                  task: str, amp_dtype: torch.dtype | None = None, channels_last: bool = False) -> np.ndarray:
+                  task: str, amp_dtype: torch.dtype | None = None, channels_last: bool = False,
+                  tta_flip: bool | None = None) -> np.ndarray:
     """One (h, w, 3) uint8 image → (h, w) float32 map at its original size.
 
     fixation: a probability map (sums to 1); sod: per-pixel probabilities in [0, 1].
+    ``tta_flip`` (SOD; default: the model's ``tta_flip`` attribute, set by ``load_model``): average the
+    probabilities of the image and of its horizontal mirror (mirrored back).
     """
     h, w = image.shape[:2]
     lb = Letterbox.fit(h, w, *canvas)
     x = normalize_image(lb.image_to_canvas(image))[None]
     out = _forward(model, x, device, amp_dtype, channels_last)[0, 0].cpu().numpy()
-    if task == "fixation":
-        return np.exp(lb.log_density_to_stimulus(out)).astype(np.float32)
-    prob = 1 / (1 + np.exp(-out.astype(np.float64)))
-    return np.clip(lb.map_to_stimulus(prob.astype(np.float32)), 0, 1)
+    if task == "sod" and (getattr(model, "tta_flip", False) if tta_flip is None else tta_flip):
+        flipped = _forward(model, x.flip(-1), device, amp_dtype, channels_last)[0, 0].flip(-1).cpu().numpy()
+        out = mean_probability_logits(out, flipped)
+    return to_stimulus(out, lb, task)
 
 
 def predict_maps_iter(model: nn.Module, image_paths: Sequence[str | Path], canvas: tuple[int, int],
@@ -123,16 +127,17 @@ def evaluate_fixation(model: nn.Module, source: Any, stimuli: Sequence[str], can
 
 
 def evaluate_sod(model: nn.Module, folder: Any, stimuli: Sequence[str], canvas: tuple[int, int],
-                 device: torch.device) -> tuple[pd.DataFrame, dict[str, Any]]:
+                 device: torch.device, tta_flip: bool | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every SOD metric of :func:`saliency.metrics.sod.evaluate_sod` at the original resolution
-    (predictions as uint8 probabilities × 255, PySODMetrics conventions); per image: MAE and S-measure."""
+    (predictions as uint8 probabilities × 255, PySODMetrics conventions); per image: MAE and S-measure.
+    ``tta_flip``: see :func:`predict_array` (None = the model's own setting)."""
     from saliency.metrics.sod import evaluate_sod as score_sod
 
     model.eval()
 
     def pairs():
         for name in stimuli:
-            prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod")
+            prob = predict_array(model, read_rgb(folder.image_path(name)), canvas, device, "sod", tta_flip=tta_flip)
             yield (prob * 255).round().astype(np.uint8), folder.mask(name).astype(np.uint8) * 255
 
     per_image: list[dict] = []

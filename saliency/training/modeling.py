@@ -16,7 +16,7 @@ from torch import nn
 
 
 class TinySaliencyNet(nn.Module):
-    """A 3-conv network obeying contract 5: (B, 3, H, W) → (B, 1, H, W) log-density or SOD logits.
+    """A 3-conv network with the zoo models' interface: (B, 3, H, W) → (B, 1, H, W) log-density or SOD logits.
 
     Three stride-2 convolutions, a 1×1 readout, bilinear upsampling to the input size, plus a learned
     per-canvas-size-free centre prior: an isotropic Gaussian of learned width on normalised coordinates.

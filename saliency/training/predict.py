@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from saliency.training.checkpoint import load_checkpoint
+from saliency.errors import SaliencyError, SchemaError
+from saliency.training.checkpoint import load_checkpoint, require_fields
 from saliency.training.evaluation import predict_maps_iter
 from saliency.training.modeling import rebuild_network
 
@@ -17,12 +18,21 @@ from saliency.training.modeling import rebuild_network
 def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """The network stored in ``checkpoint`` (loaded with weights_only=True), in eval mode.
 
-    ``model.canvas`` is set to the (height, width) it was trained at.
+    ``model.canvas`` is set to the (height, width) it was trained at, ``model.tta_flip`` to the run's
+    flip-TTA setting (SOD; False for checkpoints without one).
     """
     ck = load_checkpoint(checkpoint, map_location="cpu")
-    model = rebuild_network(ck["model_spec"])
-    model.load_state_dict(ck["model"])
-    model.canvas = tuple(int(v) for v in ck["canvas"])
+    require_fields(ck, checkpoint, ("model_spec", "model", "canvas"))
+    try:
+        model = rebuild_network(ck["model_spec"])
+        model.load_state_dict(ck["model"])
+        model.canvas = tuple(int(v) for v in ck["canvas"])
+        model.tta_flip = bool(ck.get("tta_flip", False))
+    except SaliencyError as exc:
+        raise SchemaError(f"{checkpoint}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise SchemaError(f"{checkpoint}: checkpoint does not rebuild its network ({type(exc).__name__}: "
+                          f"{str(exc)[:300]})") from exc
     return model.to(torch.device(device)).eval()
 
 

@@ -29,11 +29,14 @@ def test_eyelink_quality_reads_validation_loss_blinks_and_fixations(fixtures_dir
     assert t.missing_samples == sum(s[1] == "." and s[4] == "." for s in samples)
 
 
-def test_rules_exclude_blocks_and_count_their_fixations(fixtures_dir: Path, tmp_path: Path) -> None:
+def test_rules_exclude_trials_and_count_their_fixations(fixtures_dir: Path, tmp_path: Path) -> None:
     folder = fixtures_dir / "eyelink"
     base = ingest("eyelink", [folder], dataset="el", out=None, request=_req(), workers=1)
     q = base.report["quality"]
-    assert q["n_trials"] == 4 and q["n_excluded"] == 0 and q["rules"]["max_tracking_loss"] is None
+    # trials as the reader numbers them: one per TRIALID (five in each monocular example), else per block
+    assert q["n_trials"] == 12 and q["n_excluded"] == 0 and q["rules"]["max_tracking_loss"] is None
+    table_trials = set(zip(base.table.data["observer"], base.table.data["trial"], strict=True))
+    assert table_trials <= {(t["observer"], t["trial"]) for t in q["trials"]}
     lossy = {Path(t["file"]).name for t in q["trials"] if t["tracking_loss"] > 0.2}
     assert lossy                                                       # the fixtures have blinks
     res = ingest("eyelink", [folder], dataset="el", out=None, request=_req(), workers=1,
@@ -45,7 +48,7 @@ def test_rules_exclude_blocks_and_count_their_fixations(fixtures_dir: Path, tmp_
     # validation limit below the fixtures' 0.27-0.41 degrees excludes everything that has a validation
     strict = ingest("eyelink", [folder], dataset="el", out=None, request=_req(), workers=1,
                     quality=QualityRules(max_validation_error_deg=0.2))
-    assert len(strict.table) == 0 and strict.report["quality"]["excluded_by_reason"] == {VALIDATION_REASON: 4}
+    assert len(strict.table) == 0 and strict.report["quality"]["excluded_by_reason"] == {VALIDATION_REASON: 12}
 
 
 def test_rules_come_from_the_card_and_the_command_line_wins(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -70,7 +73,7 @@ def test_quality_section_in_the_html_report(fixtures_dir: Path) -> None:
     res = ingest("eyelink", [fixtures_dir / "eyelink"], dataset="el", out=None, request=_req(), workers=1,
                  quality=QualityRules(max_tracking_loss=0.2))
     html = _quality_section(res.report["quality"])
-    assert "Recording quality (4 blocks, 2 excluded" in html and "I902C_low" in html and LOSS_REASON in html
+    assert "Recording quality (12 trials, 1 excluded" in html and "I902C_low" in html and LOSS_REASON in html
     assert _quality_section(None) == ""
 
 

@@ -244,8 +244,33 @@ def test_shifting_fixations_shifts_the_map(pts, dx, dy):
     np.testing.assert_allclose(np.roll(a, (dy, dx), axis=(0, 1)), b, atol=1e-6 * float(a.max()))
 
 
+_FIXATION_MAP = """
+import json, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+np.string_ = np.bytes_
+import pysaliency
+xs = np.array([0.4, 15.7, 7.2, 7.9, 3.5]); ys = np.array([0.2, 11.5, 6.0, 6.3, 10.9])
+stimuli = pysaliency.Stimuli([np.zeros((12, 16, 3), np.uint8)])
+f = pysaliency.Fixations.create_without_history(xs, ys, np.zeros(5, int))
+m = pysaliency.FixationMap(stimuli, f, kernel_size=2.0).saliency_map(stimuli[0]); m /= m.sum()
+print(json.dumps(m[[0, 11, 6, 10, 3], [0, 15, 7, 3, 12]].tolist()))
+"""
+FIXATION_MAP_GOLDEN = [0.028202147, 0.028201907, 0.0160645803, 0.0108609044, 0.0002282583]
+
+
+def test_fixation_map_golden_values_are_pysaliencys(ref_python):
+    import json
+    import subprocess
+
+    proc = subprocess.run([str(ref_python), "-c", _FIXATION_MAP], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the golden values are stored rounded to 1e-10
+    np.testing.assert_allclose(json.loads(proc.stdout.strip().splitlines()[-1]), FIXATION_MAP_GOLDEN, rtol=0, atol=1e-10)
+
+
 def test_reflect_mode_matches_pysaliency_fixation_map():
-    """Golden values computed once with pysaliency 0.2.22 in .refvenv:
+    """Golden values computed once with pysaliency 0.2.22 in .refvenv (re-checked live above):
     stimuli = pysaliency.Stimuli([np.zeros((12, 16, 3), np.uint8)]);
     f = pysaliency.Fixations.create_without_history(xs, ys, np.zeros(5, int));
     m = pysaliency.FixationMap(stimuli, f, kernel_size=2.0).saliency_map(stimuli[0]); m /= m.sum()
@@ -253,5 +278,4 @@ def test_reflect_mode_matches_pysaliency_fixation_map():
     xs = np.array([0.4, 15.7, 7.2, 7.9, 3.5])
     ys = np.array([0.2, 11.5, 6.0, 6.3, 10.9])
     m = fuse_fixations(xs, ys, 12, 16, 2.0, mode="reflect")
-    golden = np.array([0.028202147, 0.028201907, 0.0160645803, 0.0108609044, 0.0002282583])
-    np.testing.assert_allclose(m[[0, 11, 6, 10, 3], [0, 15, 7, 3, 12]], golden, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(m[[0, 11, 6, 10, 3], [0, 15, 7, 3, 12]], FIXATION_MAP_GOLDEN, rtol=1e-6, atol=1e-9)

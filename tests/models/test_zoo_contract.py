@@ -76,6 +76,7 @@ def test_zoo_model_gradients_reach_every_parameter(name):
     x = torch.randn(2, 3, 64, 96)
     out = model(x)
     loss = -(out[:, :, 20:40, 30:60]).mean() if model.task == "fixation" else out.sigmoid().mean()
+    loss = loss + sum(a.sigmoid().mean() for a in model.aux_outputs)  # deep-supervision side outputs
     loss.backward()
     unreached = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not unreached, f"no (finite) gradient for: {unreached}"

@@ -1,4 +1,4 @@
-"""Contract 4: every registered block is shape-preserving, any size, batch 1, deterministic, trainable,
+"""Every registered block is shape-preserving, any size, batch 1, deterministic, trainable,
 exportable to ONNX with dynamic H/W (legacy TorchScript exporter; onnxscript is not installed)."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 
 from saliency.errors import ConfigError
 from saliency.pipeline import Stage, StageContext, StageFailed, load_pipeline, run_pipeline
-from saliency.pipeline.spec import parse_override
+from saliency.settings import parse_override
 
 
 def _doc(tmp: Path, **over) -> dict:
@@ -164,11 +164,11 @@ def test_extra_code_roots_are_part_of_the_key(tmp_path, toy):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("train.epochs=2", (["train", "epochs"], 2)),
-    ("maps.sigma_px=24.5", (["maps", "sigma_px"], 24.5)),
-    ("train.model=unet", (["train", "model"], "unet")),
-    ("train.sizes=[1, 2]", (["train", "sizes"], [1, 2])),
-    ("report.title='A b'", (["report", "title"], "A b")),
+    ("train.epochs=2", ("train.epochs", 2)),
+    ("maps.sigma_px=24.5", ("maps.sigma_px", 24.5)),
+    ("train.model=unet", ("train.model", "unet")),
+    ("train.sizes=[1, 2]", ("train.sizes", [1, 2])),
+    ("report.title='A b'", ("report.title", "A b")),
 ])
 def test_overrides_parse_toml_values(text, expected):
     assert parse_override(text) == expected

@@ -15,12 +15,42 @@ from saliency.units import ViewingGeometry
 GEOM = ViewingGeometry(1024, 768, ppd_override=60.0)
 
 # Golden onsets/offsets (ms) of pymovements 0.28 on the first three observers of DOVES img001
-# (eye_data − 1, t = 5 ms · k, positions in degrees = (px − centre) / 60), computed once with:
-#   /work/main/.refvenv/bin/python: pm.events.idt(deg, timesteps=t, minimum_duration=100,
+# (eye_data − 1, t = 5 ms · k, positions in degrees = (px − centre) / 60), computed once (and re-checked
+# live by test_golden_values_are_pymovements below) in the reference venv with: pm.events.idt(deg, timesteps=t, minimum_duration=100,
 #   dispersion_threshold=1.0); pm.events.ivt(np.gradient-velocities in °/s, timesteps=t,
 #   minimum_duration=60, velocity_threshold=30.0)   (full script: docs/readers-eyelink.md, "Agreement
 #   with pymovements")
 PYMOVEMENTS = {0: {'idt': [[0, 585, 815, 1020, 1225, 1590, 1710, 1985, 2315, 2610, 3100, 3340, 3610, 3815, 3965, 4220, 4425, 4670, 4970], [570, 795, 1015, 1215, 1585, 1690, 1970, 2260, 2605, 3090, 3335, 3600, 3795, 3960, 4205, 4405, 4660, 4940, 5195]], 'ivt': [[0, 590, 825, 1030, 1235, 1600, 1720, 1995, 2325, 2620, 3110, 3340, 3620, 3825, 3975, 4225, 4440, 4680, 4975], [555, 785, 1005, 1205, 1575, 1675, 1965, 2245, 2600, 3080, 3320, 3585, 3780, 3945, 4195, 4395, 4650, 4930, 5195]]}, 1: {'idt': [[0, 855, 1340, 1570, 1955, 2320, 2620, 2865, 3145, 3505, 3890, 4145, 4290, 5020], [850, 1325, 1565, 1950, 2315, 2615, 2855, 3140, 3500, 3870, 4140, 4275, 5000, 5195]], 'ivt': [[0, 585, 1350, 1570, 1955, 2325, 2625, 2875, 3155, 3515, 3900, 4305, 5030], [575, 1315, 1555, 1935, 2300, 2605, 2845, 3130, 3490, 3865, 4260, 4985, 5195]]}, 2: {'idt': [[0, 605, 1210, 1320, 1490, 1925, 2265, 2620, 2845, 3275, 3575, 3955, 4280, 4570, 4910], [600, 1180, 1315, 1470, 1915, 2220, 2615, 2820, 3265, 3540, 3920, 4270, 4525, 4900, 5195]], 'ivt': [[0, 615, 1220, 1500, 1935, 2270, 2630, 2850, 3285, 3590, 3965, 4290, 4580, 4925], [585, 1175, 1460, 1905, 2210, 2600, 2810, 3255, 3530, 3915, 4255, 4515, 4885, 5195]]}}
+
+
+_PYMOVEMENTS_SCRIPT = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, scipy.io as sio, pymovements as pm
+m = sio.loadmat(sys.argv[1])
+out = {}
+for o in range(3):
+    e = m["eye_data"][0, o] - 1.0
+    t = (np.arange(e.shape[1]) * 5).astype(np.int64)
+    deg = (e.T - np.array([512.0, 384.0])) / 60.0
+    idt = pm.events.idt(deg, timesteps=t, minimum_duration=100, dispersion_threshold=1.0).frame
+    vel = np.stack([np.gradient(deg[:, 0], t / 1000.0), np.gradient(deg[:, 1], t / 1000.0)], 1)
+    ivt = pm.events.ivt(vel, timesteps=t, minimum_duration=60, velocity_threshold=30.0).frame
+    out[o] = {"idt": [idt["onset"].to_list(), idt["offset"].to_list()],
+              "ivt": [ivt["onset"].to_list(), ivt["offset"].to_list()]}
+print(json.dumps(out))
+"""
+
+
+def test_golden_values_are_pymovements(ref_python, fixtures_dir):
+    import json
+    import subprocess
+
+    proc = subprocess.run([str(ref_python), "-c", _PYMOVEMENTS_SCRIPT, str(fixtures_dir / "doves" / "img001.mat")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    live = {int(k): v for k, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+    assert live == PYMOVEMENTS
 
 
 def _steps(n_fix: int, dur_samples: int, rate_hz: float, rng: np.random.Generator, noise_px: float = 0.3):

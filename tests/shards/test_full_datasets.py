@@ -30,7 +30,7 @@ def test_full_dataset_builds_verifies_resumes_and_renders(dataset, n, mode, data
     table = _read(dataset, datasets_dir)
     root = tmp_path / dataset / "shards"
     opts = MapOptions(sigma=24.0, mode=mode)
-    result = build_shards(table, root, opts, dtype="float16", workers=2)
+    result = build_shards(table, root, opts, workers=2)
     assert result.finalized and result.n_maps_built == n
     ss = open_shards(root)
     assert len(ss) == n and ss.verify().ok
@@ -43,7 +43,7 @@ def test_full_dataset_builds_verifies_resumes_and_renders(dataset, n, mode, data
     victim = root / ss.meta["shards"]["00001"]["file"]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     (root / "meta.json").unlink()
-    again = build_shards(table, root, opts, dtype="float16", workers=2)
+    again = build_shards(table, root, opts, workers=2)
     assert again.built == ["00001"] and again.finalized
     assert sha256_file(root / "meta.json") == before
     png = tmp_path / f"{dataset}.png"

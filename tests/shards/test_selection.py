@@ -114,3 +114,21 @@ def test_shards_store_the_selection_and_metrics_use_it(osie_small: FixationTable
 
     res = evaluate({s: s_sel.density(s) for s in s_sel.stimuli}, s_sel, metrics=["nss"])
     assert res.per_image["n_fixations"].sum() == int(kept.sum())
+
+
+def test_cli_maps_select(osie_small: FixationTable, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from saliency.cli.app import main
+
+    table = osie_small.select_stimuli(osie_small.stimuli()[:1])
+    table.write_parquet(tmp_path / "fix.parquet")
+    for spec, expected in (("drop-first,max=3", "drop-first,max=3"), ("benchmark", "all")):  # osie card: all
+        with pytest.raises(SystemExit) as exc:
+            main(["maps", str(tmp_path / "fix.parquet"), "--out", str(tmp_path / spec), "--sigma", "8",
+                  "--select", spec, "--json"])
+        assert exc.value.code == 0
+        assert json.loads(capsys.readouterr().out)["selection"] == expected
+    with pytest.raises(SystemExit) as exc:
+        main(["maps", str(tmp_path / "fix.parquet"), "--out", str(tmp_path / "bad"), "--select", "index=4:2"])
+    assert exc.value.code == 3

@@ -18,6 +18,7 @@ from saliency.shards import build_shards, finalize_shards, open_shards
 from saliency.shards.schema import MANIFEST_COLUMNS
 
 OPTS = MapOptions(sigma=24.0)
+NPZ = {"dtype": "float32", "fmt": "npz"}  # the uncompressed float layout (schema 1's default)
 
 
 def _tree(root: Path) -> dict[str, str]:
@@ -27,7 +28,7 @@ def _tree(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def built(osie_small, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("osie") / "shards"
-    result = build_shards(osie_small, root, OPTS, shard_size=3)
+    result = build_shards(osie_small, root, OPTS, shard_size=3, **NPZ)
     assert result.finalized and result.built == ["00000", "00001", "00002"] and result.n_maps_built == 7
     return root
 
@@ -37,7 +38,7 @@ def test_round_trip_gives_the_maps_and_fixations(built, osie_small):
     assert ss.stimuli == osie_small.stimuli() and len(ss) == 7
     assert tuple(ss.manifest.columns[:len(MANIFEST_COLUMNS)]) == MANIFEST_COLUMNS
     meta = ss.meta
-    assert (meta["sigma_px"], meta["dtype"], meta["format"], meta["schema_version"]) == (24.0, "float32", "npz", 1)
+    assert (meta["sigma_px"], meta["dtype"], meta["format"], meta["schema_version"]) == (24.0, "float32", "npz", 2)
     assert meta["options"]["mode"] == "constant" and meta["stored_normalization"] == "max"
     for name in ss.stimuli:
         gt = ss.load(name)
@@ -58,17 +59,17 @@ def test_round_trip_gives_the_maps_and_fixations(built, osie_small):
 
 def test_rerun_is_byte_identical_and_skips_everything(built, osie_small, tmp_path):
     before = _tree(built)
-    again = build_shards(osie_small, built, OPTS, shard_size=3)
+    again = build_shards(osie_small, built, OPTS, shard_size=3, **NPZ)
     assert again.built == [] and again.skipped == ["00000", "00001", "00002"]
     assert _tree(built) == before
     fresh = tmp_path / "fresh"
-    build_shards(osie_small, fresh, OPTS, shard_size=3, workers=2)  # process pool: same bytes
+    build_shards(osie_small, fresh, OPTS, shard_size=3, workers=2, **NPZ)  # process pool: same bytes
     assert _tree(fresh) == before
 
 
 def test_resume_after_a_kill_rebuilds_only_the_broken_shard(osie_small, tmp_path):
     root = tmp_path / "s"
-    build_shards(osie_small, root, OPTS, shard_size=3)
+    build_shards(osie_small, root, OPTS, shard_size=3, **NPZ)
     before = _tree(root)
     # a kill mid-write leaves a truncated shard (or none) and no manifest/meta
     shard = root / "maps/00001.npz"
@@ -76,22 +77,22 @@ def test_resume_after_a_kill_rebuilds_only_the_broken_shard(osie_small, tmp_path
     (root / "meta.json").unlink()
     (root / "maps/00002.npz").unlink()
     (root / "maps/.00002.npz.k1lled.tmp").write_bytes(b"half a shard")  # what atomic_write leaves on SIGKILL
-    result = build_shards(osie_small, root, OPTS, shard_size=3)
+    result = build_shards(osie_small, root, OPTS, shard_size=3, **NPZ)
     assert result.built == ["00001", "00002"] and result.skipped == ["00000"]
     assert _tree(root) == before
 
 
 def test_changed_options_rebuild_everything(osie_small, tmp_path):
     root = tmp_path / "s"
-    build_shards(osie_small, root, OPTS, shard_size=3)
-    result = build_shards(osie_small, root, MapOptions(sigma=12.0), shard_size=3)
+    build_shards(osie_small, root, OPTS, shard_size=3, **NPZ)
+    result = build_shards(osie_small, root, MapOptions(sigma=12.0), shard_size=3, **NPZ)
     assert result.skipped == [] and len(result.built) == 3
     assert open_shards(root).meta["sigma_px"] == 12.0
 
 
 def test_verify_names_the_corrupt_shard(osie_small, tmp_path, capsys):
     root = tmp_path / "s"
-    build_shards(osie_small, root, OPTS, shard_size=3)
+    build_shards(osie_small, root, OPTS, shard_size=3, **NPZ)
     assert open_shards(root).verify(deep=True).ok
     with pytest.raises(SystemExit) as ok:
         main(["verify", str(root)])
@@ -114,20 +115,20 @@ def test_verify_names_the_corrupt_shard(osie_small, tmp_path, capsys):
 
 def test_parquet_format_reads_back_the_same_maps(built, osie_small, tmp_path):
     root = tmp_path / "pq"
-    build_shards(osie_small, root, OPTS, shard_size=4, fmt="parquet")
+    build_shards(osie_small, root, OPTS, shard_size=4, fmt="parquet", dtype="float32")
     a, b = open_shards(built), open_shards(root)
     assert b.meta["format"] == "parquet" and sorted(b.meta["shards"]) == ["00000", "00001"]
     for name in a.stimuli:
         np.testing.assert_array_equal(a.density(name), b.density(name))
     assert b.verify(deep=True).ok
     before = _tree(root)
-    build_shards(osie_small, root, OPTS, shard_size=4, fmt="parquet")
+    build_shards(osie_small, root, OPTS, shard_size=4, fmt="parquet", dtype="float32")
     assert _tree(root) == before
 
 
 def test_float16_storage_keeps_relative_precision(built, osie_small, tmp_path):
     root = tmp_path / "f16"
-    build_shards(osie_small, root, OPTS, shard_size=8, dtype="float16")
+    build_shards(osie_small, root, OPTS, shard_size=8, dtype="float16", fmt="npz")
     a, b = open_shards(built), open_shards(root)
     for name in a.stimuli:
         da, db = a.density(name), b.density(name)
@@ -137,10 +138,10 @@ def test_float16_storage_keeps_relative_precision(built, osie_small, tmp_path):
 
 def test_split_build_over_two_tasks_equals_a_single_build(built, osie_small, tmp_path):
     root = tmp_path / "split"
-    first = build_shards(osie_small, root, OPTS, shard_size=3, shard_index=0, shard_count=2)
+    first = build_shards(osie_small, root, OPTS, shard_size=3, shard_index=0, shard_count=2, **NPZ)
     assert first.built == ["00000", "00002"] and not first.finalized and first.missing == ["00001"]
     assert not (root / "meta.json").exists()
-    second = build_shards(osie_small, root, OPTS, shard_size=3, shard_index=1, shard_count=2)
+    second = build_shards(osie_small, root, OPTS, shard_size=3, shard_index=1, shard_count=2, **NPZ)
     assert second.built == ["00001"] and second.finalized
     assert _tree(root) == _tree(built)
     (root / "meta.json").unlink()
@@ -179,7 +180,8 @@ def test_maps_cli_builds_verifies_and_show_renders(osie_small, tmp_path):
     rows = osie_small.for_stimulus("1002.jpg")
     opts = MapOptions(sigma=24.0, mode="reflect", drop_first=True, observer_equal=True)
     ref = stimulus_map(rows, SeparableGaussian(600, 800, 24.0, "reflect"), opts)
-    np.testing.assert_allclose(ss.density("1002.jpg"), ref, atol=1e-6 * float(ref.max()))
+    assert ss.meta["dtype"] == "uint16" and ss.meta["format"] == "parquet"  # the quantised default
+    np.testing.assert_allclose(ss.density("1002.jpg"), ref, atol=1e-5 * float(ref.max()))
     png = tmp_path / "show.png"
     with pytest.raises(SystemExit) as rc:
         main(["show", "1002.jpg", "--shards", str(out), "--out", str(png)])

@@ -1,13 +1,15 @@
 """Regenerate ``osie_pysaliency.json`` (values computed ONCE with pysaliency 0.2.22 in the reference venv).
 
 Command (from the repository root):
-    /work/main/.venv/bin/python tests/metrics/golden/make_golden.py
+    python tests/metrics/golden/make_golden.py
 It builds the maps of the first 4 OSIE images with ``benchmarks/osie_maps.py`` into outputs/golden, runs
-``/work/main/.refvenv/bin/python benchmarks/pysaliency_reference.py outputs/golden outputs/golden/ref.json``
-and keeps per-image means, fixation means and the first per-fixation values.
+``.refvenv/bin/python benchmarks/pysaliency_reference.py outputs/golden outputs/golden/ref.json`` (the
+reference venv of ``.ci/build-refvenv``, or ``$SALIENCY_REF_PYTHON``) and keeps per-image means, fixation
+means and the first per-fixation values.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,11 +22,12 @@ import osie_maps  # noqa: E402
 
 out = ROOT / "outputs" / "golden"
 names = osie_maps.build(ROOT.parent / "shared" / "datasets" / "osie", out, n_images=4)
-subprocess.run(["/work/main/.refvenv/bin/python", str(ROOT / "benchmarks" / "pysaliency_reference.py"), str(out),
+ref_python = os.environ.get("SALIENCY_REF_PYTHON") or str(ROOT / ".refvenv" / "bin" / "python")
+subprocess.run([ref_python, str(ROOT / "benchmarks" / "pysaliency_reference.py"), str(out),
                 str(out / "ref.json")], check=True)
 ref = json.loads((out / "ref.json").read_text())["values"]
 n = np.load(out / "fixations.npz")["n"]
-golden = {"source": "pysaliency 0.2.22 (/work/main/.refvenv), benchmarks/pysaliency_reference.py on maps from "
+golden = {"source": "pysaliency 0.2.22 (.refvenv), benchmarks/pysaliency_reference.py on maps from "
                     "benchmarks/osie_maps.py (first 4 OSIE images); regenerate with "
                     "tests/metrics/golden/make_golden.py",
           "stimuli": names, "per_image": {}, "fixation_mean": {}, "first_per_fixation": {}}

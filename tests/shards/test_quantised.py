@@ -1,0 +1,94 @@
+"""Quantised shards (the default: uint16 of the peak-normalised map in zstd-coded Parquet): fidelity, size,
+lossless codec, stored scale, and reading schema-1 sets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from saliency.errors import ConfigError
+from saliency.maps import MapOptions
+from saliency.shards import build_shards, open_shards
+from saliency.shards.codec import ShardFile, decode_u16, quantize_map
+
+OPTS = MapOptions(sigma=24.0)
+
+
+@pytest.fixture(scope="module")
+def pair(osie_small, tmp_path_factory):
+    base = tmp_path_factory.mktemp("quant")
+    build_shards(osie_small, base / "f32", OPTS, shard_size=4, dtype="float32", fmt="npz")
+    build_shards(osie_small, base / "u16", OPTS, shard_size=4)
+    return base / "f32", base / "u16"
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.uint16, st.tuples(st.integers(1, 9), st.integers(1, 9))))
+def test_codec_is_lossless_on_any_uint16_array(q):
+    q[0, 0] = 65535                        # peak at full scale: quantising q itself is the identity
+    coded = quantize_map(q.astype(np.float64))
+    np.testing.assert_array_equal(coded.q, q)
+    out = decode_u16(coded.data, *q.shape)
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, q)
+
+
+def test_quantisation_error_is_at_most_half_a_level():
+    m = np.random.default_rng(0).random((37, 53), dtype=np.float32)
+    m /= m.max()
+    coded = quantize_map(np.concatenate([m, -1e-9 * m]))   # tiny negative rounding noise → 0
+    q = coded.q[: m.shape[0]]
+    assert (coded.q[m.shape[0]:] == 0).all() and coded.scale == pytest.approx(1 / m.sum(dtype=np.float64))
+    assert q.max() == 65535 and np.abs(q / 65535.0 - m).max() <= 0.51 / 65535  # half a level + float32 rounding
+
+
+def test_quantised_maps_match_float_maps_within_1e_4_of_the_peak_and_are_10x_smaller(pair):
+    f32, u16 = open_shards(pair[0]), open_shards(pair[1])
+    assert u16.meta["dtype"] == "uint16" and u16.meta["format"] == "parquet" and u16.meta["schema_version"] == 2
+    for name in f32.stimuli:
+        a, b = f32.density(name), u16.density(name)
+        assert b.dtype == np.float32 and float(b.sum(dtype=np.float64)) == pytest.approx(1.0, abs=1e-5)
+        assert np.abs(a - b).max() <= 1e-4 * a.max()
+        assert u16.stored_map(name).dtype == np.uint16
+        peak = u16.peak_density(name)
+        assert peak == pytest.approx(float(a.max()), rel=1e-5)
+        assert f32.peak_density(name) is None   # npz stores no scale
+    size = {k: sum(p.stat().st_size for p in (root / "maps").glob("*.*") if p.suffix != ".json")
+            for k, root in (("f32", pair[0]), ("u16", pair[1]))}
+    assert size["f32"] >= 10 * size["u16"]
+    assert u16.verify(deep=True).ok
+
+
+def test_uint16_needs_parquet(osie_small, tmp_path):
+    with pytest.raises(ConfigError, match="parquet"):
+        build_shards(osie_small, tmp_path / "x", OPTS, dtype="uint16", fmt="npz")
+
+
+def test_schema_1_sets_still_read(pair, tmp_path):
+    import shutil
+
+    old = tmp_path / "v1"
+    shutil.copytree(pair[0], old)   # npz float32: the schema-1 byte layout
+    meta = json.loads((old / "meta.json").read_text())
+    meta["schema_version"] = 1
+    meta.pop("meta_sha256", None)   # schema-1 sets predate the meta seal
+    (old / "meta.json").write_text(json.dumps(meta))
+    ss, ref = open_shards(old), open_shards(pair[0])
+    np.testing.assert_array_equal(ss.density(ss.stimuli[0]), ref.density(ref.stimuli[0]))
+    # a schema-1 Parquet shard: six columns, raw bytes, no encoding/scale
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    schema = pa.schema([("key", pa.string()), ("stimulus", pa.string()), ("height", pa.int32()),
+                        ("width", pa.int32()), ("dtype", pa.string()), ("data", pa.binary())])
+    pq.write_table(pa.table({"key": ["00000"], "stimulus": ["s"], "height": pa.array([3], pa.int32()),
+                             "width": pa.array([4], pa.int32()), "dtype": ["<f4"], "data": [a.tobytes()]},
+                            schema=schema), tmp_path / "old.parquet")
+    arr, scale = ShardFile(tmp_path / "old.parquet", "parquet").read("00000")
+    np.testing.assert_array_equal(arr, a)
+    assert scale is None
