@@ -77,9 +77,13 @@ def is_released(name: str | Path) -> bool:
 def released_spec(name_or_dir: str | Path) -> dict[str, Any]:
     path = _model_dir(name_or_dir) / SPEC_FILE
     try:
-        return json.loads(path.read_text())
+        spec = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise SchemaError(f"{path}: unreadable released-model spec ({e})") from None
+    for key in ("kind", "config", "task", "canvas"):
+        if key not in spec:
+            raise SchemaError(f"{path}: released-model spec lacks {key!r}")
+    return spec
 
 
 def released_card(name_or_dir: str | Path) -> str:
@@ -155,7 +159,7 @@ def save_released(out_dir: str | Path, model: nn.Module, spec: Mapping[str, Any]
     ``spec.json`` and ``card.md`` into ``out_dir``; returns the folder."""
     from safetensors.torch import save_file
 
-    for key in ("kind", "canvas", "task"):
+    for key in ("kind", "config", "canvas", "task"):
         if key not in spec:
             raise ConfigError(f"save_released: spec needs {key!r}")
     out = Path(out_dir)
