@@ -24,14 +24,6 @@ from saliency.training.readout_fit import ReadoutData, adapt_readout, fit_readou
 CANVAS = (48, 64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _net(datasets=("osie",)):
     torch.manual_seed(0)
     return ReadoutNet(encoders=("effnet_lite0",), hidden=(4,), datasets=datasets, pretrained=False)
