@@ -62,6 +62,7 @@ def main() -> None:
              for b in ("torch", "onnx", "onnx-int8")}
     torch.set_num_threads(1)    # PyTorch's OpenMP threads spin; on a loaded machine one thread can be faster
     rates["torch 1 thread"] = rate(make_forward(model, "torch"), x, a.repeats)
+    rates["onnx 1 thread"] = rate(make_forward(model, "onnx", canvas=(288, 384), threads=1), x, a.repeats)
     torch.set_num_threads(a.threads)
     print(f"{DEFAULT_FIXATION_MODEL} 288×384 batch 1, model alone (median of {a.repeats}):")
     for b, r in rates.items():

@@ -58,3 +58,17 @@ def ref_python() -> Path:
     if in_ci():
         pytest.fail(msg + "; CI runs every reference test")
     pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def osie_table(datasets_dir: Path):
+    """All of OSIE's fixations as one FixationTable (read in place)."""
+    from saliency.readers.nus import read_nus
+
+    return read_nus(datasets_dir / "osie")
+
+
+@pytest.fixture(scope="session")
+def osie_small(osie_table):
+    """Seven OSIE stimuli (enough for three shards of three)."""
+    return osie_table.select_stimuli(osie_table.stimuli()[:7])

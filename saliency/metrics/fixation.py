@@ -374,23 +374,30 @@ def nss(saliency_map: np.ndarray, x_px, y_px, *, convention: str | Convention = 
 def pearson_centred(a: np.ndarray, b: np.ndarray, ss_a: float | None = None) -> float:
     """CC of two centred, flat float64 maps: a·b / sqrt(a·a · b·b); 0 when either is constant.
 
-    ``ss_a``: a·a when already known. The one numpy CC kernel (:func:`cc` and the fused path).
+    ``ss_a``: a·a when already known. Computed by the one compiled pair pass
+    (:func:`saliency.metrics.jit.pair_stats`), which the fused path calls directly.
     """
-    ss_a = float(np.dot(a, a)) if ss_a is None else ss_a
-    den = np.sqrt(ss_a * float(np.dot(b, b)))
-    return float(np.dot(a, b) / den) if den else 0.0
+    from saliency.metrics.jit import pair_stats
+
+    a = np.ascontiguousarray(a, dtype=np.float64).ravel()
+    b = np.ascontiguousarray(b, dtype=np.float64).ravel()
+    ssa, ssb, cross, _, _ = pair_stats(a, 0.0, 0.0, 1.0, b, 0.0, 0.0, 1.0, True, 0.0, False)
+    ss_a = ssa if ss_a is None else ss_a
+    den = np.sqrt(ss_a * ssb)
+    return float(cross / den) if den else 0.0
 
 
 def kl_of_densities(g: np.ndarray, p: np.ndarray, eps: float, out: np.ndarray | None = None) -> float:
-    """Σ g · log(ε + g / (p + ε)) of two flat float64 densities, in nats; ``out``: a scratch buffer.
+    """Σ g · log(ε + g / (p + ε)) of two flat float64 densities, in nats (``out``: unused, kept for callers).
 
-    The one numpy KL kernel (:func:`kl_divergence` and the fused path).
+    Computed by the one compiled pair pass (:func:`saliency.metrics.jit.pair_stats`), which the fused path
+    calls directly; pixels with g = 0 add exactly 0.
     """
-    buf = np.add(p, eps, out=out)
-    np.divide(g, buf, out=buf)
-    np.add(buf, eps, out=buf)
-    np.log(buf, out=buf)
-    return float(np.dot(g, buf))
+    from saliency.metrics.jit import pair_stats
+
+    g = np.ascontiguousarray(g, dtype=np.float64).ravel()
+    p = np.ascontiguousarray(p, dtype=np.float64).ravel()
+    return float(pair_stats(p, 0.0, 0.0, 1.0, g, 0.0, 0.0, 1.0, True, eps)[4])
 
 
 def cc(saliency_map: np.ndarray, density: np.ndarray, *, convention: str | Convention = "pysaliency",

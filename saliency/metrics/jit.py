@@ -22,12 +22,14 @@ import numpy as np
 _BLOCK = 1024
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def pair_stats(p: np.ndarray, p_mean: float, p_shift: float, p_total: float, g: np.ndarray, g_mean: float,
-               g_shift: float, g_total: float, want_pair: bool, eps: float) -> tuple[float, float, float, float, float]:  # pragma: no cover
+               g_shift: float, g_total: float, want_pair: bool, eps: float,
+               want_densities: bool = True) -> tuple[float, float, float, float, float]:  # pragma: no cover
     """(Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min(pd, gd), Σ gd·log(gd/(pd+ε)+ε)) with ``pd = (p − p_shift) /
     p_total`` (``1/n`` everywhere if ``p_total`` is 0), likewise gd. Without ``want_pair`` (no ground truth)
-    only the first sum is computed and ``g`` is not read."""
+    only the first sum is computed and ``g`` is not read; without ``want_densities`` SIM and KL are not
+    (returned as 0). Division follows numpy (inf/nan, no exception)."""
     n = p.size
     ssp = ssg = cross = sim = kl = 0.0
     bp = bg = bc = bs = bk = 0.0
@@ -43,11 +45,12 @@ def pair_stats(p: np.ndarray, p_mean: float, p_shift: float, p_total: float, g: 
             dg = gv - g_mean
             bg += dg * dg
             bc += dp * dg
-            pd = (pv - p_shift) * p_inv if p_total != 0.0 else inv_n
-            gd = (gv - g_shift) * g_inv if g_total != 0.0 else inv_n
-            bs += pd if pd < gd else gd
-            if gd != 0.0:
-                bk += gd * np.log(gd / (pd + eps) + eps)
+            if want_densities:
+                pd = (pv - p_shift) * p_inv if p_total != 0.0 else inv_n
+                gd = (gv - g_shift) * g_inv if g_total != 0.0 else inv_n
+                bs += pd if pd < gd else gd
+                if gd != 0.0:
+                    bk += gd * np.log(gd / (pd + eps) + eps)
         if (i + 1) % _BLOCK == 0:
             ssp += bp
             ssg += bg

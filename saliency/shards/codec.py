@@ -198,7 +198,7 @@ class ShardFile:
                 return decode_u16(t["data"], t["height"], t["width"]), scale
             if enc != RAW:
                 raise SchemaError(f"{self.path}: map {key!r} has encoding {enc!r}, which this saliency cannot "
-                                  "read; rebuild the set with `saliency maps`")
+                                  "read; rebuild the set with `saliency maps ... --rebuild`")
             arr = np.frombuffer(t["data"], dtype=np.dtype(t["dtype"])).reshape(t["height"], t["width"])
             return arr, scale
         except KeyError as exc:

@@ -68,7 +68,7 @@ class ShardSet:
         version = self._meta.get("schema_version")
         if version not in READABLE_SCHEMA_VERSIONS:
             raise SchemaError(f"{meta_path}: schema_version {version!r}, this saliency reads "
-                              f"{list(READABLE_SCHEMA_VERSIONS)}; rebuild the set with `saliency maps`")
+                              f"{list(READABLE_SCHEMA_VERSIONS)}; rebuild the set with `saliency maps ... --rebuild`")
         man_path = self.root / MANIFEST_FILE
         manifest = load_manifest(self.root, MANIFEST_FILE, self._meta)
         missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]

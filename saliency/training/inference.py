@@ -8,7 +8,7 @@ Backends (:func:`make_forward`), each a function (1, 3, H, W) float32 ImageNet-n
 ``onnx``
     the network exported with :func:`saliency.models.export.export_onnx` (opset 17, dynamic axes) into a
     temporary file and run by ONNX Runtime's CPU provider (graph optimisations on; ``threads`` intra-op
-    threads, default all cores). Needs the ``export`` extra (onnx, onnxruntime).
+    threads, default all cores, not spinning while idle). Needs the ``export`` extra (onnx, onnxruntime).
 ``onnx-int8``
     the same graph with weights quantised to int8 by ONNX Runtime's dynamic quantisation (per-channel
     weights, activations quantised at run time); :mod:`benchmarks.bench_inference` measures its NSS loss.
@@ -55,6 +55,9 @@ def _onnx_session(model: nn.Module, canvas: tuple[int, int], int8: bool, threads
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of spinning: on a busy (shared) machine spinning threads fight the
+        # other jobs for the cores (measured: 2 spinning threads 11 img/s, 2 sleeping threads 20 img/s, load ≈ 6)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(path.read_bytes(), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
