@@ -71,12 +71,14 @@ class TrainSettings(Settings):
 
 class EvaluateSettings(Settings):
     """``split`` (train | val | test | all), ``limit`` (0 = all); fixation task only: ``metrics``,
-    ``convention``."""
+    ``convention``, ``released`` (released models, e.g. ``["generalist"]``, scored on the same images with
+    the same baseline beside the trained model)."""
 
     split: Literal["train", "val", "test", "all"] = "test"
     limit: NonNegInt = 0
     metrics: TomlList[str] | None = None
     convention: str = "pysaliency"
+    released: TomlList[str] = ()
 
 
 class ReportSettings(Settings):

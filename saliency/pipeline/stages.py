@@ -360,6 +360,18 @@ def run_evaluate(ctx: StageContext) -> None:
                        seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
         summary, per_image = dict(res.summary), res.per_image
         info["stimuli_scored"] = sorted(stimuli)
+        if s.released:
+            from saliency.evaluation.predictions import load_predictions
+
+            # released models on exactly these images, same metrics, convention and IG baseline
+            released = {}
+            for name in s.released:
+                maps = load_predictions(name, sorted(stimuli), shards.image_path)
+                r = evaluate(maps, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
+                             seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
+                released[name] = dict(r.summary)
+            write_json(ctx.out_dir / "released.json", released)
+            info["released"] = sorted(released)
     else:
         import numpy as np
 

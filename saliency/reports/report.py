@@ -91,6 +91,7 @@ class ReportData:
     stages: Sequence[Mapping[str, Any]] = ()               # pipeline manifest rows
     notes: Sequence[str] = ()
     benchmark: Sequence[Any] = ()                          # saliency.reports.benchmark.DatasetBenchmark tables
+    released: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # released model → summary
 
 
 def metric_names(*summaries: Mapping[str, Any] | None) -> list[str]:
@@ -147,6 +148,7 @@ def _metrics_section(d: ReportData) -> str:
     rows: dict[str, Mapping[str, Any]] = {}
     if d.model_summary is not None:
         rows[d.model_name] = d.model_summary
+    rows.update({f"released: {name}": s for name, s in d.released.items()})
     rows.update(d.baselines)
     if not rows:
         return '<p class="note">No evaluation results in this run.</p>'
@@ -166,6 +168,11 @@ def _metrics_section(d: ReportData) -> str:
                     f'baseline (<code>{esc(centre)}</code>) and the leave-one-observer-out gold standard '
                     f'(<code>{esc(gold)}</code>): (NSS<sub>model</sub> − NSS<sub>centre</sub>) / '
                     '(NSS<sub>gold</sub> − NSS<sub>centre</sub>).</p>')
+        for name, s in d.released.items():
+            gr = gap_closed_of(s, d.baselines, "NSS")
+            if gr is not None:
+                body.append(f'<p>The released model <code>{esc(name)}</code> (shipped weights, no training on '
+                            f'this run) closes <b>{100 * gr[0]:.1f}%</b> on the same images.</p>')
     else:
         body.append(cards(top) if top else "")
         if d.task == "fixation":

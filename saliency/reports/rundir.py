@@ -185,6 +185,7 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
         if eval_info.get(k) is not None:
             info[k] = eval_info[k]
 
+    released = read_json(eval_dir / "released.json") if eval_dir and (eval_dir / "released.json").is_file() else {}
     baselines: dict[str, Any] = {}
     bfile = run / "baselines" / "summary.json"
     if bfile.is_file():
@@ -243,7 +244,7 @@ def collect(run: str | Path, *, gallery_k: int = 3, rank_by: str | None = None, 
         benchmark = read_benchmark(bench_file)
     return ReportData(
         title=title or f"Saliency report: {info.get('dataset') or run.name}", task=task, model_name=model_name,
-        benchmark=benchmark,
+        benchmark=benchmark, released=released,
         model_summary=summary, baselines=baselines, per_image=per_image, curves=curves, ingest=ingest,
         best=best, worst=worst, rank_by=rank, info={k: v for k, v in info.items() if v is not None},
         stages=stages, notes=notes,
