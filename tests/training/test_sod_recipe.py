@@ -134,7 +134,13 @@ def test_flip_tta_averages_the_mirrored_prediction():
 
 
 def test_multi_scale_tta_averages_the_resized_canvases_on_every_path():
-    from saliency.training.inference import make_forward, mean_probability_logits, scaled_size, tta_views, with_tta
+    from saliency.training.inference import (
+        make_forward,
+        mean_probability_logits,
+        scaled_size,
+        tta_views,
+        with_tta,
+    )
 
     assert scaled_size(192, 192, 4 / 3) == (256, 256) and scaled_size(64, 96, 0.1) == (32, 32)
     seen = []
