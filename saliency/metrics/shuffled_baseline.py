@@ -24,6 +24,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from saliency.errors import SchemaError
+from saliency.metrics.probabilistic import logsumexp
 
 __all__ = ["COMPUTE_SIZE", "SAUC_BASELINES", "OtherImagesAverage", "resize_log_density"]
 
@@ -31,11 +32,6 @@ __all__ = ["COMPUTE_SIZE", "SAUC_BASELINES", "OtherImagesAverage", "resize_log_d
 COMPUTE_SIZE: tuple[int, int] = (500, 500)
 #: Choices of ``--sauc-baseline``: the fitted centre bias (default) or the model's average over other images.
 SAUC_BASELINES: tuple[str, ...] = ("centre", "model")
-
-
-def _logsumexp(a: np.ndarray) -> float:
-    mx = float(a.max())
-    return mx + float(np.log(np.exp(a - mx).sum()))
 
 
 def resize_log_density(log_density: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -49,7 +45,7 @@ def resize_log_density(log_density: np.ndarray, shape: tuple[int, int]) -> np.nd
     out = zoom(a, [shape[0] / a.shape[0], shape[1] / a.shape[1]], order=1, mode="nearest")
     if out.shape != tuple(shape):
         raise SchemaError(f"resizing a {a.shape} log-density gave {out.shape}, not {tuple(shape)}")
-    return out - _logsumexp(out)
+    return out - logsumexp(out)
 
 
 class OtherImagesAverage:
