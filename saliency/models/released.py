@@ -66,6 +66,12 @@ def _model_dir(name_or_dir: str | Path) -> Path:
     return d
 
 
+def released_dir(name_or_dir: str | Path) -> Path:
+    """The folder of a released model (a name under :func:`released_root`, or a folder with a spec);
+    UnknownNameError listing the known names otherwise."""
+    return _model_dir(name_or_dir)
+
+
 def is_released(name: str | Path) -> bool:
     """True if ``name`` is a released model name or a folder with a ``spec.json``."""
     try:
