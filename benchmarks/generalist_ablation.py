@@ -16,8 +16,10 @@ Rows (``--rows``, in this order by default):
 * ``seed1``, ``seed2`` → ``ensemble3``: the recipe with seeds 1 and 2; the 3-seed ensemble averages the
   three members' densities (= log-mean-exp).
 
-Flip TTA needs features of the mirrored images (not cached); its effect on the released model is measured by
-``benchmarks/generalist_tta.py``. Results go to ``--out`` (JSON, one entry per finished row; re-running skips
+* ``flip_tta``: the recipe (seed 0) scored with horizontal-flip TTA: the mirrored images' features are
+  computed from the test images here (they are not cached), the two densities averaged in log space.
+
+Results go to ``--out`` (JSON, one entry per finished row; re-running skips
 finished rows) and a Markdown table beside it (``.md``).
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/generalist_ablation.py \\
@@ -40,12 +42,13 @@ from saliency.training import load_config, readout_fit
 from saliency.training.generalist import baseline_nss, gap_row, load_readout_data
 from saliency.training.readout_fit import fit_readout, init_centre_bias, predict_cached, score
 
-ROWS = ("released", "no_cb", "lite2", "lite2_lite0", "generic_cb", "kl_cc_nss", "seed1", "seed2")
+ROWS = ("released", "no_cb", "lite2", "lite2_lite0", "generic_cb", "kl_cc_nss", "seed1", "seed2", "flip_tta")
 LABELS = {"released": "released recipe (Lite0, fitted centre-bias input, log-likelihood)",
           "no_cb": "no centre-bias input (w = 0)",
           "generic_cb": "generic fixed Gaussian centre bias (not fitted)",
           "lite2": "encoder Lite2", "lite2_lite0": "encoders Lite2 + Lite0",
-          "kl_cc_nss": "objective KL − CC − NSS", "ensemble3": "3-seed ensemble (seeds 0, 1, 2)"}
+          "kl_cc_nss": "objective KL − CC − NSS", "ensemble3": "3-seed ensemble (seeds 0, 1, 2)",
+          "flip_tta": "released recipe + horizontal-flip TTA (log-mean-exp)"}
 LITE0, BOTH = ("effnet_lite0",), ("effnet_lite2", "effnet_lite0")
 
 
@@ -100,6 +103,25 @@ def train_row(row: str, data: dict, canvas: tuple[int, int], cfg, epochs: int, p
     return net
 
 
+@torch.no_grad()
+def predict_flip_tta(net: ReadoutNet, probe: ReadoutNet, d: readout_fit.ReadoutData, stimuli: list[str],
+                     canvas: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Flip TTA: log-mean-exp of the density from the cached features and the mirrored density of the
+    mirrored canvas (its features computed here from the image by ``probe``'s frozen encoders)."""
+    from saliency.datasets import Letterbox, normalize_image, read_rgb
+
+    man = d.shards.manifest.set_index("stimulus")
+    out = {}
+    for s in stimuli:
+        lb = Letterbox.fit(int(man.loc[s, "height"]), int(man.loc[s, "width"]), *canvas)
+        x = normalize_image(lb.image_to_canvas(read_rgb(d.shards.image_path(s))))[None]
+        plain = net.head([f[None].float() for f in d.features[s]], canvas, d.name)
+        mirrored = net.head(probe.features(x.flip(-1)), canvas, d.name).flip(-1)
+        lp = (torch.logaddexp(plain, mirrored) - math.log(2))[0, 0].numpy()
+        out[s] = np.exp(lb.log_density_to_stimulus(lp)).astype(np.float32)
+    return out
+
+
 def slice_features(data: dict, keep: slice) -> dict:
     """The same datasets with only the feature maps ``keep`` (e.g. Lite2's three depths of Lite2+Lite0)."""
     out = {}
@@ -152,7 +174,8 @@ def main() -> None:
                  "train_seconds": round(time.perf_counter() - t0, 1)}
         for name, d in data.items():
             test = d.splits["test"]
-            preds = predict_cached(net, d, test, canvas, name)
+            preds = (predict_flip_tta(net, probe, d, test, canvas) if row == "flip_tta"
+                     else predict_cached(net, d, test, canvas, name))
             np.savez_compressed(out.parent / f"{row}_{name}.npz", **{s: preds[s] for s in test})
             m = score(preds, d.shards, test, ("nss",))
             entry[name] = gap_row(m, baseline_nss(d.shards, test, a.features), test)
