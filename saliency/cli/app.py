@@ -15,7 +15,7 @@ import saliency
 from saliency.errors import SaliencyError
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_DATA, EXIT_UNEXPECTED = 0, 1, 2, 3, 4
-_NOT_COMMANDS = {"app", "common"}
+_NOT_COMMANDS = {"app", "common", "crash"}
 
 
 def _version_callback(value: bool) -> None:
@@ -69,9 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     except SaliencyError as exc:
         err_console().print(f"error: {exc}", soft_wrap=True)
         sys.exit(exc.exit_code)
-    except Exception as exc:  # the last line of defence
-        import traceback
+    except Exception as exc:  # the last line of defence: a bug (see saliency.cli.crash)
+        from saliency.cli.crash import report_unexpected
 
-        traceback.print_exc()
-        err_console().print(f"unexpected error: {type(exc).__name__}: {exc}", soft_wrap=True)
+        report_unexpected(exc, list(sys.argv[1:] if argv is None else argv), sys.stderr)
         sys.exit(EXIT_UNEXPECTED)

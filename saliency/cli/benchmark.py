@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -25,6 +26,9 @@ def register(app: typer.Typer) -> None:
                                  "(a run's benchmark/ folder is shown by 'saliency report')."),
         fmt: str = typer.Option("markdown", "--format", help="Printed as: markdown | csv | json."),
         workers: int = typer.Option(1, "--workers", min=1, help="Threads scoring images concurrently."),
+        sauc_baseline: Literal["centre", "model"] = typer.Option(
+            "centre", "--sauc-baseline", help="Probabilistic sAUC map's nonfixation density: the fitted centre "
+            "bias (centre) or the model's average over the other scored images (model: the benchmark's choice)."),
     ) -> None:
         """Score MODEL on every dataset: probabilistic (metric-specific maps) and plain-map rows, centre bias,
         one human, gold standard and the gap closed; Markdown / CSV / JSON."""
@@ -66,7 +70,8 @@ def register(app: typer.Typer) -> None:
             name = str((shard_set.meta or {}).get("dataset") or sdir.parent.name or sdir.name)
             tables.append(benchmark_dataset(cached, shard_set, dataset=name, stimuli=stimuli,
                                             metrics=metrics or None, workers=workers,
-                                            baselines=tuple(baseline) if baseline else tuple(BENCHMARK_BASELINES)))
+                                            baselines=tuple(baseline) if baseline else tuple(BENCHMARK_BASELINES),
+                                            sauc_baseline=sauc_baseline))
         if out is not None:
             write_benchmark(tables, out)
         if fmt == "json":

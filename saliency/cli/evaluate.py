@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
         probabilistic: bool = typer.Option(None, "--probabilistic/--plain", help="Score each metric on the "
                                            "model's metric-specific map (MIT/Tübingen benchmark; adds LL). "
                                            "Default: on for --log-density and fixation checkpoints."),
+        sauc_baseline: Literal["centre", "model"] = typer.Option(
+            "centre", "--sauc-baseline", help="Probabilistic sAUC map p / p_nonfix: p_nonfix = the fitted "
+            "centre bias (centre) or the model's average density over the other scored images (model: the "
+            "MIT/Tübingen benchmark's choice; one extra pass over the predictions)."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
         from saliency.cli.common import console, print_json
@@ -99,7 +103,7 @@ def register(app: typer.Typer) -> None:
             result = evaluate(preds, shard_set, metrics=names, convention=convention,
                               log_density=log_density, resize=resize or None, stimuli=stimuli,
                               workers=workers, on_image=lambda _s: bar.advance(task),
-                              probabilistic=bool(probabilistic))
+                              probabilistic=bool(probabilistic), sauc_baseline=sauc_baseline)
         if out is not None:
             result.save(out)
         if json_out:

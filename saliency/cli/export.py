@@ -194,10 +194,13 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         stimuli_file: Path = typer.Option(None, "--stimuli-file", help="Only these stimuli."),
         split: str = typer.Option(None, "--split", help="Split name inside a JSON --stimuli-file."),
         metrics: list[str] = typer.Option(None, "--metrics", "-m", help="Only the maps of these metrics."),
+        sauc_baseline: Literal["centre", "model"] = typer.Option(
+            "centre", "--sauc-baseline", help="sauc/ map's nonfixation density: the fitted centre bias (centre) "
+            "or the model's average over the other exported images (model: the benchmark's choice)."),
         json_out: bool = typer.Option(False, "--json", help="Print the written folders as JSON."),
     ) -> None:
         """Write the metric-specific saliency maps of a probabilistic model (Kümmerer et al. 2018) as float32
-        NPY: density/ (AUC, NSS), sauc/ (log p − log centre bias), log/ (IG, LL), expected/ (CC, KL, SIM)."""
+        NPY: density/ (AUC, NSS), sauc/ (log p − log nonfixation density), log/ (IG, LL), expected/ (CC, KL, SIM)."""
         from saliency.cli.common import console, print_json
         from saliency.cli.evaluate import _shards, read_stimuli_file
         from saliency.evaluation.predictions import load_predictions
@@ -217,7 +220,8 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         counts: dict[str, int] = {}
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("metric maps", total=len(stimuli), rate="")
-            for stim, maps in iter_metric_maps(preds, shard_set, stimuli=stimuli, metrics=metrics or None):
+            for stim, maps in iter_metric_maps(preds, shard_set, stimuli=stimuli, metrics=metrics or None,
+                                                sauc_baseline=sauc_baseline):
                 for kind, m in maps.items():
                     path = out / kind / f"{Path(stim).stem}.npy"
                     path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +230,8 @@ def register_benchmark_exports(export: typer.Typer) -> None:
                 bar.advance(task)
         index = {"maps": {k: {"description": MAP_DESCRIPTIONS[k], "n": n,
                               "metrics": sorted(m for m, kk in MAP_FOR_METRIC.items() if kk == k)}
-                          for k, n in counts.items()}, "shards": str(shards), "n_stimuli": len(stimuli)}
+                          for k, n in counts.items()}, "shards": str(shards), "n_stimuli": len(stimuli),
+                 "sauc_baseline": sauc_baseline}
         write_json(out / "index.json", index)
         if json_out:
             print_json(index)

@@ -103,4 +103,7 @@ def print_results(title: str, summaries: dict[str, dict], metrics: Sequence[str]
         cells.append([MAP_LABELS.get(maps.get(m, ""), "") for m in metrics] + [""])
     print_table(title, rows, cols, cells, width=width)
     if maps:
-        print("maps: p density · p/p_c density ÷ centre-bias density · E[ESM] expected empirical saliency map")
+        bases = {s.get("sauc_baseline", "centre") for s in summaries.values()}
+        nonfix = ("the model's average density over the other images" if bases == {"model"}
+                  else "centre-bias density" if bases == {"centre"} else "nonfixation density (see sauc_baseline)")
+        print(f"maps: p density · p/p_c density ÷ {nonfix} · E[ESM] expected empirical saliency map")

@@ -281,7 +281,10 @@ def _needs(metrics: list[StreamingMetric], attr: str) -> bool:
 class _ProbabilisticMaps:
     """Per image: the metric-specific maps of a log-density prediction, each metric scored on its own map."""
 
-    def __init__(self, ms: list[StreamingMetric], shards: Any, centre: Any, blur: Any) -> None:
+    def __init__(self, ms: list[StreamingMetric], shards: Any, centre: Any, blur: Any,
+                 others: Any = None) -> None:
+        """others: an :class:`saliency.metrics.shuffled_baseline.OtherImagesAverage` for the benchmark's
+        model-average sAUC baseline; None: the centre bias ``centre``."""
         from saliency.metrics.probabilistic import map_for_metric
 
         self.kinds = {m.name: map_for_metric(m.name) for m in ms}
@@ -289,6 +292,7 @@ class _ProbabilisticMaps:
         for m in ms:
             self.groups.setdefault(self.kinds[m.name], []).append(m)
         self.centre = centre
+        self.others = others
         self._centre_logs: dict[tuple[int, int], np.ndarray] = {}
         self.blur = blur
         self._shard_blur = None
@@ -309,6 +313,13 @@ class _ProbabilisticMaps:
                     self._centre_logs[shape] = np.log(self.centre.density(*shape))
             return self._centre_logs[shape]
 
+    def _nonfixation_log(self, smap: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+        if "sauc" not in self.groups:
+            return None
+        if self.others is not None:
+            return self.others.nonfixation_log_density(smap, shape)
+        return self._centre_log(shape)
+
     def maps(self, smap: np.ndarray, shape: tuple[int, int], stimulus: str) -> dict[str, np.ndarray]:
         """Map kind → (H, W) map of one stimulus (the kinds the metrics need)."""
         from saliency.metrics.probabilistic import metric_maps
@@ -317,7 +328,7 @@ class _ProbabilisticMaps:
         if blur is None and self._shard_blur is not None:
             blur = self._shard_blur.matrices(*shape)
         return metric_maps(smap, kinds=list(self.groups), stimulus=stimulus, blur=blur,
-                           nonfixation_log_density=self._centre_log(shape) if "sauc" in self.groups else None)
+                           nonfixation_log_density=self._nonfixation_log(smap, shape))
 
     def results(self, smap: np.ndarray, kw: dict[str, Any], stimulus: str, workspace: Any) -> dict[str, Result]:
         maps = self.maps(smap, kw["shape"], stimulus)
@@ -328,20 +339,49 @@ class _ProbabilisticMaps:
         return out
 
 
+def model_average_baseline(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], shards: Any,
+                           names: list[str]) -> Any:
+    """The benchmark's shuffled-AUC baseline (:mod:`saliency.metrics.shuffled_baseline`): one pass over the
+    predictions of the scored stimuli ``names`` (a callable ``predict`` runs once more per image)."""
+    from saliency.metrics.probabilistic import check_log_density
+    from saliency.metrics.shuffled_baseline import OtherImagesAverage
+
+    def lds():
+        if isinstance(predict, Mapping):
+            for s in names:
+                yield check_log_density(predict[s], stimulus=s)
+        else:
+            for gt in shards.iter_ground_truth(names):
+                yield check_log_density(predict(gt), stimulus=gt.stimulus)
+
+    return OtherImagesAverage(lds())
+
+
+def _check_sauc_baseline(sauc_baseline: str) -> None:
+    from saliency.metrics.shuffled_baseline import SAUC_BASELINES
+
+    if sauc_baseline not in SAUC_BASELINES:
+        raise ConfigError(f"unknown shuffled-AUC baseline {sauc_baseline!r}; choose one of {list(SAUC_BASELINES)}")
+
+
 def iter_metric_maps(predict: Mapping[str, np.ndarray], shards: Any, *, stimuli: list[str] | None = None,
                      metrics: list[str] | tuple[str, ...] | None = None,
-                     blur: Any = None) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+                     blur: Any = None, sauc_baseline: str = "centre") -> Iterator[tuple[str, dict[str, np.ndarray]]]:
     """(stimulus, map kind → (H, W) map) for each stimulus: the metric-specific maps that
-    ``evaluate(probabilistic=True)`` scores (same centre-bias rule, same blur). ``predict``: stimulus →
-    log-density at the stimulus's size; ``metrics`` selects the kinds (default all metrics incl. LL)."""
+    ``evaluate(probabilistic=True)`` scores (same centre-bias rule, same blur, same ``sauc_baseline``).
+    ``predict``: stimulus → log-density at the stimulus's size; ``metrics`` selects the kinds (default all
+    metrics incl. LL)."""
     from saliency.metrics.centre_bias import fit_scoring_centre
     from saliency.metrics.streaming import DEFAULT_METRICS
 
+    _check_sauc_baseline(sauc_baseline)
     names = list(shards.stimuli) if stimuli is None else list(stimuli)
     ms = build_metrics(list(metrics) if metrics else [*DEFAULT_METRICS, "ll"])
     centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
                                 list(shards.stimuli), names)
-    prob = _ProbabilisticMaps(ms, shards, centre, blur)
+    others = (model_average_baseline(predict, shards, names)
+              if sauc_baseline == "model" and any(m.name == "sauc" for m in ms) else None)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur, others)
     sizes = sizes_from_manifest(shards.manifest)
     for s in names:
         yield s, prob.maps(predict[s], sizes[s], s)
@@ -354,7 +394,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
              baseline: Callable[[Any], np.ndarray] | None = None, stimuli: list[str] | None = None,
              seed: int | None = None, on_image: Callable[[str], None] | None = None, workers: int = 1,
              keep_per_fixation: bool = False, probabilistic: bool = False,
-             blur: Any = None) -> EvaluationResult:
+             blur: Any = None, sauc_baseline: str = "centre") -> EvaluationResult:
     """Score predictions for the stimuli of a shard set.
 
     predict: a callable GroundTruth → (H, W) map, or a mapping stimulus → (H, W) map.
@@ -368,6 +408,9 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     its metric-specific map (:mod:`saliency.metrics.probabilistic`): density (AUC, NSS), density ÷ the
     centre-bias density (sAUC), log-density (IG, LL), expected empirical saliency map (CC, KL, SIM, EMD).
     Implies ``log_density``; ``summary["maps"]`` names the map of each metric.
+    sauc_baseline: the nonfixation density of the probabilistic sAUC map: ``centre`` (default, the fitted
+    centre bias) or ``model`` (the benchmark's: the model's average density over the other scored images,
+    :mod:`saliency.metrics.shuffled_baseline`; one extra pass over the predictions).
     blur: the ground truth's blur for the expected empirical saliency map (a σ in pixels, response matrices
     or a callable, :data:`saliency.metrics.probabilistic.Blur`; default: the shards' own blur,
     :class:`saliency.maps.shard_blur.ShardBlur`).
@@ -409,7 +452,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
         fit_names = centre_fit_stimuli(list(shards.stimuli), names)
         centre = fit_centre_gaussian(frame, sizes, fit_names)
-    prob = _ProbabilisticMaps(ms, shards, centre, blur) if probabilistic else None
+    _check_sauc_baseline(sauc_baseline)
+    others = (model_average_baseline(predict, shards, names)
+              if probabilistic and sauc_baseline == "model" and any(m.name == "sauc" for m in ms) else None)
+    prob = _ProbabilisticMaps(ms, shards, centre, blur, others) if probabilistic else None
 
     def inputs(gt) -> dict[str, Any]:
         from saliency.metrics.fixation import fixation_indices, to_density
@@ -488,7 +534,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
     extra: dict[str, Any] = {}
     if prob is not None:
-        extra = {"probabilistic": True, "maps": prob.kinds}
+        extra = {"probabilistic": True, "maps": prob.kinds, "sauc_baseline": sauc_baseline}
     if centre is not None:
         extra["centre_fit_stimuli"] = len(fit_names)
     summary, details = summarise(ms, per_image, conv.name, **extra)

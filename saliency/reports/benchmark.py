@@ -36,6 +36,7 @@ class DatasetBenchmark:
     rows: dict[str, dict[str, float]]
     maps: dict[str, str] = field(default_factory=dict)
     convention: str = "pysaliency"
+    sauc_baseline: str = "centre"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -48,14 +49,16 @@ class DatasetBenchmark:
         rows = {r: {m: (float("nan") if v is None else float(v)) for m, v in vals.items()}
                 for r, vals in d["rows"].items()}
         return cls(d["dataset"], int(d["n_images"]), list(d["metrics"]), rows, dict(d.get("maps", {})),
-                   d.get("convention", "pysaliency"))
+                   d.get("convention", "pysaliency"), d.get("sauc_baseline", "centre"))
 
 
 def benchmark_dataset(log_densities: Mapping[str, np.ndarray], shards: Any, *, dataset: str,
                       stimuli: Sequence[str] | None = None, metrics: Sequence[str] | None = None,
-                      baselines: Sequence[str] = tuple(BENCHMARK_BASELINES), workers: int = 1) -> DatasetBenchmark:
+                      baselines: Sequence[str] = tuple(BENCHMARK_BASELINES), workers: int = 1,
+                      sauc_baseline: str = "centre") -> DatasetBenchmark:
     """Score one dataset: the model's log-densities (stimulus → (H, W)) probabilistically and as a plain map,
-    plus the baselines, on ``stimuli`` (default all) of ``shards``."""
+    plus the baselines, on ``stimuli`` (default all) of ``shards``. ``sauc_baseline``: the probabilistic sAUC
+    map's nonfixation density (``centre`` or the benchmark's ``model``, see ``evaluate``)."""
     from saliency.baselines import compute_baselines
     from saliency.metrics.evaluation import evaluate, gap_closed
     from saliency.metrics.streaming import DEFAULT_METRICS
@@ -63,7 +66,7 @@ def benchmark_dataset(log_densities: Mapping[str, np.ndarray], shards: Any, *, d
     names = list(stimuli) if stimuli is not None else list(shards.stimuli)
     plain_metrics = [m for m in (metrics or DEFAULT_METRICS) if m != "ll"]
     prob = evaluate(log_densities, shards, metrics=[*plain_metrics, "ll"], stimuli=names, probabilistic=True,
-                    workers=workers)
+                    workers=workers, sauc_baseline=sauc_baseline)
     plain = evaluate(log_densities, shards, metrics=[*plain_metrics, "ll"], stimuli=names, log_density=True,
                      workers=workers)
     base = compute_baselines(shards, metrics=plain_metrics, stimuli=names, which=tuple(baselines))
@@ -81,7 +84,8 @@ def benchmark_dataset(log_densities: Mapping[str, np.ndarray], shards: Any, *, d
         if c and g and all(math.isfinite(v) for v in (rows[MODEL_ROW][m], c[m], g[m])) and g[m] != c[m]:
             gap[m] = gap_closed(rows[MODEL_ROW][m], c[m], g[m])
     rows[GAP_ROW] = gap
-    return DatasetBenchmark(dataset, len(names), cols, rows, dict(prob.summary["maps"]), prob.summary["convention"])
+    return DatasetBenchmark(dataset, len(names), cols, rows, dict(prob.summary["maps"]), prob.summary["convention"],
+                            sauc_baseline)
 
 
 # --------------------------------------------------------------------------------------------------- output
@@ -95,7 +99,8 @@ def to_markdown(benchmarks: Sequence[DatasetBenchmark]) -> str:
 
     out = []
     for b in benchmarks:
-        out.append(f"### {b.dataset} ({b.n_images} images, {b.convention} convention)\n")
+        sauc = "; sAUC map ÷ the model's average over the other images" if b.sauc_baseline == "model" else ""
+        out.append(f"### {b.dataset} ({b.n_images} images, {b.convention} convention{sauc})\n")
         out.append("| | " + " | ".join(b.metrics) + " |")
         out.append("|---|" + "---:|" * len(b.metrics))
         for row, vals in b.rows.items():

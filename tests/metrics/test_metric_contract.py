@@ -28,9 +28,9 @@ def _inputs(seed: int = 0) -> dict:
     pts = np.clip(pts, 0, [W - 1e-6, H - 1e-6])
     yy, xx = np.mgrid[0:H, 0:W] + 0.5
     density = sum(np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * 12.0**2)) for px, py in peaks)
-    # a 20 % uniform floor: bicubic down-sampling (EMD) overshoots below zero next to empty regions,
-    # which makes EMD's transport problem infeasible (a SchemaError; reported, not decided here)
-    density = 0.8 * density / density.sum() + 0.2 / (H * W)
+    # no floor: bicubic down-sampling (EMD) overshoots below zero next to the empty regions, and EMD
+    # (today's EMD.m, FastEMD) accepts those negative masses
+    density = density / density.sum()
     baseline = np.exp(-((xx - W / 2) ** 2 + (yy - H / 2) ** 2) / (2 * 40.0**2))
     baseline /= baseline.sum()
     neg = rng.uniform([0, 0], [W, H], (200, 2))

@@ -87,3 +87,26 @@ def test_benchmark_tables_and_report_section(setup, capsys):
     assert "| map used | p | p | log p | log p |" in (out / "benchmark.md").read_text()
     html = render_report(ReportData(title="t", benchmark=[t]))
     assert "Benchmark (probabilistic, per dataset)" in html and "gap closed" in html
+
+
+def test_sauc_baseline_model_in_evaluate_export_and_benchmark(setup, capsys):
+    from saliency.reports.benchmark import MODEL_ROW, read_benchmark
+
+    common = [str(setup / "tiny.pt"), "--shards", str(setup / "shards"), "--stimuli-file", str(setup / "test.json"),
+              "--split", "test"]
+    _run("evaluate", *common, "-m", "sauc", "--json")
+    centre = json.loads(capsys.readouterr().out)
+    _run("evaluate", *common, "-m", "sauc", "--json", "--sauc-baseline", "model")
+    model = json.loads(capsys.readouterr().out)
+    assert centre["sauc_baseline"] == "centre" and model["sauc_baseline"] == "model"
+    assert model["sauc"] != centre["sauc"]
+    out = setup / "mm_model"
+    _run("export", "metric-maps", *common, "--out", str(out), "-m", "sauc", "--sauc-baseline", "model", "--json")
+    capsys.readouterr()
+    assert json.loads((out / "index.json").read_text())["sauc_baseline"] == "model"
+    _run("benchmark", *common, "-b", "centre_gaussian", "-m", "sauc", "--out", str(setup / "bench_model"),
+         "--format", "csv", "--sauc-baseline", "model")
+    capsys.readouterr()
+    (t,) = read_benchmark(setup / "bench_model" / "benchmark.json")
+    assert t.sauc_baseline == "model" and t.rows[MODEL_ROW]["sauc"] == pytest.approx(model["sauc"], rel=1e-12)
+    assert "the model's average over the other images" in (setup / "bench_model" / "benchmark.md").read_text()
