@@ -13,7 +13,8 @@ ORDER = 63
 def register(app: typer.Typer) -> None:
     @app.command("benchmark")
     def benchmark_cmd(
-        model: Path = typer.Argument(..., help="A fixation checkpoint (.pt), a training run or a pipeline run."),
+        model: Path = typer.Argument(..., help="A fixation checkpoint (.pt), a training run, a pipeline run or "
+                                     "a released model (e.g. generalist)."),
         shards: list[Path] = typer.Option(..., "--shards", help="Shard directory of one dataset (repeatable: "
                                           "one table per dataset)."),
         stimuli_file: list[Path] = typer.Option(None, "--stimuli-file", help="Stimuli to score, one per --shards "
@@ -53,7 +54,9 @@ def register(app: typer.Typer) -> None:
         if stimuli_file and len(stimuli_file) != len(shards):
             raise typer.BadParameter(f"{len(stimuli_file)} --stimuli-file for {len(shards)} --shards: give one "
                                      "per shard set, in the same order", param_hint="--stimuli-file")
-        ckpt = _checkpoint(model)
+        from saliency.models.released import is_released
+
+        ckpt = model if is_released(model) else _checkpoint(model)
         tables = []
         for k, sdir in enumerate(shards):
             shard_set = _shards(sdir)

@@ -10,7 +10,8 @@ One home for every released model: ``saliency/released/<name>/`` (package data, 
   ``saliency_net`` = a zoo ``SaliencyNet`` from its ``ModelConfig`` dict, ``readout`` = the frozen-feature
   readout of :mod:`saliency.models.readout`), ``config``, ``task`` (fixation: log-density output; sod:
   logits), ``canvas`` [height, width] (px, the letterbox canvas it was trained at), ``tta_flip`` (SOD flip
-  TTA at prediction, default false), and documentation:
+  TTA at prediction, default false), ``tta_scales`` (SOD: canvas scales averaged at prediction, default
+  [1.0]; ``saliency.training.inference.tta_views``), and documentation:
   ``description``, ``training`` (data, splits, recipe, commit, time), ``scores``, ``licence``.
 * ``card.md`` — the model card for people (training data and its licence, recipe, table of scores).
 
@@ -63,6 +64,12 @@ def _model_dir(name_or_dir: str | Path) -> Path:
         raise UnknownNameError(f"unknown released model {str(name_or_dir)!r}; known: "
                                f"{', '.join(released_names()) or '(none)'}")
     return d
+
+
+def released_dir(name_or_dir: str | Path) -> Path:
+    """The folder of a released model (a name under :func:`released_root`, or a folder with a spec);
+    UnknownNameError listing the known names otherwise."""
+    return _model_dir(name_or_dir)
 
 
 def is_released(name: str | Path) -> bool:
@@ -150,6 +157,7 @@ def load_released(name_or_dir: str | Path, device: str | torch.device = "cpu") -
     model.canvas = tuple(int(v) for v in spec["canvas"])
     model.task = spec.get("task", "fixation")
     model.tta_flip = bool(spec.get("tta_flip", False))  # SOD flip TTA at prediction (spec key of the sod model)
+    model.tta_scales = tuple(float(s) for s in spec.get("tta_scales", (1.0,)))  # SOD multi-scale TTA
     model.released_name = d.name
     return model.to(torch.device(device)).eval()
 

@@ -437,6 +437,13 @@ def run_evaluate(ctx: StageContext) -> None:
     ctx.summary.update({k: v for k, v in summary.items() if isinstance(v, int | float)})
 
 
+def _evaluate_inputs(spec: PipelineSpec, s: dict[str, Any]) -> list[Path]:
+    """The released models' folders (weights, spec): a re-released model re-runs the stage."""
+    from saliency.models.released import released_dir
+
+    return [released_dir(name) for name in s.get("released") or ()]
+
+
 def _model_name(train_dir: Path) -> str:
     p = train_dir / "config.toml"
     if p.is_file():
@@ -476,7 +483,8 @@ def _register() -> None:
         description="centre bias, gold standard, one human, chance")
     add("train", run_train, needs=("maps",), inputs=_train_inputs,
         description="train a network (saliency.training.train)")
-    add("evaluate", run_evaluate, needs=("maps", "train"), description="score the best checkpoint on the test split")
+    add("evaluate", run_evaluate, needs=("maps", "train"), inputs=_evaluate_inputs,
+        description="score the best checkpoint on the test split")
     add("report", run_report, needs=("evaluate",), description="self-contained HTML report")
 
 

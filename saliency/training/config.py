@@ -168,9 +168,11 @@ class TrainConfig(Settings):
     tensors is fine-tuned (the shallow, high-resolution layers stay frozen: cheaper steps, less
     over-fitting of generic low-level filters on little data); 1.0 = the whole encoder.
     ``tta_flip`` (SOD): the final evaluation and ``saliency predict`` average the probabilities of the
-    image and its horizontal mirror. ``calibrate`` (SOD): after training, fit a logit scale a and bias b
-    (sigmoid(a·z + b)) minimising the validation MAE, store them in the model's head, and record the
-    validation MAE before/after in ``calibration.json``."""
+    image and its horizontal mirror; ``tta_scales`` (SOD) adds the canvas resized by each factor (rounded to
+    32 px; ``saliency.training.inference.tta_views``) to that average. ``calibrate`` (SOD): after training,
+    fit a logit scale a and bias b (sigmoid(a·z + b)) on the validation split with that TTA
+    (``saliency.training.calibration``: MAE + 1 − S), store them in the model's head, and record the
+    validation MAE and S before/after in ``calibration.json``."""
 
     epochs: PositiveInt = 5
     batch_size: PositiveInt = 8
@@ -189,6 +191,7 @@ class TrainConfig(Settings):
     freeze_encoder_epochs: NonNegInt = 0
     encoder_trainable_fraction: Annotated[float, Field(ge=0, le=1)] = 1.0
     tta_flip: bool = False
+    tta_scales: TomlList[Annotated[float, Field(ge=0.25, le=4)]] = (1.0,)
     calibrate: bool = False
 
 

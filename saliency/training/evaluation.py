@@ -20,7 +20,7 @@ from torch import nn
 
 from saliency.datasets import Letterbox, normalize_image, read_rgb
 from saliency.training import losses as L
-from saliency.training.inference import mean_probability_logits, to_stimulus
+from saliency.training.inference import model_tta, to_stimulus, with_tta
 
 
 def _forward(model: nn.Module, x: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None,
@@ -69,16 +69,20 @@ def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], 
 
     fixation: a probability map (sums to 1); sod: per-pixel probabilities in [0, 1].
     ``tta_flip`` (SOD; default: the model's ``tta_flip`` attribute, set by ``load_model``): average the
-    probabilities of the image and of its horizontal mirror (mirrored back).
+    probabilities of the image and of its horizontal mirror (mirrored back); the model's ``tta_scales``
+    (SOD; default (1.0,)) add resized canvases to the average (:func:`saliency.training.inference.tta_views`).
     """
     h, w = image.shape[:2]
     lb = Letterbox.fit(h, w, *canvas)
     x = normalize_image(lb.image_to_canvas(image))[None]
-    out = _forward(model, x, device, amp_dtype, channels_last)[0, 0].cpu().numpy()
-    if task == "sod" and (getattr(model, "tta_flip", False) if tta_flip is None else tta_flip):
-        flipped = _forward(model, x.flip(-1), device, amp_dtype, channels_last)[0, 0].flip(-1).cpu().numpy()
-        out = mean_probability_logits(out, flipped)
-    return to_stimulus(out, lb, task)
+    if task != "sod":
+        return to_stimulus(_forward(model, x, device, amp_dtype, channels_last)[0, 0].cpu().numpy(), lb, task)
+    flip, scales = model_tta(model)
+    flip = flip if tta_flip is None else tta_flip
+
+    def run(a: np.ndarray) -> np.ndarray:
+        return _forward(model, torch.from_numpy(a), device, amp_dtype, channels_last).cpu().numpy()
+    return to_stimulus(with_tta(run, flip=flip, scales=scales)(x.numpy())[0, 0], lb, task)
 
 
 def predict_maps_iter(model: nn.Module, image_paths: Sequence[str | Path], canvas: tuple[int, int],

@@ -65,12 +65,14 @@ def make_forward(model: nn.Module, backend: str = "torch", *, canvas: tuple[int,
                  threads: int | None = None, device: str | torch.device = "cpu") -> Forward:
     """The forward function of ``model`` on ``backend`` (module docstring). ``canvas``: the (H, W) the ONNX
     graph is traced at (default ``model.canvas``; other sizes run too). A SOD model with ``tta_flip`` (set by
-    ``load_model`` / ``load_released``) gets :func:`with_flip_tta` around it."""
+    ``load_model`` / ``load_released``) or with ``tta_scales`` gets :func:`with_tta` around it."""
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     model.eval()
-    if getattr(model, "tta_flip", False) and getattr(model, "task", "") == "sod":
-        return with_flip_tta(_make_forward(model, backend, canvas=canvas, threads=threads, device=device))
+    flip, scales = model_tta(model)
+    if getattr(model, "task", "") == "sod" and (flip or scales != (1.0,)):
+        return with_tta(_make_forward(model, backend, canvas=canvas, threads=threads, device=device),
+                        flip=flip, scales=scales)
     return _make_forward(model, backend, canvas=canvas, threads=threads, device=device)
 
 
@@ -94,20 +96,58 @@ def _make_forward(model: nn.Module, backend: str, *, canvas: tuple[int, int] | N
     return run_onnx
 
 
-def mean_probability_logits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Logits of the mean of the probabilities sigmoid(a) and sigmoid(b) (SOD flip TTA averages
+def mean_probability_logits(*logits: np.ndarray) -> np.ndarray:
+    """Logits of the mean of the probabilities sigmoid(z) of the given logit maps (SOD TTA averages
     probabilities; returning logits keeps every later step, :func:`to_stimulus`, unchanged)."""
-    p = 0.5 * (1 / (1 + np.exp(-a.astype(np.float64))) + 1 / (1 + np.exp(-b.astype(np.float64))))
+    p = np.mean([1 / (1 + np.exp(-z.astype(np.float64))) for z in logits], axis=0)
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return (np.log(p) - np.log1p(-p)).astype(np.float32)
 
 
-def with_flip_tta(forward: Forward) -> Forward:
-    """SOD flip TTA on any backend: the logits of the mean probability of the image and of its mirror."""
+def scaled_size(height: int, width: int, scale: float, multiple: int = 32) -> tuple[int, int]:
+    """The (H, W) a canvas is resized to for one TTA scale: ``scale`` × each side, rounded to a multiple of
+    ``multiple`` px (the encoder's stride), at least ``multiple``."""
+    return (max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple))
+
+
+def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of (N, C, H, W) float32 to ``size`` (antialiased when shrinking)."""
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    shrink = size[0] < t.shape[-2] or size[1] < t.shape[-1]
+    return torch.nn.functional.interpolate(t, size=size, mode="bilinear", align_corners=False,
+                                           antialias=shrink).numpy()
+
+
+def tta_views(forward: Forward, x: np.ndarray, *, flip: bool, scales: Sequence[float] = (1.0,)) -> list[np.ndarray]:
+    """The SOD logits of every test-time view of the (N, 3, H, W) canvas batch ``x``, each back at (H, W):
+    per scale ``s`` the canvas bilinearly resized to :func:`scaled_size` (unchanged when that is (H, W)),
+    and with ``flip`` also its horizontal mirror (mirrored back). Order: per scale, plain then mirrored."""
+    h, w = x.shape[-2:]
+    views = []
+    for s in scales:
+        size = scaled_size(h, w, s)
+        xs = x if size == (h, w) else _resize(x, size)
+        outs = [forward(np.ascontiguousarray(xs))]
+        if flip:
+            outs.append(forward(np.ascontiguousarray(xs[..., ::-1]))[..., ::-1])
+        views += [z if size == (h, w) else _resize(z, (h, w)) for z in outs]
+    return views
+
+
+def with_tta(forward: Forward, *, flip: bool, scales: Sequence[float] = (1.0,)) -> Forward:
+    """SOD test-time augmentation on any backend: the logits of the mean probability of the views of
+    :func:`tta_views` (flip only, scale 1: the image and its mirror)."""
     def run(x: np.ndarray) -> np.ndarray:
-        mirrored = forward(np.ascontiguousarray(x[..., ::-1]))[..., ::-1]
-        return mean_probability_logits(forward(x), mirrored)
+        views = tta_views(forward, x, flip=flip, scales=scales)
+        return views[0] if len(views) == 1 else mean_probability_logits(*views)
     return run
+
+
+def model_tta(model: nn.Module) -> tuple[bool, tuple[float, ...]]:
+    """(flip, scales) of a SOD model's test-time augmentation (``model.tta_flip``, ``model.tta_scales``: set
+    by ``load_model`` / ``load_released``; default no flip, scale 1)."""
+    return bool(getattr(model, "tta_flip", False)), tuple(float(s) for s in getattr(model, "tta_scales", (1.0,)))
 
 
 def _prepare(path: Path, canvas: tuple[int, int]) -> tuple[Letterbox, np.ndarray]:

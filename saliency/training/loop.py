@@ -435,6 +435,7 @@ class Trainer:
             "model_spec": self.spec, "canvas": [cfg.data.height, cfg.data.width], "task": self.task,
             "torch_threads": torch.get_num_threads(),
             "tta_flip": bool(cfg.train.tta_flip and self.task == "sod"),
+            "tta_scales": [float(s) for s in cfg.train.tta_scales] if self.task == "sod" else [1.0],
         }
         save_checkpoint(self.last_path, state)
         if improved:
@@ -474,7 +475,8 @@ def calibrate_run(cfg: RunConfig, data: Any, checkpoint: Path, run_dir: Path, de
 
     model = load_model(checkpoint, device=device)
     cal = fit_calibration(model, data.source, data.splits["val"] or data.splits["train"],
-                          (cfg.data.height, cfg.data.width), device, tta_flip=model.tta_flip)
+                          (cfg.data.height, cfg.data.width), device, tta_flip=model.tta_flip,
+                          tta_scales=model.tta_scales)
     apply_calibration(model, cal)
     ck = load_checkpoint(checkpoint, map_location="cpu")
     ck["model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -19,7 +19,8 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn
     """The network stored in ``checkpoint`` (loaded with weights_only=True), in eval mode.
 
     ``model.canvas`` is set to the (height, width) it was trained at, ``model.tta_flip`` to the run's
-    flip-TTA setting (SOD; False for checkpoints without one).
+    flip-TTA setting (SOD; False for checkpoints without one), ``model.tta_scales`` to its TTA canvas
+    scales (SOD; (1.0,) for checkpoints without them).
     """
     ck = load_checkpoint(checkpoint, map_location="cpu")
     require_fields(ck, checkpoint, ("model_spec", "model", "canvas"))
@@ -28,6 +29,7 @@ def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> nn
         model.load_state_dict(ck["model"])
         model.canvas = tuple(int(v) for v in ck["canvas"])
         model.tta_flip = bool(ck.get("tta_flip", False))
+        model.tta_scales = tuple(float(s) for s in ck.get("tta_scales", (1.0,)))
     except SaliencyError as exc:
         raise SchemaError(f"{checkpoint}: {exc}") from exc
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:

@@ -54,6 +54,7 @@ def release_run(run_dir: str | Path, out_dir: str | Path, *, description: str = 
     spec = {
         "kind": "saliency_net", "config": model.config.to_dict(), "task": task,
         "canvas": [int(v) for v in model.canvas], "tta_flip": bool(getattr(model, "tta_flip", False)),
+        "tta_scales": [float(s) for s in getattr(model, "tta_scales", (1.0,))],
         "description": description or model.config.description,
         "training": {"dataset": dataset, "split": {"fractions": cfg["data"]["split_fractions"],
                                                     "salt": cfg["data"]["split_salt"]},
@@ -78,7 +79,7 @@ def _card(name: str, spec: dict[str, Any], summary: dict[str, Any]) -> str:
 
 * **Task**: {spec['task']} ({'per-pixel logits; `saliency predict` writes probabilities' if spec['task'] == 'sod'
                               else 'log-density'}), canvas {spec['canvas'][0]}×{spec['canvas'][1]} px (letterbox),
-  flip TTA {'on' if spec['tta_flip'] else 'off'}.
+  flip TTA {'on' if spec['tta_flip'] else 'off'}, canvas scales {spec.get('tta_scales', [1.0])} averaged.
 * **Network**: zoo `{model['name']}` — encoder `{model['encoder']}` (ImageNet initialisation), decoder
   `{model.get('decoder', 'unet')}` (skips `{model.get('skip_block', 'none')}`, context
   `{model.get("context", "none")}`); float16 weights (loaded as float32).
@@ -86,8 +87,9 @@ def _card(name: str, spec: dict[str, Any], summary: dict[str, Any]) -> str:
   {t['split']['fractions']} (train / val / test), salt "{t['split']['salt']}".
 * **Recipe**: {t['epochs']} epochs, {t['train_seconds'] / 60:.1f} min of training on one CPU thread (loaded
   machine), commit {t['commit'] or '(see spec.json)'}; full resolved recipe in `spec.json`.
-* **Calibration** (validation split): sigmoid(a·z + b) with a = {cal.get('a', 1.0)}, b = {cal.get('b', 0.0)}
-  (validation MAE {cal.get('val_mae_before', float('nan')):.4f} → {cal.get('val_mae_after', float('nan')):.4f}).
+* **Calibration** (validation split): sigmoid(a·z + b) with a = {cal.get('a', 1.0):.4g}, b = {cal.get('b', 0.0):.4g}
+  (validation MAE {cal.get('val_mae_before', float('nan')):.4f} → {cal.get('val_mae_after', float('nan')):.4f};
+  objective: {cal.get('objective', 'validation MAE')}).
 
 ## Scores: {t['dataset']} test split ({summary.get('n_images')} images, original resolution, PySODMetrics conventions)
 

@@ -24,10 +24,11 @@ def test_float16_round_trip_keeps_predictions_and_settings(tmp_path):
     with torch.no_grad():
         model.head.calibration.copy_(torch.tensor([2.0, -0.5]))
     spec = {"kind": "saliency_net", "config": model.config.to_dict(), "task": "sod", "canvas": [64, 96],
-            "tta_flip": True}
+            "tta_flip": True, "tta_scales": [1.0, 1.5]}
     save_released(tmp_path / "tiny", model, spec, "# tiny")
     clone = load_released(tmp_path / "tiny")
     assert clone.canvas == (64, 96) and clone.tta_flip is True and clone.released_name == "tiny"
+    assert clone.tta_scales == (1.0, 1.5)
     assert clone.head.calibration.tolist() == [2.0, -0.5]
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():

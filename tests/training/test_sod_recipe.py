@@ -132,6 +132,43 @@ def test_flip_tta_averages_the_mirrored_prediction():
     np.testing.assert_allclose(to_stimulus(make_forward(model)(x)[0, 0], lb, "sod"), tta, atol=1e-5)
 
 
+
+def test_multi_scale_tta_averages_the_resized_canvases_on_every_path():
+    from saliency.training.inference import (
+        make_forward,
+        mean_probability_logits,
+        scaled_size,
+        tta_views,
+        with_tta,
+    )
+
+    assert scaled_size(192, 192, 4 / 3) == (256, 256) and scaled_size(64, 96, 0.1) == (32, 32)
+    seen = []
+
+    def smooth(x):  # a scale-equivariant 'network' that records the sizes it is run at
+        seen.append(x.shape[-2:])
+        return x[:, :1] * 0 + np.linspace(-2, 2, x.shape[-1], dtype=np.float32)
+    x = np.zeros((1, 3, 64, 96), np.float32)
+    views = tta_views(smooth, x, flip=True, scales=(1.0, 1.5))
+    assert seen == [(64, 96)] * 2 + [(96, 128)] * 2 and all(v.shape == (1, 1, 64, 96) for v in views)
+    np.testing.assert_allclose(views[2], views[0], atol=0.04)  # the ramp survives resizing there and back
+    np.testing.assert_allclose(views[1], views[0][..., ::-1])
+    np.testing.assert_allclose(with_tta(smooth, flip=True, scales=(1.0, 1.5))(x), mean_probability_logits(*views))
+    torch.manual_seed(0)
+    model = _tiny_sodnet().eval()
+    model.tta_flip, model.tta_scales = True, (1.0, 1.5)
+    img = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    ms = predict_array(model, img, (64, 64), torch.device("cpu"), "sod")
+    model.tta_scales = (1.0,)
+    assert np.abs(ms - predict_array(model, img, (64, 64), torch.device("cpu"), "sod")).max() > 1e-6
+    model.tta_scales = (1.0, 1.5)
+    from saliency.datasets import Letterbox, normalize_image
+    from saliency.training.inference import to_stimulus
+
+    lb = Letterbox.fit(40, 56, 64, 64)
+    x = normalize_image(lb.image_to_canvas(img))[None].numpy()
+    np.testing.assert_allclose(to_stimulus(make_forward(model)(x)[0, 0], lb, "sod"), ms, atol=1e-5)
+
 def test_head_calibration_is_an_affine_map_of_the_logits_and_old_state_dicts_load():
     model = _tiny_sodnet().eval()
     x = torch.randn(1, 3, 64, 64)
@@ -178,6 +215,10 @@ def test_calibration_sharpens_an_underconfident_model_and_never_hurts(tmp_path):
     model = _Brightness()
     cal = fit_calibration(model, folder, folder.stimuli, (64, 64), torch.device("cpu"), tta_flip=True)
     assert cal.mae_after < cal.mae_before - 0.05 and cal.a > 1
+    assert cal.mae_after + 1 - cal.s_after < cal.mae_before + 1 - cal.s_before  # the fitted objective
+    multi = fit_calibration(model, folder, folder.stimuli, (64, 64), torch.device("cpu"), tta_flip=True,
+                            tta_scales=(1.0, 1.5))
+    assert multi.mae_after < multi.mae_before - 0.05 and multi.n_images == 4
     assert model.head.calibration.tolist() == [1.0, 0.0]  # fitting leaves the model unchanged
     with pytest.raises(ConfigError, match="calibration"):
         fit_calibration(torch.nn.Conv2d(3, 1, 1), folder, folder.stimuli, (64, 64), torch.device("cpu"))
@@ -203,13 +244,14 @@ def test_the_cpu_recipe_features_run_end_to_end_on_a_tiny_folder(tmp_path):
     cfg = load_config(ROOT / "pipelines" / "configs" / "sod_cpu.toml", [
         "data.height=64", "data.width=64", "data.num_workers=0", "train.epochs=2",
         "train.freeze_encoder_epochs=1", "train.batch_size=4", "train.device=\"cpu\"",
-        "model.options={pretrained = false, decoder_channels = [16, 8], head_channels = 4}"])
+        "model.options={pretrained = false, decoder_channels = [16, 8], head_channels = 4}",
+        "train.tta_scales=[1.0, 1.5]"])
     res = train(cfg, run_dir=tmp_path / "run", source=folder)
     assert [r["encoder_frozen"] for r in res.history] == [True, False]
     assert "train_deep_supervision" in res.history[0] and "train_edge" in res.history[0]
     assert (tmp_path / "run" / "calibration.json").is_file()
     model = load_model(res.best_checkpoint)
-    assert model.tta_flip is True
+    assert model.tta_flip is True and model.tta_scales == (1.0, 1.5)
     assert res.evaluation["sod"]["n_images"] >= 1 and 0 <= res.evaluation["sod"]["mae"] <= 1
 
 
