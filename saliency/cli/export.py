@@ -58,11 +58,12 @@ def register(app: typer.Typer) -> None:
         from saliency.cli.common import console
         from saliency.interop import export_predictions
         from saliency.progress import progress
-        from saliency.training import load_model, predict_maps
+        from saliency.training import predict_maps
+        from saliency.training.predict import resolve_model
 
         ckpt = _checkpoint(checkpoint)
         files = _image_files(images)
-        model = load_model(ckpt)
+        model = resolve_model(ckpt)
         items = []
         with progress() as bar:
             task = bar.add_task("predicting", total=len(files), rate="")
@@ -108,13 +109,13 @@ def register(app: typer.Typer) -> None:
         from saliency.errors import GateFailed
         from saliency.models.export import example_input, export_difference, export_model
         from saliency.models.released import is_released, load_released
-        from saliency.training import load_model
+        from saliency.training.predict import resolve_model
 
         if is_released(checkpoint):  # a released model name (e.g. generalist) or folder
             ckpt, model = checkpoint, load_released(checkpoint)
         else:
-            ckpt = _checkpoint(checkpoint)
-            model = load_model(ckpt)
+            ckpt = _checkpoint(checkpoint)  # a .pt file, or a run's checkpoint / readout model folder
+            model = resolve_model(ckpt)
         canvas = getattr(model, "canvas", (288, 384))
         h, w = height or int(canvas[0]), width or int(canvas[1])
         export_model(model, out, fmt, h, w)
@@ -176,7 +177,7 @@ def _checkpoint(source: Path) -> Path:
 
     ckpt = source if source.is_file() else find_checkpoint(find_train_dir(source))
     if ckpt is None:
-        raise ConfigError(f"{source}: no checkpoint (expected a .pt file or a run with checkpoints/)")
+        raise ConfigError(f"{source}: no checkpoint (expected a .pt file or a run with checkpoints/ or model/)")
     return ckpt
 
 
@@ -255,7 +256,8 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         from saliency.evaluation.submission import LAYOUTS, write_jpeg_submission, write_tuebingen_submission
         from saliency.metrics.probabilistic import logsumexp
         from saliency.progress import progress
-        from saliency.training import load_model, predict_maps
+        from saliency.training import predict_maps
+        from saliency.training.predict import resolve_model
 
         if layout not in LAYOUTS:
             raise typer.BadParameter(f"expected one of {', '.join(LAYOUTS)}, got {layout!r}", param_hint="--layout")
@@ -263,7 +265,7 @@ def register_benchmark_exports(export: typer.Typer) -> None:
         for p in images:       # CAT2000's Stimuli/ holds one folder per category
             files += _image_files([d for d in sorted(p.iterdir()) if d.is_dir()] if p.is_dir() and not any(
                 f.suffix.lower() in _IMAGE_EXT for f in p.iterdir()) else [p])
-        model = load_model(_checkpoint(checkpoint))
+        model = resolve_model(_checkpoint(checkpoint))
         items = []
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("predicting", total=len(files), rate="")

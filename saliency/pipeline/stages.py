@@ -277,6 +277,12 @@ def resolve_train_dict(spec: PipelineSpec, settings: Mapping[str, Any], *, shard
         data["shards"] = str(shards)
     else:
         data["sod_root"] = str(spec.resolve_data(data_path))
+    if d.get("model", {}).get("name") == "readout" and spec.task == "fixation":
+        # frozen-feature readout (saliency.training.generalist): trained on this pipeline's shards; a relative
+        # feature cache lives under the pipeline's output folder
+        data["datasets"] = [str(shards)]
+        cache = Path(data.get("feature_cache", "features"))
+        data["feature_cache"] = str(cache if cache.is_absolute() else spec.out / cache)
     d.setdefault("seed", spec.seed)
     d["name"] = out_dir.name
     d["runs_dir"] = str(out_dir.parent)
@@ -290,12 +296,43 @@ def train_config_dict(ctx: StageContext) -> dict[str, Any]:
 
 
 def run_train(ctx: StageContext) -> None:
-    """Train a network with ``saliency.training.train`` into the stage directory (a run directory)."""
+    """Train a network with ``saliency.training.train`` into the stage directory (a run directory); a readout
+    recipe (``model.name = "readout"``) as ``saliency train`` does (:func:`train_readout_run`)."""
     from saliency.training import RunConfig, train
 
     cfg = RunConfig.from_dict(train_config_dict(ctx))
+    if cfg.model.name == "readout":
+        train_readout_run(ctx, cfg)
+        return
     result = train(cfg, run_dir=ctx.out_dir, show_progress=ctx.show_progress)
     ctx.summary.update(epochs=result.epochs_completed, best=result.best_value, seconds=round(result.seconds, 1))
+
+
+def train_readout_run(ctx: StageContext, cfg: Any) -> None:
+    """Frozen-feature readout on the maps stage's shards (:func:`saliency.training.generalist.train_generalist`).
+
+    The stage folder gets ``model/`` (a released-model folder: what evaluate and report load), ``config.toml``,
+    ``splits.json`` (the dataset's own hash split, the file every fixation run records), ``history.json``
+    and ``generalisation.json`` (the test-split row from cached features, with the NSS gap closed).
+    """
+    import shutil
+
+    from saliency.io import atomic_write
+    from saliency.training.config import dump_config
+    from saliency.training.generalist import train_generalist
+
+    lines: list[str] = []
+    table = train_generalist(cfg, ctx.out_dir, log=lines.append)
+    with atomic_write(ctx.out_dir / "config.toml", "w") as fh:
+        fh.write(dump_config(cfg))
+    split_files = sorted((ctx.out_dir / "splits").glob("*.json"))
+    if len(split_files) != 1:
+        raise ConfigError(f"{ctx.out_dir / 'splits'}: a pipeline readout run trains on its one dataset; "
+                          f"found {len(split_files)} split files (set no data.datasets in the recipe)")
+    shutil.copyfile(split_files[0], ctx.out_dir / "splits.json")
+    (ctx.out_dir / "train.log").write_text("\n".join(lines) + "\n")
+    ctx.summary.update(epochs=cfg.train.epochs, model="readout",
+                       **{f"{k} gap closed": round(v["gap_closed"], 4) for k, v in table.items()})
 
 
 # ---------------------------------------------------------------------------------------- evaluate
@@ -315,7 +352,7 @@ def _split_stimuli(train_dir: Path, split: str) -> list[str]:
 
 
 def run_evaluate(ctx: StageContext) -> None:
-    """Score the best checkpoint on a split (default ``test``) with the requested metrics.
+    """Score the best checkpoint (or a readout run's model folder) on a split (default ``test``) with the requested metrics.
 
     Fixation task: ``saliency.metrics.evaluate`` against the shards (``metrics``, ``convention``).
     SOD: the PySODMetrics-exact measures of ``saliency.metrics.sod`` against the masks.
@@ -324,20 +361,22 @@ def run_evaluate(ctx: StageContext) -> None:
     import pandas as pd
 
     from saliency.reports.rundir import find_checkpoint
-    from saliency.training import load_model, predict_maps
+    from saliency.training import predict_maps
+    from saliency.training.predict import resolve_model
 
     s = EvaluateSettings.from_dict(ctx.settings, prefix="evaluate.")
     split, limit = s.split, s.limit
     train_dir = ctx.upstream["train"]
     ckpt = find_checkpoint(train_dir)
     if ckpt is None:
-        raise ConfigError(f"no checkpoint under {train_dir / 'checkpoints'}")
+        raise ConfigError(f"no checkpoint under {train_dir / 'checkpoints'} and no model folder "
+                          f"{train_dir / 'model'}")
     stimuli = _split_stimuli(train_dir, split)
     if limit > 0:
         stimuli = stimuli[:limit]
     if not stimuli:
         raise ConfigError(f"[evaluate]: split {split!r} is empty")
-    model = load_model(ckpt)
+    model = resolve_model(ckpt)
     info: dict[str, Any] = {"task": ctx.spec.task, "dataset": ctx.spec.dataset, "split": split,
                             "checkpoint": str(ckpt.relative_to(ctx.spec.out)), "n_images": len(stimuli),
                             "model": _model_name(train_dir)}

@@ -70,18 +70,24 @@ def rank_stimuli(per_image: pd.DataFrame, rank_by: str, k: int) -> tuple[list[st
 
 def find_train_dir(run: Path) -> Path | None:
     for cand in (run / "train", run):
-        if (cand / "metrics.jsonl").is_file() or (cand / "checkpoints").is_dir():
+        if ((cand / "metrics.jsonl").is_file() or (cand / "checkpoints").is_dir()
+                or (cand / "model" / "spec.json").is_file()):
             return cand
     return None
 
 
 def find_checkpoint(train_dir: Path | None) -> Path | None:
+    """The model of a run folder: ``checkpoints/best.pt``, else ``checkpoints/last.pt``, else ``model/`` (a
+    readout run's released-model folder with its ``spec.json``); None if there is none. Load any of them
+    with :func:`saliency.training.predict.resolve_model`."""
     if train_dir is None:
         return None
     for name in ("best.pt", "last.pt"):
         p = train_dir / "checkpoints" / name
         if p.is_file():
             return p
+    if (train_dir / "model" / "spec.json").is_file():
+        return train_dir / "model"
     return None
 
 
@@ -96,7 +102,8 @@ def load_image(path: str | Path) -> np.ndarray:
 def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | None = None,
                          stimuli_info: Mapping[str, Mapping[str, str]] | None = None,
                          sod_root: str | Path | None = None) -> Callable[[str], GalleryItem]:
-    """A function stimulus → :class:`GalleryItem` using the checkpoint's model.
+    """A function stimulus → :class:`GalleryItem` using the model of ``checkpoint`` (a ``.pt`` file or a
+    released-model folder, see :func:`find_checkpoint`).
 
     Fixation task: image, density and fixations from the shards; prediction from
     ``saliency.training.predict_maps`` (log-density at the original size). SOD: image and mask paths from
@@ -107,9 +114,10 @@ def model_gallery_loader(checkpoint: Path, *, task: str, shards_root: Path | Non
     without attention blocks gives none (the gallery says so).
     """
     from saliency.models.introspect import attention_on_image
-    from saliency.training import load_model, predict_maps
+    from saliency.training import predict_maps
+    from saliency.training.predict import resolve_model
 
-    model = load_model(checkpoint)
+    model = resolve_model(checkpoint)
     model.eval()
     shards = None
     if task == "fixation":
