@@ -46,7 +46,7 @@ def main() -> None:
             preds = {s: predict_array(m, read_rgb(sh.image_path(s)), model.canvas, torch.device("cpu"), "fixation")
                      for s in test}
             row = score(preds, sh, test, SCORE_METRICS)
-            row.update(centre_nss=ref["centre_nss"], gold_nss=ref["gold_nss"],
+            row.update(n_images=int(row["n_images"]), centre_nss=ref["centre_nss"], gold_nss=ref["gold_nss"],
                        gap_closed=(row["nss"] - ref["centre_nss"]) / (ref["gold_nss"] - ref["centre_nss"]))
             out[f"{ds} test, {label}"] = row
             print(ds, label, {k: round(row[k], 4) for k in ("auc_judd", "nss", "cc", "kl", "ig", "gap_closed")},
