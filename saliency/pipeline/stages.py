@@ -395,20 +395,17 @@ def run_evaluate(ctx: StageContext) -> None:
         # (saliency.metrics.centre_bias.centre_fit_stimuli: the images not scored)
         centre = fit_scoring_centre(shards.fixations.data, sizes_from_manifest(shards.manifest),
                                     list(shards.stimuli), list(stimuli))
-        res = evaluate(preds, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
-                       seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
+        # the trained model and any released models: the same images, metrics, convention and IG baseline
+        score = partial(evaluate, shards=shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
+                        seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
+        res = score(preds)
         summary, per_image = dict(res.summary), res.per_image
         info["stimuli_scored"] = sorted(stimuli)
         if s.released:
             from saliency.evaluation.predictions import load_predictions
 
-            # released models on exactly these images, same metrics, convention and IG baseline
-            released = {}
-            for name in s.released:
-                maps = load_predictions(name, sorted(stimuli), shards.image_path)
-                r = evaluate(maps, shards, metrics=metrics, convention=convention, stimuli=sorted(stimuli),
-                             seed=ctx.spec.seed, baseline=lambda gt: centre.density(gt.height, gt.width))
-                released[name] = dict(r.summary)
+            released = {name: dict(score(load_predictions(name, sorted(stimuli), shards.image_path)).summary)
+                        for name in s.released}
             write_json(ctx.out_dir / "released.json", released)
             info["released"] = sorted(released)
     else:

@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from saliency.datasets import Letterbox, normalize_image, read_rgb
+from saliency.datasets import read_rgb
 from saliency.training import losses as L
-from saliency.training.inference import model_tta, to_stimulus, with_tta
+from saliency.training.inference import model_tta, to_canvas, to_stimulus, with_tta
 
 
 def _forward(model: nn.Module, x: torch.Tensor, device: torch.device, amp_dtype: torch.dtype | None,
@@ -72,9 +72,7 @@ def predict_array(model: nn.Module, image: np.ndarray, canvas: tuple[int, int], 
     probabilities of the image and of its horizontal mirror (mirrored back); the model's ``tta_scales``
     (SOD; default (1.0,)) add resized canvases to the average (:func:`saliency.training.inference.tta_views`).
     """
-    h, w = image.shape[:2]
-    lb = Letterbox.fit(h, w, *canvas)
-    x = normalize_image(lb.image_to_canvas(image))[None]
+    lb, x = to_canvas(image, canvas)
     if task != "sod":
         return to_stimulus(_forward(model, x, device, amp_dtype, channels_last)[0, 0].cpu().numpy(), lb, task)
     flip, scales = model_tta(model)

@@ -150,10 +150,16 @@ def model_tta(model: nn.Module) -> tuple[bool, tuple[float, ...]]:
     return bool(getattr(model, "tta_flip", False)), tuple(float(s) for s in getattr(model, "tta_scales", (1.0,)))
 
 
-def _prepare(path: Path, canvas: tuple[int, int]) -> tuple[Letterbox, np.ndarray]:
-    image = read_rgb(path)
+def to_canvas(image: np.ndarray, canvas: tuple[int, int]) -> tuple[Letterbox, torch.Tensor]:
+    """(h, w, 3) uint8 image → its letterbox onto ``canvas`` and the (1, 3, H, W) normalised network input
+    (the inverse of :func:`to_stimulus`)."""
     lb = Letterbox.fit(image.shape[0], image.shape[1], *canvas)
-    return lb, normalize_image(lb.image_to_canvas(image))[None].numpy()
+    return lb, normalize_image(lb.image_to_canvas(image))[None]
+
+
+def _prepare(path: Path, canvas: tuple[int, int]) -> tuple[Letterbox, np.ndarray]:
+    lb, x = to_canvas(read_rgb(path), canvas)
+    return lb, x.numpy()
 
 
 def to_stimulus(out: np.ndarray, lb: Letterbox, task: str) -> np.ndarray:
