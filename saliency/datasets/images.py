@@ -14,16 +14,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-from saliency.errors import ConfigError
+from saliency.errors import ConfigError, ReaderError
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    """Read an image file as (H, W, 3) uint8 RGB; an unreadable or damaged file is a ReaderError naming it."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # PIL's UnidentifiedImageError and truncated-file errors are OSErrors
+        raise ReaderError(f"not a readable image ({exc}); expected a JPEG/PNG/... picture", path=path) from exc
 
 
 def normalize_image(img_uint8_hwc: np.ndarray) -> torch.Tensor:
