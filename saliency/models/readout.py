@@ -96,8 +96,12 @@ class ReadoutNet(nn.Module):
 
     def __init__(self, encoders: Sequence[str] = ("effnet_lite0",), depth_strides: Sequence[int] = (8, 16, 32),
                  hidden: Sequence[int] = (16, 16), datasets: Sequence[str] = ("default",),
-                 pretrained: bool = True) -> None:
+                 pretrained: bool = True, scales: Sequence[float] = (1.0,)) -> None:
         super().__init__()
+        self.scales = tuple(float(s) for s in scales)
+        if not self.scales or self.scales[0] != 1.0 or any(not 0 < s <= 4 for s in self.scales) \
+                or len(set(self.scales)) != len(self.scales):
+            raise ConfigError(f"ReadoutNet.scales: distinct factors in (0, 4] starting with 1.0, got {list(scales)}")
         self.encoder_names = tuple(encoders)
         self.depth_strides = tuple(int(s) for s in depth_strides)
         self.hidden = tuple(int(h) for h in hidden)
@@ -125,7 +129,7 @@ class ReadoutNet(nn.Module):
         self.readout = nn.Sequential(*layers)
         n_depth = len(self.depth_strides)
         init = torch.tensor([0.5, 0.5, math.log(0.25), math.log(0.25), -3.0, 1.0, math.log(1.5), 0.0]
-                            + [0.0] * n_depth)
+                            + [0.0] * n_depth + [0.0] * self.n_scale_params)
         self.dataset_params = nn.Parameter(init.repeat(len(self.datasets), 1))
         self.dataset: str | None = None
         #: (5,) centre-bias parameters replacing the selected row's (``saliency predict --centre-bias``)
@@ -134,17 +138,30 @@ class ReadoutNet(nn.Module):
 
     # ------------------------------------------------------------------ configuration
     @property
+    def n_scale_params(self) -> int:
+        """Per-dataset scale logits: one per input scale when there are several, else none."""
+        return len(self.scales) if len(self.scales) > 1 else 0
+
+    @property
     def config(self) -> dict[str, Any]:
         return {"encoders": list(self.encoder_names), "depth_strides": list(self.depth_strides),
-                "hidden": list(self.hidden), "datasets": list(self.datasets)}
+                "hidden": list(self.hidden), "datasets": list(self.datasets), "scales": list(self.scales)}
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], pretrained: bool = True) -> ReadoutNet:
         return cls(encoders=cfg["encoders"], depth_strides=cfg["depth_strides"], hidden=cfg["hidden"],
-                   datasets=cfg["datasets"], pretrained=pretrained)
+                   datasets=cfg["datasets"], pretrained=pretrained, scales=cfg.get("scales", (1.0,)))
 
     def param_names(self) -> list[str]:
-        return list(DATASET_PARAMS) + [f"log_gain_s{s}" for s in self.depth_strides]
+        return (list(DATASET_PARAMS) + [f"log_gain_s{s}" for s in self.depth_strides]
+                + [f"scale_logit_{s:g}" for s in self.scales[:self.n_scale_params]])
+
+    def scale_weights(self, p: torch.Tensor) -> torch.Tensor:
+        """(n_scales,) softmax weights of the input scales from a parameter row (``[1.]`` for one scale)."""
+        if not self.n_scale_params:
+            return p.new_ones(1)
+        k = 8 + len(self.depth_strides)
+        return torch.softmax(p[k:k + self.n_scale_params], 0)
 
     def params_for(self, dataset: str | int | None) -> torch.Tensor:
         """The per-dataset parameter row: by name/index, or the mean of the rows for ``None`` (unseen)."""
@@ -167,12 +184,19 @@ class ReadoutNet(nn.Module):
                "blur_sigma_px": float(p[6].exp().clamp(0.3, MAX_BLUR)) * g, "temperature": float(p[7].exp())}
         for k, s in enumerate(self.depth_strides):
             out[f"gain_stride{s}"] = float(p[8 + k].exp())
+        if self.n_scale_params:
+            for s, w in zip(self.scales, self.scale_weights(p), strict=True):
+                out[f"weight_scale{s:g}"] = float(w)
         return out
 
     # ------------------------------------------------------------------ forward
     @torch.no_grad()
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Frozen features: one (B, C_k, H/s, W/s) map per (encoder, depth), in ``feature_channels`` order."""
+    def features_at(self, x: torch.Tensor, scale: float = 1.0) -> list[torch.Tensor]:
+        """Frozen features of ``x`` resized by ``scale`` (bilinear, antialiased; size rounded): one
+        (B, C_k, H·scale/s, W·scale/s) map per (encoder, depth), in ``feature_channels`` order."""
+        if scale != 1.0:
+            size = (max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale)))
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
         out = []
         for enc in self.encoders:
             enc.eval()
@@ -180,27 +204,49 @@ class ReadoutNet(nn.Module):
             out += [feats[STRIDES.index(s)] for s in self.depth_strides]
         return out
 
+    @torch.no_grad()
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Frozen features at every input scale (``scales``), scale-major: ``features_at`` of each scale."""
+        return [f for s in self.scales for f in self.features_at(x, s)]
+
+    def project(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The first 1×1 layer's weights applied to each feature map (no gain, no bias, not resized): the
+        part of :meth:`head` that no per-dataset parameter touches (computed once when only those are fitted)."""
+        first, out, off = self.readout[0], [], 0
+        for f in feats:
+            c = f.shape[1]
+            off = off % first.weight.shape[1]  # every input scale shares the layer
+            out.append(F.conv2d(f.float(), first.weight[:, off:off + c]))
+            off += c
+        return out
+
     def head(self, feats: Sequence[torch.Tensor], size: tuple[int, int],
-             dataset: str | int | torch.Tensor | None = None) -> torch.Tensor:
+             dataset: str | int | torch.Tensor | None = None, projected: bool = False) -> torch.Tensor:
         """Cached or fresh features → (B, 1, H, W) log-density on a canvas of ``size`` (H, W).
-        ``dataset`` may also be an explicit parameter row (adaptation, custom centre bias)."""
+        ``dataset`` may also be an explicit parameter row (adaptation, custom centre bias);
+        ``projected``: ``feats`` are already :meth:`project`-ed."""
         p = dataset if isinstance(dataset, torch.Tensor) else self.params_for(dataset)
         if self.centre_bias_override is not None and not isinstance(dataset, torch.Tensor):
             p = torch.cat([self.centre_bias_override.to(p), p[5:]])
-        grid = feats[0].shape[-2:]
-        n_depth = len(self.depth_strides)
         # first 1×1 layer on concat_k(g_k · up(f_k)) computed as Σ_k g_k · up(W_k f_k): the same numbers
         # (1×1 convolution and bilinear resizing are both linear per channel), far fewer resized channels
-        first = self.readout[0]
-        y, off = None, 0
-        for k, f in enumerate(feats):
-            c = f.shape[1]
-            z = F.conv2d(f.float(), first.weight[:, off:off + c]) * p[8 + k % n_depth].exp()
-            off += c
-            if z.shape[-2:] != grid:
-                z = F.interpolate(z, size=grid, mode="bilinear", align_corners=False)
-            y = z if y is None else y + z
-        y = self.readout[1:](y + first.bias[None, :, None, None])
+        zs = list(feats) if projected else self.project(feats)
+        grid = zs[0].shape[-2:]
+        n_depth, per_scale = len(self.depth_strides), len(zs) // len(self.scales)
+        y = None
+        for j, w in enumerate(self.scale_weights(p)):
+            # the readout on one input scale, on that scale's finest grid, then resized to the base grid
+            part = zs[j * per_scale:(j + 1) * per_scale]
+            h = None
+            for k, z in enumerate(part):
+                z = z * p[8 + k % n_depth].exp()
+                if z.shape[-2:] != part[0].shape[-2:]:
+                    z = F.interpolate(z, size=part[0].shape[-2:], mode="bilinear", align_corners=False)
+                h = z if h is None else h + z
+            h = self.readout[1:](h + self.readout[0].bias[None, :, None, None])
+            if h.shape[-2:] != grid:
+                h = F.interpolate(h, size=grid, mode="bilinear", align_corners=False)
+            y = w * h if y is None else y + w * h
         y = gaussian_blur(y, p[6].exp().clamp(0.3, MAX_BLUR)) * p[7].exp()
         y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
         y = y + p[5] * centre_bias_log_density(p[:5], *size)

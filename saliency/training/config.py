@@ -226,7 +226,7 @@ class RunConfig(Settings):
 
 
 TINY_OPTIONS = ("width",)
-READOUT_OPTIONS = ("depth_strides", "encoders", "hflip", "hidden", "seeds")
+READOUT_OPTIONS = ("depth_strides", "encoders", "hflip", "hidden", "scales", "seeds")
 #: saliency.models.ModelConfig fields a recipe may not override (they name the zoo entry itself)
 _FIXED_MODEL_FIELDS = ("name", "description")
 

@@ -53,14 +53,28 @@ def extract_features(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: 
                      stimuli: Sequence[str] | None = None, hflip: bool = False,
                      on_image: Callable[[str], None] | None = None,
                      device: str | torch.device = "cpu") -> dict[str, list[torch.Tensor]]:
-    """stimulus → list of (C_k, h_k, w_k) float16 feature tensors (CPU), from the cache or computed (and cached).
+    """stimulus → list of (C_k, h_k, w_k) float16 feature tensors (CPU), from the cache or computed (and cached):
+    the features of every input scale of the net (``net.scales``, scale-major, as ``net.features``), each
+    scale its own cache entry (the key gains ``"scale"`` for factors other than 1).
 
     ``hflip``: features of the horizontally flipped canvas (a separate cache entry). ``device``: where the
     encoders run when features are computed (the net is moved there and back).
     """
+    out: dict[str, list[torch.Tensor]] = {}
+    for scale in getattr(net, "scales", (1.0,)):
+        part = _extract_scale(shards, canvas, net, cache_dir, scale, stimuli=stimuli, hflip=hflip,
+                              on_image=on_image, device=device)
+        for name, feats in part.items():
+            out.setdefault(name, []).extend(feats)
+    return out
+
+
+def _extract_scale(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: str | Path, scale: float, *,
+                   stimuli: Sequence[str] | None, hflip: bool, on_image: Callable[[str], None] | None,
+                   device: str | torch.device) -> dict[str, list[torch.Tensor]]:
     from safetensors.torch import load_file, save_file
 
-    key = cache_key(shards, canvas, net) | {"hflip": hflip}
+    key = cache_key(shards, canvas, net) | {"hflip": hflip} | ({"scale": scale} if scale != 1.0 else {})
     root = Path(cache_dir) / _digest(key)
     names = list(shards.stimuli if stimuli is None else stimuli)
     index_path = root / "index.json"
@@ -86,7 +100,7 @@ def extract_features(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: 
             if hflip:
                 x = x.flip(-1)
             with torch.no_grad():
-                feats = net.features(x.to(device))
+                feats = net.features_at(x.to(device), scale)
             for k, f in enumerate(feats):
                 tensors[f"{name}|{k}"] = f[0].to(torch.float16).cpu().contiguous()
             if on_image is not None:

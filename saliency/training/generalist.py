@@ -114,7 +114,8 @@ def train_generalist(cfg: RunConfig, run_dir: str | Path, log: Callable[[str], N
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     probe = ReadoutNet(encoders=opts.get("encoders", ["effnet_lite0"]),
-                       depth_strides=opts.get("depth_strides", [8, 16, 32]), hidden=opts.get("hidden", [16, 16]))
+                       depth_strides=opts.get("depth_strides", [8, 16, 32]), hidden=opts.get("hidden", [16, 16]),
+                       scales=opts.get("scales", [1.0]))
     data = {}
     for ref in refs:
         d = load_readout_data(ref, probe, canvas, cfg.data.feature_cache, cfg.data.split_fractions,
@@ -199,7 +200,9 @@ def model_spec(model: nn.Module, nets: Sequence[ReadoutNet], canvas: tuple[int, 
     return {
         "kind": "readout", "task": "fixation", "canvas": list(canvas), "config": config,
         "description": f"frozen {'+'.join(nets[0].encoder_names)} features (strides "
-                       f"{'/'.join(map(str, nets[0].depth_strides))}) + readout + centre bias; trained on "
+                       f"{'/'.join(map(str, nets[0].depth_strides))}"
+                       + (f"; input scales {'/'.join(f'{x:g}' for x in nets[0].scales)}" if len(nets[0].scales) > 1
+                          else "") + ") + readout + centre bias; trained on "
                        f"{' + '.join(data)}",
         "external": external_refs(model),
         "trainable_parameters": n_trainable,
@@ -282,11 +285,12 @@ def centre_bias_from(ref: str | Path, canvas: tuple[int, int]) -> torch.Tensor:
                           f"sigma_x, sigma_y[, uniform_eps] (canvas fractions): {e}") from None
 
 
-def adaptation_split(stimuli: Sequence[str], n: int) -> tuple[list[str], list[str]]:
-    """The first ``n`` stimuli in split-hash order (a fixed pseudo-random sample) and the rest."""
+def adaptation_split(stimuli: Sequence[str], n: int, salt: str = "") -> tuple[list[str], list[str]]:
+    """The first ``n`` stimuli in split-hash order (a fixed pseudo-random sample; ``salt`` draws another one)
+    and the rest."""
     from saliency.datasets.splits import stimulus_unit
 
-    order = sorted(stimuli, key=lambda s: (stimulus_unit(s), s))
+    order = sorted(stimuli, key=lambda s: (stimulus_unit(s, salt), s))
     return sorted(order[:n]), sorted(order[n:])
 
 

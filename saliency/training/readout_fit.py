@@ -127,11 +127,29 @@ def fit_readout(net: ReadoutNet, data: Mapping[str, ReadoutData], canvas: tuple[
     return history
 
 
+#: Named few-shot fitting recipes for :func:`adapt_readout` (``saliency adapt --method``; the keyword arguments).
+ADAPT_METHODS: dict[str, dict[str, Any]] = {
+    # the first release: minibatch Adam, 30 passes, no prior
+    "adam": {"method": "adam", "epochs": 30, "lr": 3e-2, "prior": 0.0},
+    # full-batch L-BFGS to convergence (maximum likelihood on the adaptation images)
+    "lbfgs": {"method": "lbfgs", "epochs": 100, "lr": 1.0, "prior": 0.0},
+}
+ADAPT_METHODS["default"] = ADAPT_METHODS["lbfgs"]
+
+
 def adapt_readout(net: ReadoutNet, d: ReadoutData, canvas: tuple[int, int], *, stimuli: Sequence[str],
-                  epochs: int = 30, lr: float = 3e-2, seed: int = 0,
+                  epochs: int = 30, lr: float = 3e-2, seed: int = 0, method: str = "adam", prior: float = 0.0,
                   log: Callable[[str], None] | None = None) -> ReadoutNet:
     """A copy of ``net`` with one parameter row for ``d.name`` (started from the unseen-dataset mean and the
-    centre bias fitted to ``stimuli``'s fixations), fitted on ``stimuli`` with the readout frozen."""
+    centre bias fitted to ``stimuli``'s fixations), fitted on ``stimuli`` with the readout frozen.
+
+    ``method``: ``"adam"`` (minibatches of 16, ``epochs`` passes, cosine-decayed ``lr``) or ``"lbfgs"``
+    (full batch, at most ``epochs`` iterations, strong-Wolfe line search). ``prior``: weight of a Gaussian
+    prior pulling the row toward its start (MAP; ``prior · ‖row − start‖²`` added to the loss in nats per
+    fixation), 0 = maximum likelihood.
+    """
+    if method not in ("adam", "lbfgs"):
+        raise ConfigError(f"adapt: unknown method {method!r}; use adam or lbfgs")
     new = copy.deepcopy(net)
     with torch.no_grad():
         row = net.params_for(None).detach().clone()
@@ -140,8 +158,47 @@ def adapt_readout(net: ReadoutNet, d: ReadoutData, canvas: tuple[int, int], *, s
     new.dataset = None
     sub = ReadoutData(d.name, d.shards, d.features, d.fixations, {"adapt": list(stimuli)})
     init_centre_bias(new, {d.name: sub}, canvas, split="adapt")
-    fit_readout(new, {d.name: sub}, canvas, epochs=epochs, batch_size=min(16, len(stimuli)), lr=lr, seed=seed,
-                split="adapt", only_dataset_params=True, log=log)
+    if method == "adam" and prior == 0:
+        fit_readout(new, {d.name: sub}, canvas, epochs=epochs, batch_size=min(16, len(stimuli)), lr=lr, seed=seed,
+                    split="adapt", only_dataset_params=True, log=log)
+        return new
+    start = new.dataset_params.detach().clone()
+    for p in new.readout.parameters():
+        p.requires_grad_(False)
+    feats, fix = _batch(sub, list(stimuli), canvas, grid=True)
+    grid = tuple(feats[0].shape[-2:])
+    with torch.no_grad():
+        zs = new.project(feats)  # the readout is frozen: its first layer's projections are computed once
+    del feats
+    new.train()
+
+    def objective() -> torch.Tensor:
+        nll = -log_likelihood(new.head(zs, grid, None, projected=True), fix)
+        return nll + prior * ((new.dataset_params - start) ** 2).sum()
+
+    if method == "lbfgs":
+        opt = torch.optim.LBFGS([new.dataset_params], lr=lr, max_iter=epochs, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = objective()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    else:
+        opt = torch.optim.Adam([new.dataset_params], lr=lr)
+        for _ in range(epochs * 4):
+            opt.zero_grad()
+            loss = objective()
+            loss.backward()
+            opt.step()
+    if log is not None:
+        log(f"adapted ({method}, prior {prior:g}): loss {float(objective().detach()):.4f} nats/fixation")
+    for p in new.readout.parameters():
+        p.requires_grad_(True)
+    new.eval()
     return new
 
 

@@ -134,3 +134,73 @@ def test_training_raises_the_likelihood_and_adaptation_fits_only_dataset_paramet
     assert all(torch.equal(p, q) for p, q in zip(adapted.readout.parameters(), readout_before, strict=True))
     assert not torch.equal(adapted.dataset_params[0], net.params_for(None))
     assert set(adapted.readable_params(None)) >= {"centre_mean_x", "centre_sigma_y", "blur_sigma_px"}
+
+
+def test_lbfgs_adaptation_raises_the_likelihood_and_its_prior_holds_the_row(osie_shards, mit1003_shards, tmp_path):
+    from saliency.training.readout_fit import ADAPT_METHODS, _batch, log_likelihood
+
+    net = _net(("osie",))
+    data = {}
+    for name, root in (("osie", osie_shards), ("mit1003", mit1003_shards)):
+        sh = open_shards(root)
+        data[name] = ReadoutData(name, sh, extract_features(sh, CANVAS, net, tmp_path),
+                                 canvas_fixations(sh, sh.stimuli, CANVAS), {"train": list(sh.stimuli)})
+    init_centre_bias(net, {"osie": data["osie"]}, CANVAS)
+    fit_readout(net, {"osie": data["osie"]}, CANVAS, epochs=2, batch_size=4, lr=3e-2)
+    d, names = data["mit1003"], data["mit1003"].splits["train"]
+    feats, fix = _batch(d, names, CANVAS, grid=True)
+
+    def ll(model):
+        with torch.no_grad():
+            return float(log_likelihood(model.head(feats, tuple(feats[0].shape[-2:]), None), fix))
+
+    start = adapt_readout(net, d, CANVAS, stimuli=names, method="lbfgs", epochs=1, prior=1e9)  # held at its start
+    fitted = adapt_readout(net, d, CANVAS, stimuli=names, **ADAPT_METHODS["lbfgs"])
+    adam = adapt_readout(net, d, CANVAS, stimuli=names, epochs=3)
+    assert ll(fitted) > ll(start) + 0.01 and ll(fitted) >= ll(adam) - 1e-4
+    # the projected fast path gives the same density as the plain one
+    with torch.no_grad():
+        zs = fitted.project(feats)
+        assert torch.allclose(fitted.head(zs, CANVAS, None, projected=True), fitted.head(feats, CANVAS, None),
+                              atol=1e-5)
+    with pytest.raises(ConfigError, match="unknown method"):
+        adapt_readout(net, d, CANVAS, stimuli=names, method="sgd")
+
+
+def test_multi_scale_readout_caches_each_scale_and_round_trips_its_parameters(osie_shards, tmp_path):
+    from saliency.models.released import load_released, save_released
+
+    BIG = (96, 128)
+    sh = open_shards(osie_shards)
+    torch.manual_seed(0)
+    net = ReadoutNet(encoders=("effnet_lite0",), hidden=(4,), datasets=("osie",), pretrained=False,
+                     scales=(1.0, 0.5))
+    assert net.param_names()[-2:] == ["scale_logit_1", "scale_logit_0.5"] and net.dataset_params.shape[1] == 13
+    feats = extract_features(sh, BIG, net, tmp_path)
+    one = ReadoutNet(encoders=("effnet_lite0",), hidden=(4,), datasets=("osie",), pretrained=False)
+    one.encoders.load_state_dict(net.encoders.state_dict())
+    single = extract_features(sh, BIG, one, tmp_path)  # the scale-1 entry is shared with the 1-scale net
+    assert len(list(tmp_path.iterdir())) == 2
+    name = sh.stimuli[0]
+    assert len(feats[name]) == 6 and all(torch.equal(a, b) for a, b in zip(feats[name][:3], single[name],
+                                                                            strict=True))
+    assert feats[name][3].shape[-1] == feats[name][0].shape[-1] // 2
+    x = torch.randn(1, 3, *BIG)
+    with torch.no_grad():
+        net.dataset_params[0, 11:] = torch.tensor([0.0, 3.0])  # mostly the half scale
+        out = net(x)
+        assert out.shape == (1, 1, *BIG) and torch.allclose(out.exp().sum(), torch.tensor(1.0), atol=1e-5)
+        w = net.readable_params("osie")
+        assert w["weight_scale0.5"] > 0.9 and abs(w["weight_scale1"] + w["weight_scale0.5"] - 1) < 1e-6
+        # weight 1 on scale 1 equals the one-scale net with the same shared readout
+        net.dataset_params[0, 11:] = torch.tensor([50.0, 0.0])
+        one.readout.load_state_dict(net.readout.state_dict())
+        one.dataset_params.copy_(net.dataset_params[:, :11])
+        assert torch.allclose(net(x), one(x), atol=1e-5)
+    net.canvas = BIG
+    spec = {"kind": "readout", "task": "fixation", "canvas": list(BIG), "config": net.config, "external": []}
+    save_released(tmp_path / "m", net, spec, "# m\n")
+    back = load_released(tmp_path / "m")
+    assert back.scales == (1.0, 0.5) and torch.allclose(back.dataset_params, net.dataset_params.half().float())
+    with pytest.raises(ConfigError, match="scales"):
+        ReadoutNet(pretrained=False, scales=(0.5, 1.0))
