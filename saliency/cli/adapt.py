@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
 
@@ -21,7 +22,11 @@ def adapt_cmd(
                                "order); the others are scored."),
     out: Path = typer.Option(..., "--out", help="Folder for the adapted model (model.safetensors, spec.json, "
                              "card.md)."),
-    epochs: int = typer.Option(30, "--epochs", min=1, help="Passes over the adaptation images."),
+    method: Literal["default", "lbfgs", "adam"] = typer.Option(
+        "default", "--method", help="Fitting recipe: default | lbfgs | adam (minibatch Adam, the first release); "
+        "see docs/generalist.md."),
+    epochs: int = typer.Option(None, "--epochs", min=1, help="Passes (adam) or iterations (lbfgs); default: "
+                               "the recipe's (30 / 100)."),
     score_rest: bool = typer.Option(True, "--score/--no-score", help="Score the other images before and after "
                                     "(metrics + NSS gap; needs the baselines, computed once and cached)."),
     cache: Path = typer.Option(Path("outputs/features"), "--cache", help="Feature cache folder."),
@@ -45,7 +50,7 @@ def adapt_cmd(
         load_readout_data,
         model_card,
     )
-    from saliency.training.readout_fit import predict_cached, score
+    from saliency.training.readout_fit import ADAPT_METHODS, predict_cached, score
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = load_released(model_ref)
@@ -58,7 +63,8 @@ def adapt_cmd(
         raise ConfigError(f"--images {images}: the shards have only {len(d.shards.stimuli)} images; leave some to score")
     fit_on, rest = adaptation_split(d.shards.stimuli, images)
     log = None if json_out else (lambda m: console().print(m))
-    adapted, new_spec = adapt_model(model, spec, d, fit_on, canvas, epochs=epochs, log=log)
+    recipe = dict(ADAPT_METHODS[method]) | ({"epochs": epochs} if epochs else {})
+    adapted, new_spec = adapt_model(model, spec, d, fit_on, canvas, log=log, **recipe)
     result: dict = {"dataset": d.name, "adapted_on": len(fit_on), "scored": len(rest),
                     "parameters": new_spec["dataset_parameters"][d.name]}
     if score_rest:

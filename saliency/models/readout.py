@@ -210,14 +210,19 @@ class ReadoutNet(nn.Module):
         return [f for s in self.scales for f in self.features_at(x, s)]
 
     def project(self, feats: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """The first 1×1 layer's weights applied to each feature map (no gain, no bias, not resized): the
-        part of :meth:`head` that no per-dataset parameter touches (computed once when only those are fitted)."""
+        """The first 1×1 layer's weights applied to each feature map, bilinearly resized to the finest grid of
+        its input scale (no gain, no bias): the part of :meth:`head` that no per-dataset parameter touches
+        (computed once when only those are fitted; both steps are linear, so gains may be applied after them)."""
         first, out, off = self.readout[0], [], 0
-        for f in feats:
+        per_scale = len(feats) // len(self.scales)
+        for k, f in enumerate(feats):
             c = f.shape[1]
             off = off % first.weight.shape[1]  # every input scale shares the layer
-            out.append(F.conv2d(f.float(), first.weight[:, off:off + c]))
+            z = F.conv2d(f.float(), first.weight[:, off:off + c])
             off += c
+            grid = feats[k - k % per_scale].shape[-2:]  # the finest grid of this input scale
+            out.append(z if z.shape[-2:] == grid else F.interpolate(z, size=grid, mode="bilinear",
+                                                                    align_corners=False))
         return out
 
     def head(self, feats: Sequence[torch.Tensor], size: tuple[int, int],
@@ -240,8 +245,6 @@ class ReadoutNet(nn.Module):
             h = None
             for k, z in enumerate(part):
                 z = z * p[8 + k % n_depth].exp()
-                if z.shape[-2:] != part[0].shape[-2:]:
-                    z = F.interpolate(z, size=part[0].shape[-2:], mode="bilinear", align_corners=False)
                 h = z if h is None else h + z
             h = self.readout[1:](h + self.readout[0].bias[None, :, None, None])
             if h.shape[-2:] != grid:

@@ -295,14 +295,16 @@ def adaptation_split(stimuli: Sequence[str], n: int, salt: str = "") -> tuple[li
 
 
 def adapt_model(model: nn.Module, spec: Mapping[str, Any], d: ReadoutData, stimuli: Sequence[str],
-                canvas: tuple[int, int], *, epochs: int = 30, lr: float = 3e-2,
-                log: Callable[[str], None] | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """Fit only the per-dataset parameters of every member on ``stimuli`` of ``d``; the adapted model and
-    its spec (config rows renamed to ``d.name``, fitted values under ``adaptation``)."""
+                canvas: tuple[int, int], *, log: Callable[[str], None] | None = None,
+                **recipe: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Fit only the per-dataset parameters of every member on ``stimuli`` of ``d`` (``recipe``: keyword
+    arguments of :func:`~saliency.training.readout_fit.adapt_readout`, default ``ADAPT_METHODS["default"]``);
+    the adapted model and its spec (config rows renamed to ``d.name``, fitted values under ``adaptation``)."""
     from saliency.models.readout import readout_members
-    from saliency.training.readout_fit import adapt_readout
+    from saliency.training.readout_fit import ADAPT_METHODS, adapt_readout
 
-    nets = [adapt_readout(net, d, canvas, stimuli=stimuli, epochs=epochs, lr=lr, log=log)
+    recipe = dict(ADAPT_METHODS["default"]) | recipe
+    nets = [adapt_readout(net, d, canvas, stimuli=stimuli, log=log, **recipe)
             for net in readout_members(model)]
     new = make_model(nets, hflip=bool(getattr(model, "hflip", False)))
     spec = json.loads(json.dumps(dict(spec)))
@@ -310,7 +312,7 @@ def adapt_model(model: nn.Module, spec: Mapping[str, Any], d: ReadoutData, stimu
     for mc in cfg.get("members", [cfg]):
         mc["datasets"], mc["dataset"] = [d.name], None
     spec["adaptation"] = {"from": spec.get("name", "?"), "dataset": d.name, "n_images": len(stimuli),
-                          "shards_manifest_sha256": d.shards.meta.get("manifest_sha256"), "epochs": epochs}
+                          "shards_manifest_sha256": d.shards.meta.get("manifest_sha256"), "recipe": recipe}
     spec["dataset_parameters"] = {d.name: nets[0].readable_params(None)}
     spec["description"] = f"{spec.get('description', '')}; per-dataset parameters adapted on {len(stimuli)} " \
                           f"{d.name} images"

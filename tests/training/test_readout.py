@@ -204,3 +204,31 @@ def test_multi_scale_readout_caches_each_scale_and_round_trips_its_parameters(os
     assert back.scales == (1.0, 0.5) and torch.allclose(back.dataset_params, net.dataset_params.half().float())
     with pytest.raises(ConfigError, match="scales"):
         ReadoutNet(pretrained=False, scales=(0.5, 1.0))
+
+
+def test_saliency_adapt_cli_fits_a_multi_scale_model_and_writes_a_loadable_adapted_model(mit1003_shards, tmp_path,
+                                                                                          capsys):
+    import json
+
+    from saliency.cli.app import main
+    from saliency.models.readout import external_refs
+    from saliency.models.released import load_released, save_released
+
+    torch.manual_seed(0)
+    net = ReadoutNet(encoders=("effnet_lite0",), hidden=(4,), datasets=("osie",), scales=(1.0, 0.5))
+    spec = {"kind": "readout", "task": "fixation", "canvas": [96, 128], "config": net.config | {"dataset": None},
+            "external": external_refs(net), "name": "tiny", "trainable_parameters": 0, "scores": {},
+            "dataset_parameters": {}, "licence": "test", "description": "tiny",
+            "training": {"datasets": {}, "loss": "log-likelihood", "commit": "test", "train_seconds": 0}}
+    save_released(tmp_path / "tiny", net, spec, "# tiny\n")
+    with pytest.raises(SystemExit) as info:
+        main(["adapt", str(tmp_path / "tiny"), "--shards", str(mit1003_shards), "--images", "2", "--out",
+              str(tmp_path / "adapted"), "--no-score", "--cache", str(tmp_path / "cache"), "--json"])
+    assert info.value.code in (0, None)
+    res = json.loads(capsys.readouterr().out)
+    assert res["adapted_on"] == 2 and res["scored"] == 1
+    assert abs(res["parameters"]["weight_scale1"] + res["parameters"]["weight_scale0.5"] - 1) < 1e-6
+    adapted = load_released(tmp_path / "adapted")
+    out_spec = json.loads((tmp_path / "adapted" / "spec.json").read_text())
+    assert out_spec["adaptation"]["recipe"]["method"] == "lbfgs" and adapted.datasets == ("mit1003",)
+    assert not torch.allclose(adapted.dataset_params[0], net.params_for(None).half().float())
