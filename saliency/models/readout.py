@@ -21,6 +21,7 @@ Input/output contract of the project: (B, 3, H, W) ImageNet-normalised RGB → (
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -96,9 +97,10 @@ class ReadoutNet(nn.Module):
 
     def __init__(self, encoders: Sequence[str] = ("effnet_lite0",), depth_strides: Sequence[int] = (8, 16, 32),
                  hidden: Sequence[int] = (16, 16), datasets: Sequence[str] = ("default",),
-                 pretrained: bool = True, scales: Sequence[float] = (1.0,)) -> None:
+                 pretrained: bool = True, scales: Sequence[float] = (1.0,), shifts: bool = False) -> None:
         super().__init__()
         self.scales = tuple(float(s) for s in scales)
+        self.shifts = bool(shifts)
         if not self.scales or self.scales[0] != 1.0 or any(not 0 < s <= 4 for s in self.scales) \
                 or len(set(self.scales)) != len(self.scales):
             raise ConfigError(f"ReadoutNet.scales: distinct factors in (0, 4] starting with 1.0, got {list(scales)}")
@@ -129,7 +131,7 @@ class ReadoutNet(nn.Module):
         self.readout = nn.Sequential(*layers)
         n_depth = len(self.depth_strides)
         init = torch.tensor([0.5, 0.5, math.log(0.25), math.log(0.25), -3.0, 1.0, math.log(1.5), 0.0]
-                            + [0.0] * n_depth + [0.0] * self.n_scale_params)
+                            + [0.0] * n_depth + [0.0] * self.n_scale_params + [0.0] * self.n_shift_params)
         self.dataset_params = nn.Parameter(init.repeat(len(self.datasets), 1))
         self.dataset: str | None = None
         #: (5,) centre-bias parameters replacing the selected row's (``saliency predict --centre-bias``)
@@ -143,18 +145,26 @@ class ReadoutNet(nn.Module):
         return len(self.scales) if len(self.scales) > 1 else 0
 
     @property
+    def n_shift_params(self) -> int:
+        """Per-dataset operating-point shifts of the readout: one per hidden layer (``shifts``), else none."""
+        return len(self.hidden) if self.shifts else 0
+
+    @property
     def config(self) -> dict[str, Any]:
         return {"encoders": list(self.encoder_names), "depth_strides": list(self.depth_strides),
-                "hidden": list(self.hidden), "datasets": list(self.datasets), "scales": list(self.scales)}
+                "hidden": list(self.hidden), "datasets": list(self.datasets), "scales": list(self.scales)} \
+            | ({"shifts": True} if self.shifts else {})
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], pretrained: bool = True) -> ReadoutNet:
         return cls(encoders=cfg["encoders"], depth_strides=cfg["depth_strides"], hidden=cfg["hidden"],
-                   datasets=cfg["datasets"], pretrained=pretrained, scales=cfg.get("scales", (1.0,)))
+                   datasets=cfg["datasets"], pretrained=pretrained, scales=cfg.get("scales", (1.0,)),
+                   shifts=bool(cfg.get("shifts", False)))
 
     def param_names(self) -> list[str]:
         return (list(DATASET_PARAMS) + [f"log_gain_s{s}" for s in self.depth_strides]
-                + [f"scale_logit_{s:g}" for s in self.scales[:self.n_scale_params]])
+                + [f"scale_logit_{s:g}" for s in self.scales[:self.n_scale_params]]
+                + [f"readout_shift{k + 1}" for k in range(self.n_shift_params)])
 
     def scale_weights(self, p: torch.Tensor) -> torch.Tensor:
         """(n_scales,) softmax weights of the input scales from a parameter row (``[1.]`` for one scale)."""
@@ -187,7 +197,35 @@ class ReadoutNet(nn.Module):
         if self.n_scale_params:
             for s, w in zip(self.scales, self.scale_weights(p), strict=True):
                 out[f"weight_scale{s:g}"] = float(w)
+        k0 = 8 + len(self.depth_strides) + self.n_scale_params
+        for k in range(self.n_shift_params):
+            out[f"readout_shift{k + 1}"] = float(p[k0 + k])
         return out
+
+    def with_shifts(self) -> ReadoutNet:
+        """A copy with per-dataset readout shifts (``shifts=True``) added at 0 (the same densities), for
+        adaptation of a model trained without them."""
+        if self.shifts:
+            return copy.deepcopy(self)
+        new = copy.deepcopy(self)
+        new.shifts = True
+        rows = self.dataset_params.detach()
+        new.dataset_params = nn.Parameter(torch.cat([rows, rows.new_zeros(len(rows), new.n_shift_params)], 1))
+        return new
+
+    def _readout_rest(self, h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        """The readout after its first layer's weights: biases (+ the row's shifts), softplus, later layers."""
+        k0 = 8 + len(self.depth_strides) + self.n_scale_params
+        h = h + self.readout[0].bias[None, :, None, None]
+        if self.n_shift_params:
+            h = h + p[k0]
+        layer = 1
+        for m in list(self.readout)[1:]:
+            h = m(h)
+            if isinstance(m, nn.Conv2d) and layer < self.n_shift_params:
+                h = h + p[k0 + layer]
+                layer += 1
+        return h
 
     # ------------------------------------------------------------------ forward
     @torch.no_grad()
@@ -246,7 +284,7 @@ class ReadoutNet(nn.Module):
             for k, z in enumerate(part):
                 z = z * p[8 + k % n_depth].exp()
                 h = z if h is None else h + z
-            h = self.readout[1:](h + self.readout[0].bias[None, :, None, None])
+            h = self._readout_rest(h, p)
             if h.shape[-2:] != grid:
                 h = F.interpolate(h, size=grid, mode="bilinear", align_corners=False)
             y = w * h if y is None else y + w * h

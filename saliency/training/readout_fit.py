@@ -133,26 +133,29 @@ ADAPT_METHODS: dict[str, dict[str, Any]] = {
     "adam": {"method": "adam", "epochs": 30, "lr": 3e-2, "prior": 0.0},
     # full-batch L-BFGS to convergence (maximum likelihood on the adaptation images)
     "lbfgs": {"method": "lbfgs", "epochs": 100, "lr": 1.0, "prior": 0.0},
+    # the same, also fitting the readout's operating-point shifts (one per hidden layer)
+    "lbfgs_shifts": {"method": "lbfgs", "epochs": 100, "lr": 1.0, "prior": 0.0, "shifts": True},
 }
 ADAPT_METHODS["default"] = ADAPT_METHODS["lbfgs"]
 
 
 def adapt_readout(net: ReadoutNet, d: ReadoutData, canvas: tuple[int, int], *, stimuli: Sequence[str],
                   epochs: int = 30, lr: float = 3e-2, seed: int = 0, method: str = "adam", prior: float = 0.0,
-                  log: Callable[[str], None] | None = None) -> ReadoutNet:
+                  shifts: bool = False, log: Callable[[str], None] | None = None) -> ReadoutNet:
     """A copy of ``net`` with one parameter row for ``d.name`` (started from the unseen-dataset mean and the
     centre bias fitted to ``stimuli``'s fixations), fitted on ``stimuli`` with the readout frozen.
 
     ``method``: ``"adam"`` (minibatches of 16, ``epochs`` passes, cosine-decayed ``lr``) or ``"lbfgs"``
     (full batch, at most ``epochs`` iterations, strong-Wolfe line search). ``prior``: weight of a Gaussian
     prior pulling the row toward its start (MAP; ``prior · ‖row − start‖²`` added to the loss in nats per
-    fixation), 0 = maximum likelihood.
+    fixation), 0 = maximum likelihood. ``shifts``: also fit the readout's per-dataset operating-point shifts
+    (added at 0 to a model trained without them; :meth:`ReadoutNet.with_shifts`).
     """
     if method not in ("adam", "lbfgs"):
         raise ConfigError(f"adapt: unknown method {method!r}; use adam or lbfgs")
-    new = copy.deepcopy(net)
+    new = net.with_shifts() if shifts else copy.deepcopy(net)
     with torch.no_grad():
-        row = net.params_for(None).detach().clone()
+        row = new.params_for(None).detach().clone()
     new.datasets = (d.name,)
     new.dataset_params = torch.nn.Parameter(row[None].clone())
     new.dataset = None

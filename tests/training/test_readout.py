@@ -232,3 +232,28 @@ def test_saliency_adapt_cli_fits_a_multi_scale_model_and_writes_a_loadable_adapt
     out_spec = json.loads((tmp_path / "adapted" / "spec.json").read_text())
     assert out_spec["adaptation"]["recipe"]["method"] == "lbfgs" and adapted.datasets == ("mit1003",)
     assert not torch.allclose(adapted.dataset_params[0], net.params_for(None).half().float())
+
+
+def test_readout_shifts_start_as_the_identity_and_round_trip(tmp_path):
+    from saliency.models.released import load_released, save_released
+
+    torch.manual_seed(0)
+    net = ReadoutNet(encoders=("effnet_lite0",), hidden=(4, 3), datasets=("a", "b"), pretrained=False)
+    with torch.no_grad():  # an image term that varies (the untrained encoder's features are nearly flat)
+        for m in net.readout:
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.mul_(30)
+    x = torch.randn(1, 3, 96, 128)
+    shifted = net.with_shifts()
+    assert shifted.dataset_params.shape == (2, 13) and shifted.param_names()[-2:] == ["readout_shift1",
+                                                                                       "readout_shift2"]
+    with torch.no_grad():
+        assert torch.allclose(shifted(x), net(x), atol=1e-6)  # shifts at 0: the same density
+        shifted.dataset_params[:, -2:] = torch.tensor([3.0, -2.0])
+        assert (shifted(x) - net(x)).abs().max() > 1e-4
+    assert shifted.readable_params("b")["readout_shift1"] == 3.0
+    shifted.canvas = (96, 128)
+    spec = {"kind": "readout", "task": "fixation", "canvas": [96, 128], "config": shifted.config, "external": []}
+    save_released(tmp_path / "m", shifted, spec, "# m\n")
+    back = load_released(tmp_path / "m")
+    assert back.shifts and torch.allclose(back(x), shifted(x), atol=0.05)
