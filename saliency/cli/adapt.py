@@ -22,9 +22,10 @@ def adapt_cmd(
                                "order); the others are scored."),
     out: Path = typer.Option(..., "--out", help="Folder for the adapted model (model.safetensors, spec.json, "
                              "card.md)."),
-    method: Literal["default", "lbfgs", "adam"] = typer.Option(
-        "default", "--method", help="Fitting recipe: default | lbfgs | adam (minibatch Adam, the first release); "
-        "see docs/generalist.md."),
+    method: Literal["default", "lbfgs_shifts", "lbfgs", "adam"] = typer.Option(
+        "default", "--method", help="Fitting recipe: default (= lbfgs_shifts: full-batch L-BFGS, also fitting "
+        "the readout's two operating-point shifts) | lbfgs (the model's own per-dataset parameters only) | adam "
+        "(minibatch Adam, 30 passes: the first release); see docs/generalist.md."),
     epochs: int = typer.Option(None, "--epochs", min=1, help="Passes (adam) or iterations (lbfgs); default: "
                                "the recipe's (30 / 100)."),
     score_rest: bool = typer.Option(True, "--score/--no-score", help="Score the other images before and after "
@@ -33,8 +34,9 @@ def adapt_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Fit only the interpretable per-dataset parameters (centre-bias mean and spread, its weight, blur,
-    temperature, per-depth gains; 11 numbers) of a readout model on a few images of a new dataset, keep the
-    shared readout, and write the adapted model with its own card. Prints the fitted values."""
+    temperature, per-depth gains, input-scale weights, readout shifts; 11–15 numbers) of a readout model on a
+    few images of a new dataset, keep the shared readout, and write the adapted model with its own card.
+    Prints the fitted values."""
     import torch
 
     from saliency.cli.common import console, print_json

@@ -309,8 +309,8 @@ def adapt_model(model: nn.Module, spec: Mapping[str, Any], d: ReadoutData, stimu
     new = make_model(nets, hflip=bool(getattr(model, "hflip", False)))
     spec = json.loads(json.dumps(dict(spec)))
     cfg = spec["config"]
-    for mc in cfg.get("members", [cfg]):
-        mc["datasets"], mc["dataset"] = [d.name], None
+    for mc, net in zip(cfg.get("members", [cfg]), nets, strict=True):
+        mc.update(net.config | {"dataset": None})  # one row, named d.name; the shifts when the recipe adds them
     spec["adaptation"] = {"from": spec.get("name", "?"), "dataset": d.name, "n_images": len(stimuli),
                           "shards_manifest_sha256": d.shards.meta.get("manifest_sha256"), "recipe": recipe}
     spec["dataset_parameters"] = {d.name: nets[0].readable_params(None)}

@@ -136,7 +136,7 @@ ADAPT_METHODS: dict[str, dict[str, Any]] = {
     # the same, also fitting the readout's operating-point shifts (one per hidden layer)
     "lbfgs_shifts": {"method": "lbfgs", "epochs": 100, "lr": 1.0, "prior": 0.0, "shifts": True},
 }
-ADAPT_METHODS["default"] = ADAPT_METHODS["lbfgs"]
+ADAPT_METHODS["default"] = ADAPT_METHODS["lbfgs_shifts"]
 
 
 def adapt_readout(net: ReadoutNet, d: ReadoutData, canvas: tuple[int, int], *, stimuli: Sequence[str],

@@ -231,7 +231,8 @@ def test_saliency_adapt_cli_fits_a_multi_scale_model_and_writes_a_loadable_adapt
     adapted = load_released(tmp_path / "adapted")
     out_spec = json.loads((tmp_path / "adapted" / "spec.json").read_text())
     assert out_spec["adaptation"]["recipe"]["method"] == "lbfgs" and adapted.datasets == ("mit1003",)
-    assert not torch.allclose(adapted.dataset_params[0], net.params_for(None).half().float())
+    assert adapted.shifts and "readout_shift1" in res["parameters"]  # the default recipe adds them (1 layer)
+    assert not torch.allclose(adapted.dataset_params[0, :13], net.params_for(None).half().float())
 
 
 def test_readout_shifts_start_as_the_identity_and_round_trip(tmp_path):
