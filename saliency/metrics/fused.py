@@ -3,10 +3,10 @@
 The per-metric functions of :mod:`saliency.metrics.fixation` each validate, convert and normalise the map
 again; here each map is read once and what several metrics share is computed once:
 
-- the prediction in its own dtype (float32 ranks are exact), only the pixels at or above the lowest fixated
-  value sorted: AUC of fixation i is ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from two
-  ``searchsorted`` of the fixated values;
-- the values at the shuffled negatives (other images' fixations), sorted once: sAUC likewise;
+- the prediction in its own dtype (float32 ranks are exact): AUC of fixation i is
+  ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from the exact rank counts of
+  :func:`~saliency.metrics.jit.rank_counts` (one compiled bucketing pass, no sort of the map);
+- the values at the shuffled negatives (other images' fixations) counted the same way: sAUC likewise;
 - sum and minimum of each map, then one compiled pass for the
   centred sums of squares and cross products (NSS population std, CC), SIM and KL of the two densities
   ``to_density`` (:func:`~saliency.metrics.jit.pair_stats`); IG takes the log-density only at the fixations.
@@ -25,9 +25,9 @@ import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
-from saliency.metrics.jit import compress_at_least, pair_stats
+from saliency.metrics.jit import pair_stats, rank_counts
 
-__all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
+__all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "score_pysaliency"]
 
 #: Metrics the fused path computes (the ``pysaliency`` convention; EMD and ``mit`` use the general path).
 FUSED_METRICS = frozenset({"auc_judd", "auc_borji", "sauc", "nss", "ig", "cc", "kl", "sim"})
@@ -142,8 +142,8 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
                 raise SchemaError("sauc needs fixations of other images as negatives")
             neg_idx = np.asarray(neg_idx, dtype=np.int64)
             neg = np.take(flat, neg_idx, out=ws.get("negatives", neg_idx.size, flat.dtype))
-            neg.sort()
-            v = rank_in_sorted(neg, pos)
+            less, eq = rank_counts(neg, pos, ws)
+            v = (less + 0.5 * eq) / neg.size
             out["sauc"] = (float(v.mean()), v)
 
     if not need_map:
@@ -169,7 +169,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         g_shift, g_total = _density_scale(g, g_sum, g_min)
     p_shift, p_total = _density_scale(src, total, mn) if pair else (0.0, 1.0)
     ss, ssg, cross, sim, kl = pair_stats(src, mean, p_shift, p_total, g, g_mean, g_shift, g_total, pair,
-                                         PYSALIENCY_KL_EPS)
+                                         PYSALIENCY_KL_EPS, workspace=ws)
 
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)
@@ -196,27 +196,11 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     return out
 
 
-def rank_in_sorted(sorted_negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    """Per-positive rank AUC against already sorted negatives: (#{neg < p} + ½ #{neg = p}) / #neg.
-
-    Same arithmetic as :func:`saliency.metrics.fixation.rank_auc` (integer counts, then one division).
-    """
-    lo = np.searchsorted(sorted_negatives, positives, side="left")
-    hi = np.searchsorted(sorted_negatives, positives, side="right")
-    return (lo + 0.5 * (hi - lo)) / sorted_negatives.size
-
-
 def _auc_all_pixels(flat: np.ndarray, pos: np.ndarray, ws: Workspace) -> np.ndarray:
-    """Rank AUC of each fixated value against every pixel (ties ½), exactly, sorting only the pixels at or
-    above the lowest fixated value (those below count as "less" for every fixation)."""
-    n = flat.size
-    buf = ws.get("sorted", n, flat.dtype)
-    rest = buf[:compress_at_least(flat, flat.dtype.type(pos.min()), buf)]
-    rest.sort()
-    below = n - rest.size
-    lo = below + np.searchsorted(rest, pos, side="left")
-    hi = below + np.searchsorted(rest, pos, side="right")
-    return (lo + 0.5 * (hi - lo)) / n
+    """Rank AUC of each fixated value against every pixel (ties ½), exactly: integer rank counts of
+    :func:`~saliency.metrics.jit.rank_counts`, then one division."""
+    less, eq = rank_counts(flat, pos, ws)
+    return (less + 0.5 * eq) / flat.size
 
 
 def _density_scale(v: np.ndarray, total: float, mn: float) -> tuple[float, float]:
