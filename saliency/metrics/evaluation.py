@@ -153,14 +153,17 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                   y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
-                  shape: tuple[int, int] | None = None, workspace: Any = None) -> dict[str, Result]:
+                  shape: tuple[int, int] | None = None, workspace: Any = None,
+                  map_stats: tuple[float, float] | None = None,
+                  density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
     """Score one image with every metric WITHOUT recording it (thread-safe); metric name → result.
 
     ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
     indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
-    (one per thread).
+    (one per thread). ``map_stats`` / ``density_stats``: (sum, min) of the map / ground truth if known
+    (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
     """
     from saliency.metrics.fixation import _fit, fixation_indices
     from saliency.metrics.fused import FUSED_METRICS, log_density_at, score_pysaliency
@@ -186,6 +189,7 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
         m2 = smap[0] if smap.ndim == 3 and smap.shape[0] == 1 else smap
         if shape is not None and m2.ndim == 2 and m2.shape != tuple(shape):
             m2 = _fit(m2, shape, conv, any(bool(m.resize) for m in fused))
+            map_stats = None
         names = {m.name for m in fused}
         n_fix = 0 if x_px is None else len(x_px)
         fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
@@ -197,7 +201,7 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
             baseline_log = log_density_at(b, fix_idx)
         out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx,
                                     baseline_log=baseline_log, log_density=log_density,
-                                    workspace=workspace))
+                                    workspace=workspace, map_stats=map_stats, density_stats=density_stats))
     if rest:
         if neg is None and neg_idx is not None and shape is not None:
             neg = (neg_idx % shape[1], neg_idx // shape[1])
