@@ -135,8 +135,11 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     count[:] = 0
     own: list[tuple[np.ndarray, float]] = []
     s_total = 0.0
-    for _, _, mine in splits:
-        mk = blur.blur(xi[mine], yi[mine], h, w, sw[mine]).reshape(-1)
+    maps = ws.get("obs_own", len(splits) * n, np.float64).reshape(len(splits), n)
+    ry, rx = blur.matrices(h, w)
+    for k, (_, _, mine) in enumerate(splits):
+        mk = maps[k]         # ShardBlur.blur's product (blur_deltas), written into a reused buffer: same bits
+        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=mk.reshape(h, w))
         s_k = accumulate(total, count, mk)
         s_total += s_k
         own.append((mk, s_k))

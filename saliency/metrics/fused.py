@@ -126,7 +126,8 @@ class MapSource:
 
     def at(self, idx: np.ndarray) -> np.ndarray:
         """float64 values at flat indices, exactly as the pass computes them."""
-        return values_at(self.kind, idx, self.a, self.t, self.mk, self.c, self.s_src, self.w_obs, self.uniform)
+        return values_at(self.kind, idx, self.a, self.t, self.mk, self.c, self.count, self.s_src, self.w_obs,
+                         self.uniform)
 
 
 def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *,
@@ -238,9 +239,12 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
             neg = np.sort(neg)
         if neg[0] < 0 or neg[-1] >= n:
             raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
+    few, few_less, few_eq = _EMPTY, _EMPTY_IDX, _EMPTY_IDX
     if rank_all or want_sauc:
         rb = RankBuckets(pos, ws)
-        hist_all, buf_all = rb.buffers("all", n if rank_all else 0)
+        few = rb.few if rank_all else _EMPTY
+        few_less, few_eq = rb.few_counts()
+        hist_all, buf_all = rb.buffers("all", n if rank_all and not few.size else 0)
         hist_neg, buf_neg = rb.buffers("neg", neg.size)
         klo, shift, marks = rb.klo, rb.shift, rb.marks
     else:
@@ -265,9 +269,10 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost = map_pass(
         source.kind, source.a, source.t, source.mk, source.c, source.count, source.s_src, source.w_obs,
         source.uniform, g_kind, g, mean, p_shift, p_total, g_mean, g_shift, g_total, pair, PYSALIENCY_KL_EPS,
-        rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, need_stats)
+        rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, few, few_less, few_eq, need_stats)
     if rank_all:
-        less, eq = rb.finish(below_all, hist_all, buf_all, k_all)
+        less, eq = (rb.finish_few(few_less, few_eq) if few.size
+                    else rb.finish(below_all, hist_all, buf_all, k_all))
         v = (less + 0.5 * eq) / n
         for k in ("auc_judd", "auc_borji"):
             if k in metrics:

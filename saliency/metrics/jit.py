@@ -34,7 +34,7 @@ from numba import types
 from numba.extending import intrinsic
 
 _BLOCK = 1024
-_LOG2_BUCKETS = 14
+_LOG2_BUCKETS = 12
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
@@ -124,6 +124,15 @@ class RankBuckets:
         self.marks = self._get("rank_marks", self.nb, np.bool_)
         self.marks[:] = False
         self.marks[self.ub] = True
+        self.few = self.u.astype(np.float64) if self.u.size <= FEW else np.empty(0)
+
+    def few_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed (less, equal) counters of the distinct positives for the comparison mode."""
+        return np.zeros(self.few.size, np.int64), np.zeros(self.few.size, np.int64)
+
+    def finish_few(self, less_u: np.ndarray, eq_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-positive counts from the comparison mode's per-distinct-value counts."""
+        return less_u[self.inverse], eq_u[self.inverse]
 
     def _get(self, name: str, n: int, dtype) -> np.ndarray:
         return self.ws.get(name, n, dtype) if self.ws is not None else np.empty(max(n, 1), dtype)[:n]
@@ -213,45 +222,46 @@ G_NONE, G_PLAIN, G_LEAVE_OUT = 0, 1, 2
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _produce(kind: int, start: int, stop: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndarray,
-             s_src: float, w_obs: float, uniform: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """out[:stop − start] = the map of ``kind`` at pixels start … stop − 1 (IEEE order, no fast-math)."""
+             count: np.ndarray, s_src: float, w_obs: float, uniform: float,
+             out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """out[:stop − start] = the map of ``kind`` at pixels start … stop − 1 (IEEE order, no fast-math); returns
+    1 if a leave-out kind lost another observer's contribution there (``T − M == 0`` while ``count`` says
+    another observer's map is positive), else 0."""
+    lost = 0
     if kind == PLAIN:
         for i in range(start, stop):
             out[i - start] = np.float64(a[i])
     elif kind == LEAVE_OUT:
         for i in range(start, stop):
-            out[i - start] = t[i] - mk[i]
+            mv = mk[i]
+            v = t[i] - mv
+            out[i - start] = v
+            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
     elif kind == LEAVE_OUT_MIX:
         for i in range(start, stop):
-            out[i - start] = (((t[i] - mk[i]) / s_src) * w_obs + c[i]) + uniform
+            mv = mk[i]
+            v = t[i] - mv
+            out[i - start] = ((v / s_src) * w_obs + c[i]) + uniform
+            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
     elif kind == OWN:
         for i in range(start, stop):
             out[i - start] = mk[i]
     else:
         for i in range(start, stop):
             out[i - start] = ((mk[i] / s_src) * w_obs + c[i]) + uniform
+    return lost
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def values_at(kind: int, idx: np.ndarray, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndarray,
-              s_src: float, w_obs: float, uniform: float) -> np.ndarray:  # pragma: no cover - compiled
+              count: np.ndarray, s_src: float, w_obs: float, uniform: float) -> np.ndarray:  # pragma: no cover
     """(len(idx),) float64 values of the map of ``kind`` at flat indices ``idx``, exactly as the pass sees them."""
     out = np.empty(idx.size)
     one = np.empty(1)
     for j in range(idx.size):
-        _produce(kind, idx[j], idx[j] + 1, a, t, mk, c, s_src, w_obs, uniform, one)
+        _produce(kind, idx[j], idx[j] + 1, a, t, mk, c, count, s_src, w_obs, uniform, one)
         out[j] = one[0]
     return out
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def _lost(start: int, stop: int, t: np.ndarray, mk: np.ndarray, count: np.ndarray) -> int:  # pragma: no cover
-    """1 if some pixel has ``T − M == 0`` although another observer's map is positive there."""
-    lost = 0
-    for i in range(start, stop):
-        mv = mk[i]
-        lost |= np.int32(t[i] - mv == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
-    return lost
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
@@ -287,6 +297,43 @@ def _pair_block(mb: np.ndarray, gb: np.ndarray, n: int, p_mean: float, p_shift: 
     return bp, bg, bc, bs, bk
 
 
+#: At most this many distinct positives: all-pixel ranks by direct comparison (vectorised) instead of buckets.
+FEW = 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_few(mb: np.ndarray, n: int, few: np.ndarray, less: np.ndarray,
+               eq: np.ndarray) -> None:  # pragma: no cover - compiled
+    """less[j] += #{mb[:n] < few[j]}, eq[j] += #{mb[:n] == few[j]} (each a vectorised count)."""
+    for j in range(few.size):
+        u = few[j]
+        cl = 0
+        ce = 0
+        for i in range(n):
+            v = mb[i]
+            cl += v < u
+            ce += v == u
+        less[j] += cl
+        eq[j] += ce
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_block(mb: np.ndarray, n: int, klo: np.uint64, shift: np.uint64, last: np.uint64,
+                  jb: np.ndarray) -> int:  # pragma: no cover - compiled
+    """jb[i] = bucket of mb[i] (``last`` below ``klo`` or past the last bucket); returns #{keys < klo}.
+    Branch-free, so it vectorises; the histogram is then counted from ``jb``."""
+    sign = np.uint64(0x8000000000000000)
+    below = 0
+    for i in range(n):
+        b = np.uint64(_f2i(mb[i]))
+        neg = b >= sign
+        key = (sign if b == sign else ~b) if neg else (b | sign)
+        lo = key < klo
+        below += lo
+        jb[i] = last if lo else min((key - klo) >> shift, last)
+    return below
+
+
 @numba.njit(cache=True, nogil=True)
 def _key64(v: float) -> np.uint64:  # pragma: no cover - compiled
     b = np.uint64(_f2i(v))
@@ -302,6 +349,7 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
              p_total: float, g_mean: float, g_shift: float, g_total: float, want_densities: bool, eps: float,
              rank_all: bool, neg_idx: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray,
              hist_all: np.ndarray, buf_all: np.ndarray, hist_neg: np.ndarray, buf_neg: np.ndarray,
+             few: np.ndarray, few_less: np.ndarray, few_eq: np.ndarray,
              want_stats: bool = True) -> tuple:  # pragma: no cover - compiled
     """One pass over a map of ``n`` pixels; returns (Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min, KL sum,
     below_all, k_all, below_neg, k_neg, lost).
@@ -311,8 +359,10 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
     lost another observer's contribution to rounding). g_kind / g: the ground truth. Densities are
     ``(v − shift) / total`` (``1/n`` where total is 0). rank_all: bucket every pixel into ``hist_all`` /
     ``buf_all``; neg_idx: ascending flat indices of the shuffled negatives, bucketed into ``hist_neg`` /
-    ``buf_neg`` (empty: none). klo, shift, marks: :class:`RankBuckets`. Without ``want_stats`` only the
-    ranks are taken (the sums come back 0).
+    ``buf_neg`` (empty: none). klo, shift, marks: :class:`RankBuckets`. few: the distinct positives when
+    there are at most :data:`FEW` of them (else empty): every pixel is then compared with each instead of
+    bucketed, counts added to ``few_less`` / ``few_eq``. Without ``want_stats`` only the ranks are taken
+    (the sums come back 0).
     """
     n = t.size if kind != PLAIN else a.size
     inv_n = 1.0 / n
@@ -322,25 +372,25 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
     g_add = 0.0 if g_total != 0.0 else inv_n
     mb = np.empty(_BLOCK)
     gb = np.empty(_BLOCK)
+    jb = np.empty(_BLOCK, np.uint64)
     ss = ssg = cross = sim = kl = 0.0
     last = np.uint64(hist_all.size - 1)
     below_all = k_all = below_neg = k_neg = 0
     lost = 0
     jn = 0
-    cur = last
-    run = 0
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         nb = stop - start
-        _produce(kind, start, stop, a, t, mk, c, s_src, w_obs, uniform, mb)
+        lost |= _produce(kind, start, stop, a, t, mk, c, count, s_src, w_obs, uniform, mb)
         if g_kind == G_PLAIN:
             for i in range(start, stop):
                 gb[i - start] = np.float64(g[i])
         elif g_kind == G_LEAVE_OUT:
             for i in range(start, stop):
-                gb[i - start] = t[i] - mk[i]
-        if kind == LEAVE_OUT or kind == LEAVE_OUT_MIX or g_kind == G_LEAVE_OUT:
-            lost |= _lost(start, stop, t, mk, count)
+                mv = mk[i]
+                v = t[i] - mv
+                gb[i - start] = v
+                lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
         if want_stats:
             bp, bg, bc, bs, bk = _pair_block(mb, gb, nb, p_mean, p_shift, p_inv, p_add, g_mean, g_shift, g_inv,
                                              g_add, g_kind, want_densities, eps)
@@ -349,19 +399,15 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
             cross += bc
             sim += bs
             kl += bk
-        if rank_all:
+        if rank_all and few.size:
+            _count_few(mb, nb, few, few_less, few_eq)
+        elif rank_all:
+            below_all += _bucket_block(mb, nb, klo, shift, last, jb)
             for i in range(nb):
-                key = _key64(mb[i])
-                lo = key < klo
-                below_all += lo
-                j = last if lo else min((key - klo) >> shift, last)
-                if j != cur:
-                    hist_all[cur] += run
-                    cur = j
-                    run = 0
-                run += 1
+                j = jb[i]
+                hist_all[j] += 1
                 if marks[j]:
-                    buf_all[k_all] = key
+                    buf_all[k_all] = _key64(mb[i])
                     k_all += 1
         while jn < neg_idx.size and neg_idx[jn] < stop:
             key = _key64(mb[neg_idx[jn] - start])
@@ -374,8 +420,6 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
             if marks[j]:
                 buf_neg[k_neg] = key
                 k_neg += 1
-    if rank_all:
-        hist_all[cur] += run
     return ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost
 
 
@@ -396,5 +440,6 @@ def pair_stats(p: np.ndarray, p_mean: float, p_shift: float, p_total: float, g: 
     r = map_pass(PLAIN, np.ascontiguousarray(p), _EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_I32, 1.0, 1.0, 0.0,
                  G_PLAIN if want_pair else G_NONE, np.ascontiguousarray(g) if want_pair else _EMPTY_F, p_mean,
                  p_shift, p_total, g_mean, g_shift, g_total, want_densities, eps, False, _EMPTY_I64,
-                 np.uint64(0), np.uint64(0), _NO_MARKS, hist, np.empty(1, np.uint64), hist, np.empty(1, np.uint64))
+                 np.uint64(0), np.uint64(0), _NO_MARKS, hist, np.empty(1, np.uint64), hist, np.empty(1, np.uint64),
+                 _EMPTY_F, _EMPTY_I64, _EMPTY_I64)
     return r[0], r[1], r[2], r[3], r[4]
