@@ -131,7 +131,7 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     splits = list(observer_splits(obs, leave_out=True))          # (observer, others, own), sorted
     total = ws.get("obs_total", n, np.float64)
     total[:] = 0.0
-    count = ws.get("obs_count", n, np.int32)
+    count = ws.get("obs_count", n, np.uint8 if len(splits) < 255 else np.int32)   # a byte a pixel when it can
     count[:] = 0
     own: list[tuple[np.ndarray, float]] = []
     s_total = 0.0

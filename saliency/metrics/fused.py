@@ -107,7 +107,7 @@ class MapSource:
     ``kind`` PLAIN: the flat array ``a`` (float32/float64). The observer kinds (LEAVE_OUT, LEAVE_OUT_MIX,
     OWN, OWN_MIX) build the map from ``t`` (all observers' map), ``mk`` (one observer's), ``c`` (the mixture's
     centre part), ``s_src`` (the sum the observer map is divided by), ``w_obs`` and ``uniform`` (float64,
-    flat); ``count``: observers with a positive map at each pixel (int32), for the exactness check.
+    flat); ``count``: observers with a positive map at each pixel (uint8 or int32), for the exactness check.
     """
 
     kind: int = PLAIN
@@ -244,7 +244,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         rb = RankBuckets(pos, ws)
         few = rb.few if rank_all else _EMPTY
         few_less, few_eq = rb.few_counts()
-        hist_all, buf_all = rb.buffers("all", n if rank_all and not few.size else 0)
+        hist_all, buf_all = rb.buffers("all", n if rank_all and not few.size else 0, lanes=4)
         hist_neg, buf_neg = rb.buffers("neg", neg.size)
         klo, shift, marks = rb.klo, rb.shift, rb.marks
     else:

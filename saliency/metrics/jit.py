@@ -137,9 +137,10 @@ class RankBuckets:
     def _get(self, name: str, n: int, dtype) -> np.ndarray:
         return self.ws.get(name, n, dtype) if self.ws is not None else np.empty(max(n, 1), dtype)[:n]
 
-    def buffers(self, tag: str, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-        """(zeroed histogram, key buffer for up to ``n_values`` keys) of one pass."""
-        hist = self._get(f"rank_hist_{tag}", self.nb, np.int64)
+    def buffers(self, tag: str, n_values: int, lanes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(zeroed histogram (``lanes`` interleaved copies), key buffer for up to ``n_values`` keys) of one
+        pass."""
+        hist = self._get(f"rank_hist_{tag}", lanes * self.nb, np.int64)
         hist[:] = 0
         return hist, self._get(f"rank_buf_{tag}", n_values, np.uint64)
 
@@ -147,6 +148,8 @@ class RankBuckets:
         """(#{values < p}, #{values = p}) for each positive from one pass's output."""
         kept = buf[:k]
         kept.sort()
+        if hist.size > self.nb:
+            hist = hist.reshape(-1, self.nb).sum(axis=0)
         unmarked_before = np.concatenate(([0], np.cumsum(np.where(self.marks, 0, hist))))   # exclusive prefix
         lo = np.searchsorted(kept, self.ukeys, side="left")
         hi = np.searchsorted(kept, self.ukeys, side="right")
@@ -355,11 +358,12 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
     below_all, k_all, below_neg, k_neg, lost).
 
     kind / a, t, mk, c, s_src, w_obs, uniform: the map (module docstring; ``a`` float32/float64 for PLAIN).
-    count: observers with a positive map per pixel (int32; leave-out kinds: ``lost`` is 1 where ``T − M``
+    count: observers with a positive map per pixel (uint8/int32; leave-out kinds: ``lost`` is 1 where ``T − M``
     lost another observer's contribution to rounding). g_kind / g: the ground truth. Densities are
     ``(v − shift) / total`` (``1/n`` where total is 0). rank_all: bucket every pixel into ``hist_all`` /
     ``buf_all``; neg_idx: ascending flat indices of the shuffled negatives, bucketed into ``hist_neg`` /
-    ``buf_neg`` (empty: none). klo, shift, marks: :class:`RankBuckets`. few: the distinct positives when
+    ``buf_neg`` (empty: none); ``hist_all`` holds 4 interleaved histograms (4 × ``marks.size``; summed by
+    :meth:`RankBuckets.finish`). klo, shift, marks: :class:`RankBuckets`. few: the distinct positives when
     there are at most :data:`FEW` of them (else empty): every pixel is then compared with each instead of
     bucketed, counts added to ``few_less`` / ``few_eq``. Without ``want_stats`` only the ranks are taken
     (the sums come back 0).
@@ -374,7 +378,8 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
     gb = np.empty(_BLOCK)
     jb = np.empty(_BLOCK, np.uint64)
     ss = ssg = cross = sim = kl = 0.0
-    last = np.uint64(hist_all.size - 1)
+    slots = marks.size
+    last = np.uint64(slots - 1)
     below_all = k_all = below_neg = k_neg = 0
     lost = 0
     jn = 0
@@ -403,9 +408,9 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
             _count_few(mb, nb, few, few_less, few_eq)
         elif rank_all:
             below_all += _bucket_block(mb, nb, klo, shift, last, jb)
-            for i in range(nb):
+            for i in range(nb):          # 4 interleaved histograms: runs of one bucket do not wait on a store
                 j = jb[i]
-                hist_all[j] += 1
+                hist_all[(i & 3) * slots + j] += 1
                 if marks[j]:
                     buf_all[k_all] = _key64(mb[i])
                     k_all += 1
