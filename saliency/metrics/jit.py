@@ -388,14 +388,9 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
         nb = stop - start
         lost |= _produce(kind, start, stop, a, t, mk, c, count, s_src, w_obs, uniform, mb)
         if g_kind == G_PLAIN:
-            for i in range(start, stop):
-                gb[i - start] = np.float64(g[i])
+            _produce(PLAIN, start, stop, g, t, mk, c, count, 1.0, 1.0, 0.0, gb)
         elif g_kind == G_LEAVE_OUT:
-            for i in range(start, stop):
-                mv = mk[i]
-                v = t[i] - mv
-                gb[i - start] = v
-                lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
+            lost |= _produce(LEAVE_OUT, start, stop, a, t, mk, c, count, 1.0, 1.0, 0.0, gb)
         if want_stats:
             bp, bg, bc, bs, bk = _pair_block(mb, gb, nb, p_mean, p_shift, p_inv, p_add, g_mean, g_shift, g_inv,
                                              g_add, g_kind, want_densities, eps)
