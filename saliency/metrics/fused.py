@@ -30,6 +30,10 @@ from saliency.metrics.jit import (
     G_LEAVE_OUT,
     G_NONE,
     G_PLAIN,
+    LEAVE_OUT,
+    LEAVE_OUT_MIX,
+    OWN,
+    OWN_MIX,
     PLAIN,
     RankBuckets,
     map_pass,
@@ -224,8 +228,11 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     """
     ws = workspace if workspace is not None else Workspace()
     n = source.size
+    _check_source(source, leave_out_density and bool(metrics & {"cc", "kl", "sim"}))
     fix_idx = np.asarray(fix_idx, dtype=np.int64)
     has_fix = fix_idx.size > 0
+    if has_fix and (fix_idx.min() < 0 or fix_idx.max() >= n):
+        raise SchemaError(f"fixation indices outside the map ({fix_idx.min()}, {fix_idx.max()} of {n} pixels)")
     out: dict[str, tuple[float, np.ndarray | None]] = {}
     pos = source.at(fix_idx) if has_fix else _EMPTY
     rank_all = has_fix and bool(metrics & {"auc_judd", "auc_borji"})
@@ -300,6 +307,20 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     if "kl" in metrics:
         out["kl"] = (kl, None)
     return out, not lost
+
+
+def _check_source(source: MapSource, leave_out_density: bool) -> None:
+    """The compiled pass does not check bounds: every array a kind reads must cover the map."""
+    n = source.size
+    need = {PLAIN: ("a",), LEAVE_OUT: ("t", "mk", "count"), LEAVE_OUT_MIX: ("t", "mk", "c", "count"),
+            OWN: ("mk",), OWN_MIX: ("mk", "c")}.get(source.kind)
+    if need is None:
+        raise SchemaError(f"unknown map kind {source.kind}")
+    if leave_out_density:
+        need = (*need, "t", "mk", "count")
+    short = [k for k in need if getattr(source, k).size != n]
+    if short:
+        raise SchemaError(f"map kind {source.kind}: {short} do not have the map's {n} pixels")
 
 
 def _density_scale(v: np.ndarray, total: float, mn: float) -> tuple[float, float]:

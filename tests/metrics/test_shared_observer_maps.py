@@ -89,3 +89,14 @@ def test_map_pass_reports_a_leave_out_zero_where_another_observer_counts():
     count[2] = 2                 # T − M = 0 at pixel 2 although a second observer is positive there
     _, exact = score_source(src, np.array([1]), {"nss"}, total=1.5, mn=0.0)
     assert not exact
+
+
+def test_map_sources_must_cover_the_map():
+    from saliency.errors import SchemaError
+
+    t = np.ones(4)
+    with pytest.raises(SchemaError, match="do not have the map's 4 pixels"):
+        score_source(MapSource(kind=LEAVE_OUT, t=t, mk=t[:2], count=np.zeros(4, np.int32)), np.array([1]),
+                     {"nss"}, total=2.0, mn=0.0)
+    with pytest.raises(SchemaError, match="outside the map"):
+        score_source(MapSource(a=t), np.array([4]), {"nss"}, total=4.0, mn=1.0)
