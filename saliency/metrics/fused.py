@@ -291,7 +291,8 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)
         val = pos - mean
-        val = val / std if std else val
+        with np.errstate(invalid="ignore", over="ignore"):     # an overflowing map: caught as a non-finite score
+            val = val / std if std else val
         out["nss"] = (float(val.mean()), val)
     if has_fix and "ig" in metrics:
         shift_ = mn if mn < 0 else 0.0
