@@ -3,17 +3,15 @@
 Every observer's own blurred map ``M_k`` is made once; their sum ``T`` (added in observer order) and the
 number of observers whose map is positive at each pixel (``count``) are kept (:func:`accumulate`). The map
 of all observers but ``k`` is then ``T − M_k`` (formed inside :func:`saliency.metrics.jit.map_pass`)
-instead of a blur of the other observers' fixations. With
-non-negative blur kernels this keeps the zeros exactly: where no other observer contributes, ``T`` was formed
+instead of a blur of the other observers' fixations. With non-negative blur kernels this keeps the zeros exactly: where no other observer contributes, ``T`` was formed
 by adding exact zeros to ``M_k``, so ``T − M_k`` is exactly 0, as the direct blur is; and ``T ≥ M_k`` holds
 in floating point (rounding is monotone), so it is never negative. Where another observer does contribute
 but its part was absorbed in rounding (``T − M_k == 0`` with ``count − [M_k > 0] > 0``), the pass
 reports it and the caller blurs directly. Elsewhere values differ from the direct blur by rounding only.
 
-Each pass works in blocks of 1024 pixels: the pixel values are computed in IEEE order (no fast-math, so every
-pixel is what numpy's element-wise operations give), then the block's sum is reduced with re-association
-allowed (vectorised; sums differ from numpy's by rounding, relative ≈ 1e-16). No minimum is needed: every
-map here is non-negative (non-negative kernels, weights and mixture components).
+:func:`accumulate` works in blocks of 1024 pixels: ``T`` and ``count`` are updated element by element (IEEE
+order), then the block's sum is reduced with re-association allowed (vectorised; sums differ from numpy's by
+rounding, relative ≈ 1e-16).
 """
 
 from __future__ import annotations

@@ -113,7 +113,9 @@ class RankBuckets:
         self.dtype = pos.dtype
         self.u, inv = np.unique(pos, return_inverse=True)
         self.inverse = inv.ravel()
-        self.ukeys = np.unique(_keys(self.u))                     # −0 and +0 → one key
+        keys_u = _keys(self.u)
+        self.ukeys = np.unique(keys_u)                            # −0 and +0 → one key
+        self.slot = np.searchsorted(self.ukeys, keys_u)[self.inverse]   # positive → its key's slot
         self.klo = self.ukeys[0]
         span = int(self.ukeys[-1] - self.klo)
         self.shift = np.uint64(max(0, span.bit_length() - _LOG2_BUCKETS))
@@ -155,8 +157,7 @@ class RankBuckets:
         hi = np.searchsorted(kept, self.ukeys, side="right")
         less_u = below + unmarked_before[self.ub] + lo
         eq_u = hi - lo
-        pk = np.searchsorted(self.ukeys, _keys(self.u))           # distinct float → its key's slot
-        return less_u[pk][self.inverse], eq_u[pk][self.inverse]
+        return less_u[self.slot], eq_u[self.slot]
 
 
 def rank_counts(values: np.ndarray, positives: np.ndarray, workspace=None) -> tuple[np.ndarray, np.ndarray]:
