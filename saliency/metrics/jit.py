@@ -150,14 +150,31 @@ class RankBuckets:
         """(#{values < p}, #{values = p}) for each positive from one pass's output."""
         kept = buf[:k]
         kept.sort()
-        if hist.size > self.nb:
-            hist = hist.reshape(-1, self.nb).sum(axis=0)
-        unmarked_before = np.concatenate(([0], np.cumsum(np.where(self.marks, 0, hist))))   # exclusive prefix
-        lo = np.searchsorted(kept, self.ukeys, side="left")
-        hi = np.searchsorted(kept, self.ukeys, side="right")
-        less_u = below + unmarked_before[self.ub] + lo
-        eq_u = hi - lo
+        less_u = np.empty(self.ukeys.size, np.int64)
+        eq_u = np.empty(self.ukeys.size, np.int64)
+        _finish(kept, hist, self.nb, self.marks, self.ub, self.ukeys, below, less_u, eq_u)
         return less_u[self.slot], eq_u[self.slot]
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish(kept: np.ndarray, hist: np.ndarray, nb: int, marks: np.ndarray, ub: np.ndarray, ukeys: np.ndarray,
+            below: int, less_u: np.ndarray, eq_u: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Counts of each distinct positive key (ascending, in bucket ``ub``): below ``klo`` + every value in
+    unmarked buckets before its own + the sorted kept keys (marked buckets) below / equal to it.
+    ``hist`` may hold several interleaved histograms of ``nb`` slots each."""
+    lanes = hist.size // nb
+    unmarked = 0
+    q = 0
+    for b in range(nb):
+        while q < ub.size and ub[q] == b:
+            lo = np.searchsorted(kept, ukeys[q], side="left")
+            hi = np.searchsorted(kept, ukeys[q], side="right")
+            less_u[q] = below + unmarked + lo
+            eq_u[q] = hi - lo
+            q += 1
+        if not marks[b]:
+            for lane in range(lanes):
+                unmarked += hist[lane * nb + b]
 
 
 def rank_counts(values: np.ndarray, positives: np.ndarray, workspace=None) -> tuple[np.ndarray, np.ndarray]:
