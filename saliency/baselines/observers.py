@@ -103,6 +103,17 @@ def shared_path_applies(ms, ry: np.ndarray, rx: np.ndarray) -> bool:
             and bool((ry >= 0).all()) and bool((rx >= 0).all()))
 
 
+#: Largest buffer of per-observer maps (float64, all observers of one image) the shared path may hold per
+#: thread; bigger images / observer counts take :func:`observer_baseline`.
+MAX_SHARED_BYTES = 1 << 30
+
+
+def shared_path_fits(gt) -> bool:
+    """Whether one image's observer maps fit :data:`MAX_SHARED_BYTES`."""
+    n_obs = gt.fixations["observer"].nunique()
+    return n_obs * gt.height * gt.width * 8 <= MAX_SHARED_BYTES
+
+
 def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, blur: ShardBlur, density: np.ndarray,
                               density_stats: tuple[float, float], neg_idx: np.ndarray, base_log: np.ndarray,
                               mixtures: dict[str, tuple[np.ndarray, np.ndarray] | None],

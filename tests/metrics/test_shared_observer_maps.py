@@ -100,3 +100,19 @@ def test_map_sources_must_cover_the_map():
                      {"nss"}, total=2.0, mn=0.0)
     with pytest.raises(SchemaError, match="outside the map"):
         score_source(MapSource(a=t), np.array([4]), {"nss"}, total=4.0, mn=1.0)
+
+
+def test_images_whose_observer_maps_do_not_fit_take_the_direct_path(osie_shards, monkeypatch):
+    from saliency.baselines import compute_baselines
+
+    stimuli = osie_shards.stimuli[:2]
+    shared = compute_baselines(osie_shards, metrics=["nss", "auc_judd"], stimuli=stimuli,
+                               which=("gold_standard", "one_human"))
+    assert O.shared_path_fits(osie_shards.load(stimuli[0]))
+    monkeypatch.setattr(O, "MAX_SHARED_BYTES", 1)
+    assert not O.shared_path_fits(osie_shards.load(stimuli[0]))
+    direct = compute_baselines(osie_shards, metrics=["nss", "auc_judd"], stimuli=stimuli,
+                               which=("gold_standard", "one_human"))
+    for b in ("gold_standard", "one_human"):
+        for m in ("nss", "auc_judd"):
+            assert direct[b].summary[m] == pytest.approx(shared[b].summary[m], rel=1e-10)
