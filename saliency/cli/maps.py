@@ -42,7 +42,7 @@ def maps(
         "compressed; needs parquet) | float32 | float16."),
     fmt: Literal["parquet", "npz"] = typer.Option("parquet", "--format",
                                                   help="Shard format: parquet | npz (uncompressed)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Threads computing maps (the compiled blur, coding and hashing release the GIL)."),
     shard_size: int = typer.Option(256, "--shard-size", min=1, help="Maps per shard."),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This task's part (job arrays)."),
     shard_count: int = typer.Option(1, "--shard-count", min=1, help="Number of parts (job arrays)."),

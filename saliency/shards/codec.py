@@ -29,43 +29,58 @@ def array_sha256(arr: np.ndarray) -> str:
 
 
 @numba.njit(cache=True, nogil=True)
-def _peak_and_total(m: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
-    peak, total = 0.0, 0.0
-    for v in m.ravel():
-        if v > 0.0:
-            total += v
-            if v > peak:
-                peak = v
-    return peak, total
+def _max_bits(bits: np.ndarray) -> int:  # pragma: no cover - compiled
+    """max(0, bits) of a 1-D signed integer array (a vectorised reduction, unlike a float max)."""
+    top = bits.dtype.type(0)
+    for b in bits:
+        top = b if b > top else top
+    return top
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantize_planes(m: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """One pass: q = round(clip(m · scale, 0, 65535)) (half up) and its byte planes (see quantize_map)."""
+def _total(m: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Σ max(m, 0) in float64 (in order)."""
+    total = 0.0
+    for v in m.ravel():
+        if v > 0.0:
+            total += v
+    return total
+
+
+def _peak_and_total(m: np.ndarray, total: float | None) -> tuple[float, float]:
+    """(max(m, 0), Σ max(m, 0)) of a finite C-contiguous float32/64 map (``total`` when given). The peak is
+    the max of the bit patterns read as signed integers: ordered like the floats where ≥ 0, negative where
+    the float is negative."""
+    ints = np.int32 if m.dtype == np.float32 else np.int64
+    top = _max_bits(m.reshape(-1).view(ints))
+    peak = float(np.array(top, ints).view(m.dtype))
+    return peak, _total(m) if total is None else total
+
+
+@numba.njit(inline="always")
+def _zigzag16(d: np.int32) -> np.int64:  # pragma: no cover - compiled
+    """A difference of uint16 values (as int32) → mod 2¹⁶ as int16 → zigzag (0, −1, 1, −2 … → 0, 1, 2, 3 …)."""
+    s = np.int64(np.int16(d))  # wraps mod 2¹⁶ (LLVM trunc), then sign-extends
+    return ((s << 1) ^ (s >> 31)) & 0xFFFF
+
+
+@numba.njit(cache=True, nogil=True)
+def _quantize_planes(m: np.ndarray, scale: float, q: np.ndarray, planes: np.ndarray) -> None:  # pragma: no cover
+    """q = round(clip(m · scale, 0, 65535)) (half up) and its byte planes (see quantize_map) into the given
+    buffers; row by row, branch-free inner loops so that they vectorise."""
     h, w = m.shape
     n = h * w
-    q = np.empty((h, w), np.uint16)
-    planes = np.empty(2 * n, np.uint8)
     for i in range(h):
+        qi, mi = q[i], m[i]
         for j in range(w):
-            v = m[i, j] * scale
-            v = 0.0 if v < 0.0 else (65535.0 if v > 65535.0 else v)
-            qi = np.int64(v + 0.5)
-            q[i, j] = qi
-            d = qi
-            if j > 0:
-                d -= q[i, j - 1]
-            if i > 0:
-                d -= q[i - 1, j]
-                if j > 0:
-                    d += q[i - 1, j - 1]
-            d &= 0xFFFF
-            if d >= 32768:
-                d -= 65536
-            z = ((d << 1) ^ (d >> 15)) & 0xFFFF
-            planes[i * w + j] = z & 0xFF
-            planes[n + i * w + j] = z >> 8
-    return q, planes
+            qi[j] = np.uint16(np.int32(min(max(mi[j] * scale, 0.0), 65535.0) + 0.5))
+        lo, hi = planes[i * w:(i + 1) * w], planes[n + i * w:n + (i + 1) * w]
+        qp = q[i - 1] if i > 0 else np.zeros(w, np.uint16)
+        z = _zigzag16(np.int32(qi[0]) - np.int32(qp[0]))
+        lo[0], hi[0] = z & 0xFF, z >> 8
+        for j in range(1, w):
+            z = _zigzag16(np.int32(qi[j]) - np.int32(qi[j - 1]) - np.int32(qp[j]) + np.int32(qp[j - 1]))
+            lo[j], hi[j] = z & 0xFF, z >> 8
 
 
 @numba.njit(cache=True, nogil=True)
@@ -88,17 +103,29 @@ def _from_planes(planes: np.ndarray, h: int, w: int) -> np.ndarray:  # pragma: n
 
 @dataclass(frozen=True)
 class QuantizedMap:
-    """A map as the uint16 layout stores it: ``q`` (H, W) uint16 = round(65535 · m / max m) (half up; negative
-    rounding noise → 0), ``data`` its :data:`U16_CODEC` bytes, ``scale`` the sum-1 density's peak
-    (``max m / Σ max(m, 0)``; 0 for an all-zero map)."""
+    """A map as the uint16 layout stores it: ``data`` the :data:`U16_CODEC` bytes of q = round(65535 · m /
+    max m) (half up; negative rounding noise → 0), ``shape`` (H, W) of q, ``scale`` the sum-1 density's peak
+    (``max m / Σ max(m, 0)``; 0 for an all-zero map), ``q`` the (H, W) uint16 array itself where kept."""
 
-    q: np.ndarray
     data: bytes
+    shape: tuple[int, int]
     scale: float
+    q: np.ndarray | None = None
 
 
-def quantize_map(m: np.ndarray) -> QuantizedMap:
-    """Quantise and encode a map ≥ 0 (float32/64, any scale) in two passes; error ≤ 0.5/65535 of the peak.
+def encode_u16(m: np.ndarray, total: float | None, q: np.ndarray, planes: np.ndarray) -> tuple[bytes, float]:
+    """(coded bytes, scale) of a finite float32/64 C-contiguous map ``m`` (see :func:`quantize_map`), writing
+    q into ``q`` ((H, W) uint16) and the byte planes into ``planes`` ((2·H·W,) uint8): buffers reused
+    between maps. Compiled passes and zstd release the GIL (maps can be coded on threads)."""
+    peak, total = _peak_and_total(m, total)
+    _quantize_planes(m, QUANT_LEVELS / peak if peak > 0 else 0.0, q, planes)
+    data = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(planes, asbytes=True)
+    return data, peak / total if total > 0 else 0.0
+
+
+def quantize_map(m: np.ndarray, total: float | None = None) -> QuantizedMap:
+    """Quantise and encode a map ≥ 0 (float32/64, any scale, finite) in two passes; error ≤ 0.5/65535 of
+    the peak. ``total``: ``Σ max(m, 0)`` when the caller knows it (the blur's analytic sum), else summed here.
 
     :data:`U16_CODEC`: 2-D first differences ``q[i,j] − q[i,j−1] − q[i−1,j] + q[i−1,j−1]`` mod 2¹⁶
     (outside the map counts as 0), zigzag (as int16: 0, −1, 1, −2 … → 0, 1, 2, 3 …), byte planes (all low
@@ -108,10 +135,9 @@ def quantize_map(m: np.ndarray) -> QuantizedMap:
     m = np.ascontiguousarray(m)
     if m.dtype not in (np.float32, np.float64):
         m = m.astype(np.float32)
-    peak, total = _peak_and_total(m)
-    q, planes = _quantize_planes(m, QUANT_LEVELS / peak if peak > 0 else 0.0)
-    data = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(planes, asbytes=True)
-    return QuantizedMap(q, data, peak / total if total > 0 else 0.0)
+    q = np.empty(m.shape, np.uint16)
+    data, scale = encode_u16(m, total, q, np.empty(2 * m.size, np.uint8))
+    return QuantizedMap(data, (int(m.shape[0]), int(m.shape[1])), scale, q)
 
 
 def decode_u16(buf: bytes, height: int, width: int) -> np.ndarray:
@@ -144,20 +170,21 @@ def write_parquet_maps(path: Path, entries: Sequence[tuple[str, str, np.ndarray 
     A :class:`QuantizedMap` is stored as its coded bytes (``encoding`` :data:`U16_CODEC`, its own scale), a
     float array as raw little-endian bytes (``encoding`` ``raw``; ``scale``: the sum-1 density's peak).
     """
+    cols: dict[str, list] = {name: [] for name in PARQUET_MAP_SCHEMA.names}
+    for key, stimulus, arr, scale in entries:
+        if isinstance(arr, QuantizedMap):
+            shape, dtype, enc, data, scale = arr.shape, "<u2", U16_CODEC, arr.data, arr.scale
+        else:
+            a = np.ascontiguousarray(arr)
+            a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+            shape, dtype, enc, data = a.shape, a.dtype.str, RAW, a.tobytes()
+        for name, v in zip(PARQUET_MAP_SCHEMA.names, (key, stimulus, shape[0], shape[1], dtype, data, enc, scale),
+                           strict=True):
+            cols[name].append(v)
+    table = pa.table(cols, schema=PARQUET_MAP_SCHEMA)
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, PARQUET_MAP_SCHEMA, compression="none",
                                                     use_dictionary=False, write_statistics=False) as w:
-        for key, stimulus, arr, scale in entries:
-            if isinstance(arr, QuantizedMap):
-                shape, dtype, enc, data, scale = arr.q.shape, "<u2", U16_CODEC, arr.data, arr.scale
-            else:
-                a = np.ascontiguousarray(arr)
-                a = a.astype(a.dtype.newbyteorder("<"), copy=False)
-                shape, dtype, enc, data = a.shape, a.dtype.str, RAW, a.tobytes()
-            w.write_table(pa.table({
-                "key": [key], "stimulus": [stimulus], "height": pa.array([shape[0]], pa.int32()),
-                "width": pa.array([shape[1]], pa.int32()), "dtype": [dtype], "data": [data],
-                "encoding": [enc], "scale": pa.array([scale], pa.float64()),
-            }, schema=PARQUET_MAP_SCHEMA))
+        w.write_table(table, row_group_size=1)
 
 
 class ShardFile:

@@ -92,3 +92,10 @@ def test_schema_1_sets_still_read(pair, tmp_path):
     arr, scale = ShardFile(tmp_path / "old.parquet", "parquet").read("00000")
     np.testing.assert_array_equal(arr, a)
     assert scale is None
+
+
+def test_threads_write_the_same_bytes_as_one(pair, osie_small, tmp_path):
+    build_shards(osie_small, tmp_path / "t3", OPTS, shard_size=4, workers=3)
+    for p in sorted((pair[1] / "maps").iterdir()):
+        assert (tmp_path / "t3" / "maps" / p.name).read_bytes() == p.read_bytes(), p.name
+    assert (tmp_path / "t3" / "meta.json").read_text() == (pair[1] / "meta.json").read_text()
