@@ -19,7 +19,7 @@ from saliency.errors import ChecksumError, SchemaError, UnknownNameError
 from saliency.fixations.selection import FixationSelection
 from saliency.fixations.table import FixationTable
 from saliency.io import sha256_file
-from saliency.shards.codec import ShardFile, array_sha256
+from saliency.shards.codec import ShardFile
 from saliency.shards.schema import (
     FIXATIONS_FILE,
     MANIFEST_COLUMNS,
@@ -147,13 +147,13 @@ class ShardSet:
     def stored_map(self, stimulus: str) -> np.ndarray:
         """The map as stored: (H, W) in the stored dtype, peak-normalised (max 1)."""
         rec = self._record(stimulus)
-        arr = self._shard(rec["shard"]).get(rec["key"])
+        try:
+            arr = self._shard(rec["shard"]).get(rec["key"], rec["map_sha256"] if self.verify_maps else None)
+        except ChecksumError as exc:
+            raise ChecksumError(f"{exc} (map of {stimulus!r})") from exc
         if arr.shape != (rec["height"], rec["width"]):
             raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says "
                                 f"{(rec['height'], rec['width'])}")
-        if self.verify_maps and array_sha256(arr) != rec["map_sha256"]:
-            raise ChecksumError(f"{self.root / self._meta['shards'][rec['shard']]['file']}: map of {stimulus!r} "
-                                f"(key {rec['key']}) does not match its map_sha256; the shard is corrupt")
         return arr
 
     def density(self, stimulus: str) -> np.ndarray:

@@ -26,8 +26,9 @@ from saliency.fixations.table import FixationTable
 from saliency.maps.fusion import SeparableGaussian, normalize_map
 from saliency.maps.options import MapOptions, fixation_weights
 from saliency.maps.scatter import blur_points
-from saliency.shards.codec import QuantizedMap, array_sha256, encode_u16
+from saliency.shards.codec import map_sha256
 from saliency.shards.schema import STORED_NORMALIZATION
+from saliency.shards.u16codec import QuantizedMap, U16Scratch, encode_u16
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,11 @@ class _Buffers(threading.local):
     """Per-thread scratch arrays for the quantised path, by map shape (reused: no page faults per map)."""
 
     def __init__(self) -> None:
-        self.by_shape: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.by_shape: dict[tuple[int, int], tuple[np.ndarray, U16Scratch]] = {}
 
-    def get(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def get(self, h: int, w: int) -> tuple[np.ndarray, U16Scratch]:
         if (h, w) not in self.by_shape:
-            self.by_shape[(h, w)] = (np.empty((h, w), np.float32), np.empty((h, w), np.uint16),
-                                     np.empty(2 * h * w, np.uint8))
+            self.by_shape[(h, w)] = (np.empty((h, w), np.float32), U16Scratch(h, w))
         return self.by_shape[(h, w)]
 
 
@@ -132,18 +132,17 @@ def render_map(job: MapJob, blur: SeparableGaussian, dtype: np.dtype, buffers: _
     image_sha = _image_sha256(job)
     stored: np.ndarray | QuantizedMap
     if dtype == np.uint16:
-        buf, q, planes = buffers.get(job.height, job.width)
+        buf, scratch = buffers.get(job.height, job.width)
         m, total = blur_points(blur, job.x, job.y, job.weights, out=buf)
-        data, scale = encode_u16(m, total, q, planes)
-        stored, map_sha = QuantizedMap(data, (job.height, job.width), scale), array_sha256(q)
+        stored = encode_u16(m, total, scratch)
+        scale = stored.scale
     else:
         m, _ = blur_points(blur, job.x, job.y, job.weights)
         stored, scale = _stored_float(m, dtype)
-        map_sha = array_sha256(stored)
     row = {"stimulus": job.stimulus, "image_path": str(job.image), "image_sha256": image_sha,
            "height": job.height, "width": job.width, "n_fixations": job.n_fixations,
            "n_observers": job.n_observers, "n_fixations_used": int(job.x.size), "shard": job.shard,
-           "key": job.key, "map_sha256": map_sha}
+           "key": job.key, "map_sha256": map_sha256(stored)}
     return RenderedMap(job, stored, scale, row)
 
 
