@@ -72,42 +72,46 @@ def _unzigzag(z: np.int64) -> np.int64:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _quantize_zigzag(m: np.ndarray, scale: float, z: np.ndarray, q_prev: np.ndarray,
-                     q_row: np.ndarray) -> None:  # pragma: no cover - compiled
-    """z (H·W uint16) of q = round(clip(m · scale, 0, 65535)) (half up), row by row with two row buffers;
-    branch-free inner loops so that they vectorise."""
+def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.ndarray, z: np.ndarray,
+                  nib: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """One pass, row by row: q = round(clip(m · scale, 0, 65535)) (half up), its zigzagged 2-D differences z,
+    their nibbles into ``out[:⌈n/2⌉]`` and escapes after them (``out``: ≥ ⌈n/2⌉ + 2n bytes); returns the
+    number of escapes. Inner loops are branch-free (every pixel writes an escape slot, which only advances
+    for escapes) so that they vectorise; odd widths take a per-pixel nibble path."""
     h, w = m.shape
+    nb = (h * w + 1) // 2
     q_prev[:] = 0
+    e = 0
     for i in range(h):
         mi = m[i]
         for j in range(w):
             q_row[j] = np.uint16(np.int32(min(max(mi[j] * scale, 0.0), 65535.0) + 0.5))
-        zi = z[i * w:(i + 1) * w]
-        zi[0] = _zigzag16(np.int32(q_row[0]) - np.int32(q_prev[0]))
+        z[0] = _zigzag16(np.int32(q_row[0]) - np.int32(q_prev[0]))
         for j in range(1, w):
-            zi[j] = _zigzag16(np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j])
-                              + np.int32(q_prev[j - 1]))
-        q_prev[:] = q_row
-
-
-@numba.njit(cache=True, nogil=True)
-def _pack_nibbles(z: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
-    """Nibbles then escapes of z into ``out`` (≥ ⌈n/2⌉ + 2n bytes); returns the number of escapes E.
-    Branch-free: every pixel's escape is written at the next free slot, which only advances for escapes."""
-    n = z.size
-    half = n // 2
-    for k in range(half):
-        out[k] = min(z[2 * k], NIBBLE_MAX) | (min(z[2 * k + 1], NIBBLE_MAX) << 4)
-    nb = half
-    if n % 2:
-        out[half] = min(z[n - 1], NIBBLE_MAX)
-        nb += 1
-    e = 0
-    for p in range(n):
-        v = np.int64(z[p]) - NIBBLE_MAX
-        out[nb + 2 * e] = v & 0xFF
-        out[nb + 2 * e + 1] = (v >> 8) & 0xFF
-        e += v >= 0
+            z[j] = _zigzag16(np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j])
+                             + np.int32(q_prev[j - 1]))
+        if w % 2 == 0:
+            for j in range(w):
+                nib[j] = min(z[j], NIBBLE_MAX)
+            pairs = nib[:w].view(np.uint16)  # little-endian: nibble 2k in the low byte, 2k + 1 in the high one
+            dst = out[i * w // 2:(i + 1) * w // 2]
+            for k in range(w // 2):
+                dst[k] = (pairs[k] & 0x0F) | ((pairs[k] >> 4) & 0xF0)
+        else:
+            for j in range(w):
+                p = i * w + j
+                v = min(z[j], NIBBLE_MAX)
+                if p & 1:
+                    out[p >> 1] |= v << 4
+                else:
+                    out[p >> 1] = v
+        for j in range(w):
+            if z[j] >= NIBBLE_MAX:
+                v = z[j] - NIBBLE_MAX
+                out[nb + 2 * e] = v & 0xFF
+                out[nb + 2 * e + 1] = v >> 8
+                e += 1
+        q_prev, q_row = q_row, q_prev
     return e
 
 
@@ -172,9 +176,9 @@ class U16Scratch:
 
     def __init__(self, height: int, width: int) -> None:
         n = height * width
-        self.z = np.empty(n, np.uint16)
         self.q_prev, self.q_row = np.empty(width, np.uint16), np.empty(width, np.uint16)
-        self.payload = np.empty(_HEADER + (n + 1) // 2 + 2 * n, np.uint8)
+        self.z, self.nib = np.empty(width, np.int32), np.empty(width + 1, np.uint8)
+        self.payload = np.empty((n + 1) // 2 + 2 * n, np.uint8)
 
 
 @dataclass(frozen=True)
@@ -199,9 +203,8 @@ def encode_u16(m: np.ndarray, total: float | None = None, scratch: U16Scratch | 
     h, w = (int(s) for s in m.shape)
     s = scratch if scratch is not None else U16Scratch(h, w)
     peak, total = _peak_and_total(m, total)
-    _quantize_zigzag(m, QUANT_LEVELS / peak if peak > 0 else 0.0, s.z, s.q_prev, s.q_row)
-    body = s.payload[_HEADER:]
-    n_esc = _pack_nibbles(s.z[:h * w], body)
+    body = s.payload
+    n_esc = _code_nibbles(m, QUANT_LEVELS / peak if peak > 0 else 0.0, s.q_prev, s.q_row, s.z, s.nib, body)
     size = (h * w + 1) // 2 + 2 * n_esc
     coded = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(body[:size], asbytes=True)
     data = np.uint32(n_esc).astype("<u4").tobytes() + coded

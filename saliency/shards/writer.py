@@ -96,7 +96,7 @@ def _sidecar_ok(root: Path, name: str, fingerprint: str, fmt: str) -> dict | Non
     return doc
 
 
-def _write_shard(root: Path, shard: dict, maps: list[RenderedMap], fmt: str, build: dict) -> None:
+def _write_shard(root: Path, shard: dict, maps: list[RenderedMap], fmt: str, build: dict) -> dict:
     """Write one shard file atomically, then its sidecar (its manifest rows, checksum, build fingerprint)."""
     path = root / shard_file(shard["name"], fmt)
     if fmt == "npz":
@@ -107,11 +107,13 @@ def _write_shard(root: Path, shard: dict, maps: list[RenderedMap], fmt: str, bui
            "build": build, "format": fmt, "file": shard_file(shard["name"], fmt), "sha256": sha256_file(path),
            "bytes": path.stat().st_size, "rows": [r.row for r in maps]}
     write_json(root / sidecar_file(shard["name"]), doc)
+    return doc
 
 
 def _build(table: FixationTable, root: Path, options: MapOptions, todo: list[dict], sigma_px: float, dtype: str,
-           fmt: str, build: dict, workers: int, on_progress: ProgressFn | None) -> None:
-    """Render the maps of the ``todo`` shards on ``workers`` threads and write each shard once complete."""
+           fmt: str, build: dict, workers: int, on_progress: ProgressFn | None) -> dict[str, dict]:
+    """Render the maps of the ``todo`` shards on ``workers`` threads and write each shard once complete;
+    returns their sidecars by shard name."""
     jobs = map_jobs(table, options, todo)
     blurs = {(h, w): SeparableGaussian(h, w, sigma_px, options.mode, options.truncate,
                                        resolved_fc(options, sigma_px, h, w))
@@ -119,14 +121,16 @@ def _build(table: FixationTable, root: Path, options: MapOptions, todo: list[dic
     sizes = {p["name"]: len(p["entries"]) for p in todo}
     by_name = {p["name"]: p for p in todo}
     pending: list[RenderedMap] = []
+    written = {}
     with single_threaded_blas():
         for r in render_maps(jobs, blurs, dtype, workers):
             pending.append(r)
             if on_progress is not None:
                 on_progress(1)
             if len(pending) == sizes[r.job.shard]:
-                _write_shard(root, by_name[r.job.shard], pending, fmt, build)
+                written[r.job.shard] = _write_shard(root, by_name[r.job.shard], pending, fmt, build)
                 pending = []
+    return written
 
 
 def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, stimuli_dir: str | Path | None = None,
@@ -171,21 +175,24 @@ def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, 
                    for s in names]
         plan.append({"name": shard_name(len(plan)), "entries": entries, "fingerprint": _fingerprint(base, entries)})
 
-    todo, skipped = [], []
+    todo, skipped, known = [], [], {}
     for k, p in enumerate(plan):
         if k % shard_count != shard_index:
             continue
-        if _sidecar_ok(root, p["name"], p["fingerprint"], fmt) is not None:
+        doc = _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
+        if doc is not None:
             skipped.append(p["name"])
+            known[p["name"]] = doc
         else:
             todo.append(p)
     n_todo = sum(len(p["entries"]) for p in todo)
     if on_plan is not None:
         on_plan(n_todo, sum(len(p["entries"]) for p in plan if p["name"] in skipped))
 
-    _build(table, root, options, todo, sigma_px, dtype, fmt, base, workers, on_progress)
+    known.update(_build(table, root, options, todo, sigma_px, dtype, fmt, base, workers, on_progress))
 
-    result = finalize_shards(root, table=table, options=options, _plan=plan, _base=base, _strict=False)
+    result = finalize_shards(root, table=table, options=options, _plan=plan, _base=base, _strict=False,
+                             _known=known)
     return BuildResult(root, [t["name"] for t in todo], skipped, result is not None,
                        missing=[] if result is not None else _missing(root, plan, fmt), n_maps_built=n_todo)
 
@@ -195,12 +202,14 @@ def _missing(root: Path, plan: list[dict], fmt: str) -> list[str]:
 
 
 def finalize_shards(root: str | Path, *, table: FixationTable | None = None, options: MapOptions | None = None,
-                    _plan: list[dict] | None = None, _base: dict | None = None, _strict: bool = True) -> dict | None:
+                    _plan: list[dict] | None = None, _base: dict | None = None, _strict: bool = True,
+                    _known: dict[str, dict] | None = None) -> dict | None:
     """Assemble ``manifest.parquet`` and ``meta.json`` once every shard's sidecar verifies.
 
     Called by :func:`build_shards` (returns None while shards built by other tasks are missing), or on
     its own after a split build (``_strict``: raises naming the missing shards). Without ``_plan`` the
-    plan is read back from the sidecars and fixations already in ``root``.
+    plan is read back from the sidecars and fixations already in ``root``. ``_known``: sidecars this
+    build just wrote or verified, by shard name (not hashed again).
     """
     root = Path(root)
     if _plan is None or _base is None:
@@ -210,7 +219,7 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
     docs = []
     missing = []
     for p in _plan:
-        doc = _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
+        doc = (_known or {}).get(p["name"]) or _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
         if doc is None:
             missing.append(p["name"])
         docs.append(doc)
