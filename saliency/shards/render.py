@@ -31,6 +31,9 @@ from saliency.shards.schema import STORED_NORMALIZATION
 from saliency.shards.u16codec import QuantizedMap, U16Scratch, encode_u16
 
 
+AHEAD = 64  # maps computed ahead of the shard writer (≈ 6 MB coded uint16, 120 MB float32)
+
+
 @dataclass(frozen=True)
 class MapJob:
     """One map to build: where it goes (shard, key), its image, and its fixations in stimulus pixels."""
@@ -148,8 +151,9 @@ def render_map(job: MapJob, blur: SeparableGaussian, dtype: np.dtype, buffers: _
 
 def render_maps(jobs: list[MapJob], blurs: dict[tuple[int, int], SeparableGaussian], dtype: str,
                 workers: int = 1) -> Iterator[RenderedMap]:
-    """The jobs' maps, in job order, computed on ``workers`` threads (at most ``4 · workers`` ahead of the
-    consumer, so memory stays bounded). The first error raised by a job is raised here."""
+    """The jobs' maps, in job order, computed on ``workers`` threads, at most :data:`AHEAD` maps ahead of
+    the consumer (so memory stays bounded, and the threads keep working while it writes a shard). The
+    first error raised by a job is raised here."""
     dt = np.dtype(dtype)
     buffers = _Buffers()
     if workers <= 1:
@@ -165,7 +169,7 @@ def render_maps(jobs: list[MapJob], blurs: dict[tuple[int, int], SeparableGaussi
             if job is not None:
                 window.append(pool.submit(render_map, job, blurs[(job.height, job.width)], dt, buffers))
 
-        for _ in range(4 * workers):
+        for _ in range(max(AHEAD, 2 * workers)):
             submit()
         try:
             while window:
