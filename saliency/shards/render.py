@@ -30,7 +30,6 @@ from saliency.shards.codec import map_sha256
 from saliency.shards.schema import STORED_NORMALIZATION
 from saliency.shards.u16codec import QuantizedMap, U16Scratch, encode_u16
 
-
 AHEAD = 64  # maps computed ahead of the shard writer (≈ 6 MB coded uint16, 120 MB float32)
 
 

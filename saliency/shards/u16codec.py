@@ -118,29 +118,32 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
 @numba.njit(cache=True, nogil=True)
 def _from_nibbles(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
     """q from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes); also the number of escapes the nibbles call for
-    (the caller checks it against E; −1 where they call for more than there are). In passes that
-    vectorise, except the escapes (≈ 6 % of pixels) and each row's prefix sum (one add per pixel)."""
+    (the caller checks it against E; −1 where they call for more than there are). Row by row, in passes
+    that vectorise except the escapes (≈ 6 % of pixels) and the row's prefix sum (one add per pixel)."""
     n = h * w
     nb = (n + 1) // 2
     n_esc = (raw.size - nb) // 2
-    z = np.empty(2 * nb, np.int32)
-    for k in range(nb):
-        b = raw[k]
-        z[2 * k] = b & 0xF
-        z[2 * k + 1] = b >> 4
-    e = 0
-    for p in range(n):
-        if z[p] == NIBBLE_MAX:
-            if e >= n_esc:
-                return np.empty((h, w), np.uint16), -1
-            z[p] += np.int32(raw[nb + 2 * e]) | (np.int32(raw[nb + 2 * e + 1]) << 8)
-            e += 1
     q = np.empty((h, w), np.uint16)
     row = np.empty(w, np.int32)
+    e = 0
     for i in range(h):
-        zi = z[i * w:(i + 1) * w]
+        if w % 2 == 0:
+            src = raw[i * w // 2:(i + 1) * w // 2]
+            for k in range(w // 2):
+                row[2 * k] = src[k] & 0xF
+                row[2 * k + 1] = src[k] >> 4
+        else:
+            for j in range(w):
+                p = i * w + j
+                row[j] = (raw[p >> 1] >> ((p & 1) * 4)) & 0xF
         for j in range(w):
-            row[j] = (zi[j] >> 1) ^ (-(zi[j] & 1))
+            if row[j] == NIBBLE_MAX:
+                if e >= n_esc:
+                    return q, -1
+                row[j] += np.int32(raw[nb + 2 * e]) | (np.int32(raw[nb + 2 * e + 1]) << 8)
+                e += 1
+        for j in range(w):
+            row[j] = (row[j] >> 1) ^ (-(row[j] & 1))
         for j in range(1, w):
             row[j] += row[j - 1]
         if i == 0:
