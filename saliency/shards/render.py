@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import hashlib
-import io
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from saliency.fixations.table import FixationTable
 from saliency.maps.fusion import SeparableGaussian, normalize_map
 from saliency.maps.options import MapOptions, fixation_weights
 from saliency.maps.scatter import blur_points
+from saliency.readers.stimuli import image_size
 from saliency.shards.codec import map_sha256
 from saliency.shards.schema import STORED_NORMALIZATION
 from saliency.shards.u16codec import QuantizedMap, U16Scratch, encode_u16
@@ -105,18 +105,15 @@ class _Buffers(threading.local):
 
 def _image_sha256(job: MapJob) -> str:
     """SHA-256 of the stimulus image, after checking that it is an image of the table's size."""
-    from PIL import Image
-
     try:
         raw = job.image.read_bytes()
-        with Image.open(io.BytesIO(raw)) as im:
-            size = im.size
     except FileNotFoundError as exc:
         raise ReaderError("stimulus image not found (check --stimuli)", path=job.image) from exc
     except OSError as exc:
         raise ReaderError(f"not a readable image ({exc})", path=job.image) from exc
-    if size != (job.width, job.height):
-        raise SchemaError(f"{job.image}: image is {size[0]}×{size[1]} px but the fixation table says "
+    h, w = image_size(job.image, raw)
+    if (h, w) != (job.height, job.width):
+        raise SchemaError(f"{job.image}: image is {w}×{h} px but the fixation table says "
                           f"{job.width}×{job.height}")
     return hashlib.sha256(raw).hexdigest()
 
