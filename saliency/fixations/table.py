@@ -209,7 +209,8 @@ class FixationTable:
     def read_parquet(cls, path: str | Path) -> FixationTable:
         path = Path(path)
         try:
-            table = pq.read_table(path)
+            with pq.ParquetFile(path) as fh:  # one file: no pyarrow.dataset import
+                table = fh.read()
         except (OSError, pa.ArrowInvalid) as exc:
             raise SchemaError(f"{path}: not a readable Parquet fixation table ({exc})") from exc
         meta_raw = (table.schema.metadata or {}).get(META_KEY)
