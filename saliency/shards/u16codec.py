@@ -76,8 +76,9 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
                   nib: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
     """One pass, row by row: q = round(clip(m · scale, 0, 65535)) (half up), its zigzagged 2-D differences z,
     their nibbles into ``out[:⌈n/2⌉]`` and escapes after them (``out``: ≥ ⌈n/2⌉ + 2n bytes); returns the
-    number of escapes. Inner loops are branch-free (every pixel writes an escape slot, which only advances
-    for escapes) so that they vectorise; odd widths take a per-pixel nibble path."""
+    number of escapes. The quantising, differencing and nibble loops are branch-free so that they
+    vectorise (nibble pairs via a uint16 view: little-endian); escapes (≈ 6 %) are a branch; odd widths take
+    a per-pixel nibble path."""
     h, w = m.shape
     nb = (h * w + 1) // 2
     q_prev[:] = 0
