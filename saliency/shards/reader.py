@@ -30,6 +30,8 @@ from saliency.shards.schema import (
 )
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
 
+OPEN_SHARDS = 8  # shard files a ShardSet keeps open at once
+
 
 @dataclass(frozen=True)
 class GroundTruth:
@@ -79,12 +81,13 @@ class ShardSet:
         self._fixations: FixationTable | None = None
         self._all_fixations: FixationTable | None = None
         self._fix_groups: dict[str, np.ndarray] | None = None
-        self._handle: tuple[int, str, ShardFile] | None = None
+        self._handles: dict[str, ShardFile] = {}  # open shard files, least recently used first
+        self._handles_pid: int | None = None
 
     # ---- pickling without open files -----------------------------------------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_handle"] = None
+        state["_handles"], state["_handles_pid"] = {}, None
         return state
 
     # ---- what datasets, metrics and baselines read ----------------------------------------------
@@ -206,11 +209,16 @@ class ShardSet:
 
     # ---- integrity -------------------------------------------------------------------------------
     def _shard(self, name: str) -> ShardFile:
+        """The open shard file ``name``; up to :data:`OPEN_SHARDS` stay open (least recently used closed
+        first), so reading maps in random order does not reopen a shard for every map. A forked process
+        (DataLoader worker) opens its own."""
         pid = os.getpid()
-        if self._handle is not None and self._handle[0] == pid and self._handle[1] == name:
-            return self._handle[2]
-        if self._handle is not None and self._handle[0] == pid:
-            self._handle[2].close()
+        if self._handles_pid != pid:
+            self._handles, self._handles_pid = {}, pid   # never close what the parent process opened
+        handle = self._handles.pop(name, None)
+        if handle is not None:
+            self._handles[name] = handle
+            return handle
         info = self._meta["shards"].get(name)
         if info is None:
             raise SchemaError(f"{self.root}: manifest names shard {name!r}, which meta.json does not list")
@@ -222,7 +230,9 @@ class ShardSet:
         if size != info["bytes"]:
             raise ChecksumError(f"{path}: shard is {size} bytes, meta.json says {info['bytes']}; it is corrupt")
         handle = ShardFile(path, self._meta["format"])
-        self._handle = (pid, name, handle)
+        self._handles[name] = handle
+        if len(self._handles) > OPEN_SHARDS:
+            self._handles.pop(next(iter(self._handles))).close()
         return handle
 
     def verify(self, *, deep: bool = False) -> VerifyReport:
