@@ -141,3 +141,50 @@ def test_planes_coded_shards_of_earlier_builds_still_read_and_verify(tmp_path):
     assert scale == 0.5
     with pytest.raises(ChecksumError, match="map_sha256"):
         shard.read("00000", array_sha256(q + 1))
+
+
+@pytest.mark.parametrize("damage", ["missing", "wrong_size", "not_an_image"])
+def test_bad_stimulus_images_are_typed_errors_on_threads_too(osie_small, tmp_path, damage):
+    import shutil
+
+    from PIL import Image
+
+    from saliency.errors import ReaderError, SchemaError
+
+    images = tmp_path / "stimuli"
+    images.mkdir()
+    names = osie_small.stimuli()
+    for s in names:
+        shutil.copy(osie_small.meta.stimuli[s].path, images / s)
+    bad = images / names[4]
+    if damage == "missing":
+        bad.unlink()
+    elif damage == "wrong_size":
+        Image.new("RGB", (80, 60)).save(bad, "JPEG")
+    else:
+        bad.write_bytes(b"not an image at all")
+    err = SchemaError if damage == "wrong_size" else ReaderError
+    with pytest.raises(err, match=names[4].split(".")[0]):
+        build_shards(osie_small, tmp_path / "out", OPTS, stimuli_dir=images, shard_size=3, workers=2)
+
+
+def test_a_coded_map_changed_inside_its_shard_is_caught_by_its_map_sha256(pair, tmp_path):
+    import shutil
+
+    from saliency.errors import ChecksumError
+
+    root = tmp_path / "u16"
+    shutil.copytree(pair[1], root)
+    path = sorted((root / "maps").glob("*.parquet"))[0]
+    coded = pq.read_table(path).column("data")[1].as_py()
+    raw = bytearray(path.read_bytes())
+    at = raw.find(coded) + len(coded) // 2                # one bit in the middle of the second map's bytes
+    raw[at] ^= 1
+    path.write_bytes(bytes(raw))                           # same size: only the checksums can tell
+    ss = open_shards(root)
+    stim = ss._manifest.loc[(ss._manifest["shard"] == path.stem) & (ss._manifest["key"] == "00001"),
+                            "stimulus"].item()
+    report = ss.verify(deep=True)
+    assert not report.ok and path.name in " ".join(report.problems)   # the file's checksum first
+    with pytest.raises(ChecksumError, match="map_sha256"):
+        ss.stored_map(stim)
