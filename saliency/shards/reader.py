@@ -8,6 +8,7 @@ so it can be handed to DataLoader worker processes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from saliency.shards.schema import (
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
 
 OPEN_SHARDS = 8  # shard files a ShardSet keeps open at once
+_HANDLES_LOCK = threading.Lock()  # guards every ShardSet's open-file table (held only to look up or open)
 
 
 @dataclass(frozen=True)
@@ -211,14 +213,20 @@ class ShardSet:
     def _shard(self, name: str) -> ShardFile:
         """The open shard file ``name``; up to :data:`OPEN_SHARDS` stay open (least recently used closed
         first), so reading maps in random order does not reopen a shard for every map. A forked process
-        (DataLoader worker) opens its own."""
-        pid = os.getpid()
-        if self._handles_pid != pid:
-            self._handles, self._handles_pid = {}, pid   # never close what the parent process opened
-        handle = self._handles.pop(name, None)
-        if handle is not None:
+        (DataLoader worker) opens its own. Safe to call from several threads."""
+        with _HANDLES_LOCK:
+            pid = os.getpid()
+            if self._handles_pid != pid:
+                self._handles, self._handles_pid = {}, pid   # never close what the parent process opened
+            handle = self._handles.pop(name, None)
+            if handle is None:
+                handle = self._open_shard(name)
             self._handles[name] = handle
+            while len(self._handles) > OPEN_SHARDS:
+                self._handles.pop(next(iter(self._handles))).close()
             return handle
+
+    def _open_shard(self, name: str) -> ShardFile:
         info = self._meta["shards"].get(name)
         if info is None:
             raise SchemaError(f"{self.root}: manifest names shard {name!r}, which meta.json does not list")
@@ -229,11 +237,7 @@ class ShardSet:
             raise ChecksumError(f"{path}: shard file is missing; re-run `saliency maps` to rebuild it") from exc
         if size != info["bytes"]:
             raise ChecksumError(f"{path}: shard is {size} bytes, meta.json says {info['bytes']}; it is corrupt")
-        handle = ShardFile(path, self._meta["format"])
-        self._handles[name] = handle
-        if len(self._handles) > OPEN_SHARDS:
-            self._handles.pop(next(iter(self._handles))).close()
-        return handle
+        return ShardFile(path, self._meta["format"])
 
     def verify(self, *, deep: bool = False) -> VerifyReport:
         """Check every shard file (and fixations) against the recorded SHA-256; ``deep`` also decodes every
