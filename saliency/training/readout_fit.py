@@ -148,21 +148,34 @@ def adapt_readout(net: ReadoutNet, d: ReadoutData, canvas: tuple[int, int], *, s
     ``method``: ``"adam"`` (minibatches of 16, ``epochs`` passes, cosine-decayed ``lr``) or ``"lbfgs"``
     (full batch, at most ``epochs`` iterations, strong-Wolfe line search). ``prior``: weight of a Gaussian
     prior pulling the row toward its start (MAP; ``prior · ‖row − start‖²`` added to the loss in nats per
-    fixation), 0 = maximum likelihood. ``shifts``: also fit the readout's per-dataset operating-point shifts
-    (added at 0 to a model trained without them; :meth:`ReadoutNet.with_shifts`).
+    fixation), 0 = maximum likelihood. ``shifts``: also fit the readout's per-dataset operating-point shifts;
+    for a model trained without them, in a second stage: the model's own parameters are fitted first, then
+    the shifts join at 0 (:meth:`ReadoutNet.with_shifts`) and everything is fitted again from there.
     """
     if method not in ("adam", "lbfgs"):
         raise ConfigError(f"adapt: unknown method {method!r}; use adam or lbfgs")
-    new = net.with_shifts() if shifts else copy.deepcopy(net)
+    sub = ReadoutData(d.name, d.shards, d.features, d.fixations, {"adapt": list(stimuli)})
+    if shifts and not net.shifts:
+        first = adapt_readout(net, d, canvas, stimuli=stimuli, epochs=epochs, lr=lr, seed=seed, method=method,
+                              prior=prior, log=log)
+        return _fit_row(first.with_shifts(), sub, canvas, epochs=epochs, lr=lr, seed=seed, method=method,
+                        prior=prior, log=log)
+    new = copy.deepcopy(net)
     with torch.no_grad():
         row = new.params_for(None).detach().clone()
     new.datasets = (d.name,)
     new.dataset_params = torch.nn.Parameter(row[None].clone())
     new.dataset = None
-    sub = ReadoutData(d.name, d.shards, d.features, d.fixations, {"adapt": list(stimuli)})
     init_centre_bias(new, {d.name: sub}, canvas, split="adapt")
+    return _fit_row(new, sub, canvas, epochs=epochs, lr=lr, seed=seed, method=method, prior=prior, log=log)
+
+
+def _fit_row(new: ReadoutNet, sub: ReadoutData, canvas: tuple[int, int], *, epochs: int, lr: float, seed: int,
+             method: str, prior: float, log: Callable[[str], None] | None) -> ReadoutNet:
+    """Fit ``new``'s one parameter row on ``sub.splits["adapt"]`` in place (see :func:`adapt_readout`)."""
+    stimuli = sub.splits["adapt"]
     if method == "adam" and prior == 0:
-        fit_readout(new, {d.name: sub}, canvas, epochs=epochs, batch_size=min(16, len(stimuli)), lr=lr, seed=seed,
+        fit_readout(new, {sub.name: sub}, canvas, epochs=epochs, batch_size=min(16, len(stimuli)), lr=lr, seed=seed,
                     split="adapt", only_dataset_params=True, log=log)
         return new
     start = new.dataset_params.detach().clone()
