@@ -263,3 +263,15 @@ def test_the_gpu_recipe_is_the_cpu_recipe_scaled_up():
     differ = {k for k in cpu.keys() | gpu.keys() if cpu.get(k) != gpu.get(k)}
     assert differ == {"name", "data.height", "data.width", "data.num_workers", "data.scales", "train.epochs",
                       "train.freeze_encoder_epochs", "train.batch_size", "train.encoder_trainable_fraction"}
+
+
+def test_retune_candidates_parse_scale_sets_and_refuse_bad_ones():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sod_retune", ROOT / "benchmarks" / "sod_retune.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.parse_candidates("1;1,1.2;0.8, 1, 1.2") == ((1.0,), (1.0, 1.2), (0.8, 1.0, 1.2))
+    for bad in ("1;;1.2", "1,9", "x"):
+        with pytest.raises(ValueError):
+            mod.parse_candidates(bad)
