@@ -265,6 +265,17 @@ def test_the_gpu_recipe_is_the_cpu_recipe_scaled_up():
                       "train.freeze_encoder_epochs", "train.batch_size", "train.encoder_trainable_fraction"}
 
 
+def test_the_320_px_cpu_recipe_is_the_cpu_recipe_at_320_px_with_the_whole_encoder_fine_tuned():
+    from saliency.training.loop import _flatten
+
+    cpu = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_cpu.toml").to_dict())
+    big = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_cpu320.toml").to_dict())
+    differ = {k for k in cpu.keys() | big.keys() if cpu.get(k) != big.get(k)}
+    assert differ == {"name", "data.height", "data.width", "data.scales", "train.epochs",
+                      "train.freeze_encoder_epochs", "train.encoder_trainable_fraction"}
+    assert (big["data.height"], big["data.width"], big["train.encoder_trainable_fraction"]) == (320, 320, 1.0)
+
+
 def test_retune_candidates_parse_scale_sets_and_refuse_bad_ones():
     import importlib.util
 
