@@ -12,7 +12,14 @@ import pandas as pd
 
 from saliency.baselines.centre_loo import LeaveOneImageOut
 from saliency.baselines.mixture import components_at_fixations, fit_mixture_weights
-from saliency.baselines.observers import OBSERVER_BASELINES, ObserverPool, observer_baseline
+from saliency.baselines.observers import (
+    OBSERVER_BASELINES,
+    ObserverPool,
+    observer_baseline,
+    shared_observer_baselines,
+    shared_path_applies,
+    shared_path_fits,
+)
 from saliency.errors import SchemaError
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.centre_bias import centre_fit_stimuli, fit_centre_gaussian
@@ -74,6 +81,7 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     obs_baselines = [b for b in which if b in OBSERVER_BASELINES]
     mixture = _fit_mixtures(frame, sizes, eval_stimuli, obs_baselines, blur, centre) if regularize else {}
     centre_parts: dict[tuple[str, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
+    shared: dict[tuple[int, int], bool] = {}     # per size: observer maps shared (T − M_k) or blurred each
 
     def prepare(shape: tuple[int, int]) -> None:   # per-size caches, filled on the calling thread only
         if shape not in centre_maps:
@@ -84,6 +92,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
                     centre_parts[(b, shape)] = (w, w[1] * centre_maps[shape])
         if "centre_loo" in map_baselines:
             loo.prepare(shape)
+        if obs_baselines and shape not in shared:
+            shared[shape] = shared_path_applies(build_metrics(names, conv, seed=seed), *blur.matrices(*shape))
 
     # observer baselines build fresh metrics per image; their random streams still run on across images
     obs_rngs = {b: {m.name: m.rng for m in build_metrics(names, conv, seed=seed)} for b in obs_baselines}
@@ -113,14 +123,21 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         x = fx["x"].to_numpy(np.float64)
         y = fx["y"].to_numpy(np.float64)
         density = np.asarray(gt.density, dtype=np.float64)
+        d_sum, d_min = float(density.sum()), float(density.min())
+        d_stats = (d_sum, d_min) if np.isfinite(d_sum) and np.isfinite(d_min) else None
         base = centre_maps[shape]
         out: dict[str, Any] = {}
         for b in map_baselines:
             m = np.ones(shape) if b == "chance" else base if b == "centre_gaussian" else loo.map(gt.stimulus, shape)
             out[b] = image_results(streams[b], m, x_px=x, y_px=y, density=density, neg_idx=neg_idx,
-                                   baseline=base, shape=shape, workspace=local.ws)
-        for b in obs_baselines:
-            if x.size:
+                                   baseline=base, shape=shape, workspace=local.ws, density_stats=d_stats)
+        if obs_baselines and x.size and shared[shape] and d_stats is not None and shared_path_fits(gt):
+            out.update(shared_observer_baselines(
+                gt, tuple(obs_baselines), {b: (lambda b=b: running(obs_rngs[b])) for b in obs_baselines}, blur,
+                density, d_stats, neg_idx, centre_logs[shape], {b: centre_parts.get((b, shape)) for b in obs_baselines},
+                local.ws))
+        elif obs_baselines and x.size:
+            for b in obs_baselines:
                 out[b] = observer_baseline(gt, b, lambda b=b: running(obs_rngs[b]), blur, density,
                                            neg_idx, centre_logs[shape], centre_parts.get((b, shape)), local.ws)
         return out

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from saliency.baselines.jit import accumulate
 from saliency.maps.fusion import observer_splits
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
 from saliency.metrics.fixation import fixation_indices
-from saliency.metrics.fused import Workspace
+from saliency.metrics.fused import FUSED_METRICS, MapSource, Workspace, score_source
+from saliency.metrics.jit import LEAVE_OUT, LEAVE_OUT_MIX, OWN, OWN_MIX, block_sum
 
 OBSERVER_BASELINES = ("gold_standard", "one_human")
 
@@ -92,3 +94,124 @@ def observer_baseline(gt, mode: str, ms_factory, blur: ShardBlur, density: np.nd
                 per_fix[name].append(r[1])
             per_map[name].append(r[0])
     return per_fix, per_map
+
+
+def shared_path_applies(ms, ry: np.ndarray, rx: np.ndarray) -> bool:
+    """:func:`shared_observer_baselines` serves metrics of the fused ``pysaliency`` path with non-negative
+    blur kernels (``ry``, ``rx``: the response matrices); anything else takes :func:`observer_baseline`."""
+    return (all(m.convention.name == "pysaliency" and m.name in FUSED_METRICS for m in ms)
+            and bool((ry >= 0).all()) and bool((rx >= 0).all()))
+
+
+#: Largest buffer of per-observer maps (float64, all observers of one image) the shared path may hold per
+#: thread; bigger images / observer counts take :func:`observer_baseline`.
+MAX_SHARED_BYTES = 1 << 30
+
+
+def shared_path_fits(gt) -> bool:
+    """Whether one image's observer maps fit :data:`MAX_SHARED_BYTES`."""
+    n_obs = gt.fixations["observer"].nunique()
+    return n_obs * gt.height * gt.width * 8 <= MAX_SHARED_BYTES
+
+
+def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, blur: ShardBlur, density: np.ndarray,
+                              density_stats: tuple[float, float], neg_idx: np.ndarray, base_log: np.ndarray,
+                              mixtures: dict[str, tuple[np.ndarray, np.ndarray] | None],
+                              ws: Workspace) -> dict[str, tuple[dict[str, list[np.ndarray]], dict[str, list[float]]]]:
+    """Every observer baseline in ``modes`` of one image from shared observer maps; mode → what
+    :func:`observer_baseline` returns, the same values up to rounding (see :mod:`saliency.baselines.jit`).
+
+    Each observer's own map ``M_k`` is blurred once (the ``one_human`` map, exactly as before); the map of the
+    others, ``T − M_k`` (the ``gold_standard`` map and the ``one_human`` ground truth), and the mixtures are
+    never stored: :func:`saliency.metrics.fused.score_source` forms them pixel by pixel in its one pass. Sums
+    the pass needs up front are taken from the parts (``Σ(T − M_k) = ΣT − ΣM_k``, a mixture's sum
+    ``w_o + ΣC + H·W·u``): equal to the summed map up to rounding (relative ≈ 1e-16). Where rounding lost
+    another observer's contribution to ``T − M_k`` the map is blurred directly. Only for
+    :func:`shared_path_applies`. ms_factories: mode → fresh metrics; mixtures: mode → (weights, ``w_c · C``)
+    or None (bare maps); density_stats: (sum, min) of ``density``.
+    """
+    fx = gt.fixations
+    x = fx["x"].to_numpy(np.float64)
+    y = fx["y"].to_numpy(np.float64)
+    h, w = gt.height, gt.width
+    n = h * w
+    idx = fixation_indices(x, y, (h, w))
+    xi, yi = idx % w, idx // w
+    obs = fx["observer"].astype(str).to_numpy()
+    sw = blur.source_weights(fx)
+    splits = list(observer_splits(obs, leave_out=True))          # (observer, others, own), sorted
+    total = ws.get("obs_total", n, np.float64)
+    total[:] = 0.0
+    count = ws.get("obs_count", n, np.uint8 if len(splits) < 255 else np.int32)   # a byte a pixel when it can
+    count[:] = 0
+    own: list[tuple[np.ndarray, float]] = []
+    s_total = 0.0
+    maps = ws.get("obs_own", len(splits) * n, np.float64).reshape(len(splits), n)
+    ry, rx = blur.matrices(h, w)
+    for k, (_, _, mine) in enumerate(splits):
+        mk = maps[k]         # ShardBlur.blur's product (blur_deltas), written into a reused buffer: same bits
+        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=mk.reshape(h, w))
+        s_k = accumulate(total, count, mk)
+        s_total += s_k
+        own.append((mk, s_k))
+    runs = {}
+    for mode in modes:
+        ms = ms_factories[mode]()
+        for m in ms:
+            m.check_inputs(density=density, baseline=base_log, neg_x_px=neg_idx)
+        mix = mixtures.get(mode)
+        parts = None
+        if mix is not None:    # w_o · (L / ΣL) + w_c · C + w_u / (H·W), in this order
+            weights, centre_part = mix
+            c = np.ascontiguousarray(centre_part, dtype=np.float64).reshape(-1)
+            u = weights[2] / n
+            parts = (c, float(weights[0]), u, float(weights[0]) + block_sum(c) + n * u)
+        runs[mode] = (ms, frozenset(m.name for m in ms), parts, {m.name: [] for m in ms}, {m.name: [] for m in ms})
+    g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
+    for (_, others, mine), (mk, s_k) in zip(splits, own, strict=True):
+        if not others.any():
+            continue
+        s_others = s_total - s_k
+        direct = None
+        for mode, (_ms, names, parts, per_fix, per_map) in runs.items():
+            gold = mode == "gold_standard"
+            tgt = mine if gold else others
+            s_src = s_others if gold else s_k
+            if s_src <= 0 or s_others <= 0:
+                continue
+            t_idx = idx[tgt]
+            kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
+            if gold:
+                kw.update(density=g, density_stats=density_stats)
+            else:
+                kw.update(leave_out_density=True, density_stats=(s_others, 0.0))
+            res, exact = None, direct is None
+            if exact:
+                kind = (LEAVE_OUT if gold else OWN) if parts is None else (LEAVE_OUT_MIX if gold else OWN_MIX)
+                src = MapSource(kind=kind, t=total, mk=mk, count=count, s_src=s_src)
+                if parts is not None:
+                    src.c, src.w_obs, src.uniform = parts[0], parts[1], parts[2]
+                res, exact = score_source(src, t_idx, names, total=parts[3] if parts else s_src, mn=0.0, **kw)
+            if not exact:         # T − M_k lost another observer to rounding: that map blurred directly
+                if direct is None:
+                    direct = blur.blur(xi[others], yi[others], h, w, sw[others]).reshape(-1)
+                    s_direct = float(direct.sum())
+                res = _score_direct(direct, s_direct, mk, s_k, gold, parts, t_idx, names, kw, n)
+            for name, r in res.items():
+                if r[1] is not None:
+                    per_fix[name].append(r[1])
+                per_map[name].append(r[0])
+    return {mode: (per_fix, per_map) for mode, (_, _, _, per_fix, per_map) in runs.items()}
+
+
+def _score_direct(others: np.ndarray, s_others: float, mk: np.ndarray, s_k: float, gold: bool, parts, t_idx,
+                  names, kw: dict, n: int) -> dict:
+    """Score one observer set with the others' map given as an array (the exact fallback)."""
+    m, s_m = (others, s_others) if gold else (mk, s_k)
+    if parts is not None:
+        c, w_obs, u, _ = parts
+        m = ((m / s_m) * w_obs + c) + u
+        s_m = block_sum(m)
+    if not gold:
+        kw = {**kw, "leave_out_density": False, "density": others, "density_stats": (s_others, 0.0)}
+    return score_source(MapSource(a=m), t_idx, names, total=s_m, mn=0.0, **kw)[0]

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
+
+if TYPE_CHECKING:
+    from saliency.fixations.selection import FixationSelection
 
 ORDER = 20
 
 
 def register(app: typer.Typer) -> None:
     app.command("maps")(maps)
+
+
+def _selection(select: str | None, dataset: str) -> FixationSelection:
+    """``--select`` resolved against the dataset card (saliency.ingest, with every reader, is imported
+    only when a selection is given)."""
+    from saliency.fixations.selection import FixationSelection
+
+    if select is None:
+        return FixationSelection()
+    from saliency.ingest import resolve_selection
+
+    return resolve_selection(select, dataset)
 
 
 def maps(
@@ -42,7 +57,7 @@ def maps(
         "compressed; needs parquet) | float32 | float16."),
     fmt: Literal["parquet", "npz"] = typer.Option("parquet", "--format",
                                                   help="Shard format: parquet | npz (uncompressed)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes (one shard each at a time)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Threads computing maps (the compiled blur, coding and hashing release the GIL)."),
     shard_size: int = typer.Option(256, "--shard-size", min=1, help="Maps per shard."),
     shard_index: int = typer.Option(0, "--shard-index", min=0, help="This task's part (job arrays)."),
     shard_count: int = typer.Option(1, "--shard-count", min=1, help="Number of parts (job arrays)."),
@@ -62,7 +77,6 @@ def maps(
     from saliency.cli.common import console, print_json
     from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
-    from saliency.ingest import resolve_selection
     from saliency.maps.options import MapOptions
     from saliency.progress import progress, rate_text
     from saliency.shards import build_shards, finalize_shards
@@ -85,7 +99,7 @@ def maps(
     options = MapOptions(sigma=sigma, sigma_unit=sigma_unit, mode=mode, truncate=truncate,
                          duration_weighted=duration_weighted, observer_equal=observer_equal,
                          drop_first=drop_first, fc_cycles=mit_fc, binary=binary,
-                         selection=resolve_selection(select, table.meta.name))
+                         selection=_selection(select, table.meta.name))
     out = out or Path("outputs") / table.meta.name / "shards"
     if rebuild:
         from saliency.shards.seal import remove_shard_set

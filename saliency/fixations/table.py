@@ -180,11 +180,14 @@ class FixationTable:
         dur = df["duration_ms"].to_numpy()
         fail(dur < 0, "duration_ms must not be negative")
         fail(~df["eye"].isin(EYES).to_numpy(), f"eye must be one of {EYES}")
-        fail(~df["stimulus"].isin(list(self.meta.stimuli)).to_numpy(),
+        # sizes per distinct stimulus, gathered by code (Series.map of a dict is ~10× slower on 100k rows)
+        codes, names = pd.factorize(df["stimulus"])          # missing → −1, which picks the NaN appended last
+        info = [self.meta.stimuli.get(n) for n in names]
+        fail((codes < 0) | ~np.array([i is not None for i in info] + [False])[codes],
              "stimulus is not listed in the dataset metadata")
         if len(df):
-            w = df["stimulus"].map({k: s.width_px for k, s in self.meta.stimuli.items()}).to_numpy(float)
-            h = df["stimulus"].map({k: s.height_px for k, s in self.meta.stimuli.items()}).to_numpy(float)
+            w = np.array([i.width_px for i in info] + [np.nan], float)[codes]
+            h = np.array([i.height_px for i in info] + [np.nan], float)[codes]
             x, y = df["x"].to_numpy(), df["y"].to_numpy()
             fail((x < 0) | (y < 0) | (x >= w) | (y >= h),
                  "fixation lies outside the stimulus (expected 0 ≤ x < width, 0 ≤ y < height)")
@@ -206,7 +209,8 @@ class FixationTable:
     def read_parquet(cls, path: str | Path) -> FixationTable:
         path = Path(path)
         try:
-            table = pq.read_table(path)
+            with pq.ParquetFile(path) as fh:  # one file: no pyarrow.dataset import
+                table = fh.read()
         except (OSError, pa.ArrowInvalid) as exc:
             raise SchemaError(f"{path}: not a readable Parquet fixation table ({exc})") from exc
         meta_raw = (table.schema.metadata or {}).get(META_KEY)

@@ -118,6 +118,16 @@ class SeparableGaussian:
         self._tile = max(128, reach)
 
     @property
+    def support(self) -> tuple[np.ndarray, ...]:
+        """(ylo, yhi, xlo, xhi): int64 first and last pixel each row's and each column's delta reaches."""
+        return self._extent
+
+    @functools.cached_property
+    def response_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Σᵢ Ry[r, i], Σⱼ Rx[c, j]) in float64: the blur of a unit delta at (r, c) sums to their product."""
+        return self.ry.sum(axis=1, dtype=np.float64), self.rx.sum(axis=1, dtype=np.float64)
+
+    @property
     def fc_cycles(self) -> float | None:
         """The mit_fft cut-off actually used (cycles per FFT grid), else None."""
         if self.mode != "mit_fft":

@@ -124,14 +124,16 @@ def _scipy_response(size: int, w: np.ndarray, mode: str) -> np.ndarray:
     ``2k·size``; every copy within reach adds its weight.
     """
     radius = (w.size - 1) // 2
-    i = np.arange(size)
     r = np.arange(size)
     out = np.zeros((size, size), dtype=np.float64)
 
     def add(pos: np.ndarray) -> None:
-        off = i[None, :] - pos[:, None]
-        inside = np.abs(off) <= radius
-        out[inside] += w[(off + radius)[inside]]
+        # one kernel tap (offset o) at a time: R[r, pos[r] + o] += w[o + radius] where that column exists;
+        # each element gets at most one tap per call, so the sums are those of the dense form, bit for bit
+        for o in range(max(-radius, -int(pos.max())), min(radius, size - 1 - int(pos.min())) + 1):
+            col = pos + o
+            ok = (col >= 0) & (col < size)
+            out[r[ok], col[ok]] += w[o + radius]
 
     if mode == "constant":
         add(r)

@@ -153,14 +153,17 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                   y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
-                  shape: tuple[int, int] | None = None, workspace: Any = None) -> dict[str, Result]:
+                  shape: tuple[int, int] | None = None, workspace: Any = None,
+                  map_stats: tuple[float, float] | None = None,
+                  density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
     """Score one image with every metric WITHOUT recording it (thread-safe); metric name → result.
 
     ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
     indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
-    (one per thread).
+    (one per thread). ``map_stats`` / ``density_stats``: (sum, min) of the map / ground truth if known
+    (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
     """
     from saliency.metrics.fixation import _fit, fixation_indices
     from saliency.metrics.fused import FUSED_METRICS, log_density_at, score_pysaliency
@@ -185,7 +188,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
         conv = fused[0].convention
         m2 = smap[0] if smap.ndim == 3 and smap.shape[0] == 1 else smap
         if shape is not None and m2.ndim == 2 and m2.shape != tuple(shape):
-            m2 = _fit(m2, shape, conv, any(bool(m.resize) for m in fused))
+            m2 = _fit(np.asarray(m2, dtype=np.float64), shape, conv, any(bool(m.resize) for m in fused))
+            map_stats = None
         names = {m.name for m in fused}
         n_fix = 0 if x_px is None else len(x_px)
         fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
@@ -197,7 +201,7 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
             baseline_log = log_density_at(b, fix_idx)
         out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx,
                                     baseline_log=baseline_log, log_density=log_density,
-                                    workspace=workspace))
+                                    workspace=workspace, map_stats=map_stats, density_stats=density_stats))
     if rest:
         if neg is None and neg_idx is not None and shape is not None:
             neg = (neg_idx % shape[1], neg_idx // shape[1])
@@ -210,21 +214,32 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
     return out
 
 
-def checked_map(stimulus: str, smap: Any, log_density: bool = False) -> np.ndarray:
-    """``smap`` as a float64 array, or a :class:`SchemaError` naming the stimulus: not numeric, not 2-D
-    (a leading axis of 1 is allowed), or holding NaN/±inf (``log_density``: −inf is a zero density)."""
+def checked_map(stimulus: str, smap: Any, log_density: bool = False) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """(``smap`` as a float32/float64 array, its (sum, min) or None), or a :class:`SchemaError` naming the
+    stimulus: not numeric, not 2-D (a leading axis of 1 is allowed), or holding NaN/±inf (``log_density``:
+    −inf is a zero density). float32 stays float32 (every metric converts values exactly where it needs
+    float64); finiteness is read off the sum (one compiled pass), the values are searched only when it is
+    not finite. The (sum, min) is returned for maps that are not log-densities (the metrics reuse it)."""
+    from saliency.metrics.jit import sum_min
+
     try:
-        a = np.asarray(smap, dtype=np.float64)
+        a = np.asarray(smap)
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"prediction for stimulus {stimulus!r} is not a numeric array ({exc})") from exc
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[0] == 1)) or a.size == 0:
         raise SchemaError(f"prediction for stimulus {stimulus!r} has shape {a.shape}; expected a 2-D (H, W) map")
+    flat = np.ascontiguousarray(a).reshape(-1)
+    stats = sum_min(flat)
+    if np.isfinite(stats[0]):
+        return a, (None if log_density else stats)
     bad = np.isnan(a) | (np.isposinf(a) if log_density else np.isinf(a))
     if bad.any():
         y, x = np.unravel_index(int(np.flatnonzero(bad.reshape(-1))[0]), a.shape)[-2:]
         raise SchemaError(f"prediction for stimulus {stimulus!r} holds {int(bad.sum())} non-finite values "
                           f"(first at row {y}, column {x}: {a.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]]})")
-    return a
+    return a, None          # finite values whose sum overflows, or a log-density with −inf
 
 
 def check_finite_results(stimulus: str, smap: np.ndarray, results: Mapping[str, Result]) -> None:
@@ -502,12 +517,12 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
         if not hasattr(local, "ws"):
             local.ws = Workspace()
-        smap = checked_map(stimulus, smap, log_density)
+        smap, stats = checked_map(stimulus, smap, log_density)
         try:
             if prob is not None:
-                results = prob.results(smap, kw, stimulus, local.ws)
+                results = prob.results(smap.astype(np.float64, copy=False), kw, stimulus, local.ws)
             else:
-                results = image_results(ms, smap, workspace=local.ws, **kw)
+                results = image_results(ms, smap, workspace=local.ws, map_stats=stats, **kw)
         except SaliencyError as exc:
             raise type(exc)(f"prediction for stimulus {stimulus!r}: {exc}") from exc
         except (ValueError, IndexError, FloatingPointError) as exc:

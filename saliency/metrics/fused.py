@@ -3,10 +3,10 @@
 The per-metric functions of :mod:`saliency.metrics.fixation` each validate, convert and normalise the map
 again; here each map is read once and what several metrics share is computed once:
 
-- the prediction in its own dtype (float32 ranks are exact), only the pixels at or above the lowest fixated
-  value sorted: AUC of fixation i is ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from two
-  ``searchsorted`` of the fixated values;
-- the values at the shuffled negatives (other images' fixations), sorted once: sAUC likewise;
+- the prediction in its own dtype (float32 ranks are exact): AUC of fixation i is
+  ``(#{pixels < s_i} + ½ #{pixels = s_i}) / (H·W)`` from the exact rank counts of
+  :func:`~saliency.metrics.jit.rank_counts` (one compiled bucketing pass, no sort of the map);
+- the values at the shuffled negatives (other images' fixations) counted the same way: sAUC likewise;
 - sum and minimum of each map, then one compiled pass for the
   centred sums of squares and cross products (NSS population std, CC), SIM and KL of the two densities
   ``to_density`` (:func:`~saliency.metrics.jit.pair_stats`); IG takes the log-density only at the fixations.
@@ -20,18 +20,34 @@ valid maps are not scanned an extra time.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from saliency.errors import SchemaError
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
-from saliency.metrics.jit import compress_at_least, pair_stats
+from saliency.metrics.jit import (
+    G_LEAVE_OUT,
+    G_NONE,
+    G_PLAIN,
+    LEAVE_OUT,
+    LEAVE_OUT_MIX,
+    OWN,
+    OWN_MIX,
+    PLAIN,
+    RankBuckets,
+    map_pass,
+    sum_min,
+    values_at,
+)
 
-__all__ = ["FUSED_METRICS", "Workspace", "log_density_at", "rank_in_sorted", "score_pysaliency"]
+__all__ = ["FUSED_METRICS", "MapSource", "Workspace", "log_density_at", "score_pysaliency", "score_source"]
 
 #: Metrics the fused path computes (the ``pysaliency`` convention; EMD and ``mit`` use the general path).
 FUSED_METRICS = frozenset({"auc_judd", "auc_borji", "sauc", "nss", "ig", "cc", "kl", "sim"})
 _LOG2 = math.log(2.0)
+_EMPTY = np.empty(0)
+_EMPTY_IDX = np.empty(0, np.int64)
 
 
 class Workspace:
@@ -77,8 +93,7 @@ def log_density_at(m: np.ndarray, idx: np.ndarray, *, log_density: bool = False)
             raise _non_finite("baseline map")
         return out
     flat = flat.astype(np.float64, copy=False)
-    total = flat.sum()
-    mn = flat.min()
+    total, mn = sum_min(flat)              # as score_pysaliency sums a map: a model's IG against itself is 0
     if not (np.isfinite(total) and np.isfinite(mn)):
         raise _non_finite("baseline map")
     shift = mn if mn < 0 else 0.0
@@ -89,10 +104,42 @@ def log_density_at(m: np.ndarray, idx: np.ndarray, *, log_density: bool = False)
         return np.log((flat[idx] - shift) / total)
 
 
+@dataclass
+class MapSource:
+    """A map for :func:`score_source`, read or produced in the pass (:func:`saliency.metrics.jit.map_pass`).
+
+    ``kind`` PLAIN: the flat array ``a`` (float32/float64). The observer kinds (LEAVE_OUT, LEAVE_OUT_MIX,
+    OWN, OWN_MIX) build the map from ``t`` (all observers' map), ``mk`` (one observer's), ``c`` (the mixture's
+    centre part), ``s_src`` (the sum the observer map is divided by), ``w_obs`` and ``uniform`` (float64,
+    flat); ``count``: observers with a positive map at each pixel (uint8 or int32), for the exactness check.
+    """
+
+    kind: int = PLAIN
+    a: np.ndarray = field(default_factory=lambda: _EMPTY)
+    t: np.ndarray = field(default_factory=lambda: _EMPTY)
+    mk: np.ndarray = field(default_factory=lambda: _EMPTY)
+    c: np.ndarray = field(default_factory=lambda: _EMPTY)
+    count: np.ndarray = field(default_factory=lambda: np.empty(0, np.int32))
+    s_src: float = 1.0
+    w_obs: float = 1.0
+    uniform: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return self.a.size if self.kind == PLAIN else self.t.size
+
+    def at(self, idx: np.ndarray) -> np.ndarray:
+        """float64 values at flat indices, exactly as the pass computes them."""
+        return values_at(self.kind, idx, self.a, self.t, self.mk, self.c, self.count, self.s_src, self.w_obs,
+                         self.uniform)
+
+
 def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *,
                      density: np.ndarray | None = None, neg_idx: np.ndarray | None = None,
                      baseline_log: np.ndarray | None = None, log_density: bool = False,
-                     workspace: Workspace | None = None) -> dict[str, tuple[float, np.ndarray | None]]:
+                     workspace: Workspace | None = None, map_stats: tuple[float, float] | None = None,
+                     density_stats: tuple[float, float] | None = None
+                     ) -> dict[str, tuple[float, np.ndarray | None]]:
     """Score one image with the requested ``pysaliency``-convention metrics.
 
     saliency_map: (H, W) prediction (a log-density if ``log_density``: IG uses it as is, NSS/CC/KL/SIM use
@@ -101,6 +148,9 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     density: (H, W) ground truth (CC, KL, SIM). neg_idx: flat indices of the shuffled negatives (sAUC).
     baseline_log: (N,) natural log of the baseline density at the fixations (IG; :func:`log_density_at`).
     workspace: buffers reused across calls (one per thread; a fresh one if None).
+    map_stats, density_stats: (sum, min) of the float64 map / ground truth when the caller already has them
+    (both finite; not for ``log_density``): the pass computing them is skipped. Only the sign of the minimum
+    is used, so a map known to be non-negative may give 0.0.
     Returns metric → (image score, per-fixation values or None); AUC-Borji equals AUC-Judd here.
     """
     ws = workspace if workspace is not None else Workspace()
@@ -123,68 +173,132 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         src = np.exp(flat, out=ws.get("map", n, f64), dtype=f64)
     else:
         src = flat
-    if need_map:
-        total, mn = float(np.add.reduce(src, dtype=f64)), float(src.min())
+    if need_map and map_stats is not None and not log_density:
+        total, mn = float(map_stats[0]), float(map_stats[1])
+    else:
+        total, mn = sum_min(src)
         if not np.isfinite(total) and not np.isfinite(src).all():
             raise _non_finite("saliency map")
-    elif not np.isfinite(flat.sum()) and not np.isfinite(flat).all():
-        raise _non_finite("saliency map")
 
-    if has_fix and metrics & {"auc_judd", "auc_borji", "sauc"}:
-        pos = flat[fix_idx]
-        if metrics & {"auc_judd", "auc_borji"}:
-            v = _auc_all_pixels(flat, pos, ws)
-            for k in ("auc_judd", "auc_borji"):
-                if k in metrics:
-                    out[k] = (float(v.mean()), v)
-        if "sauc" in metrics:
-            if neg_idx is None or len(neg_idx) == 0:
-                raise SchemaError("sauc needs fixations of other images as negatives")
-            neg_idx = np.asarray(neg_idx, dtype=np.int64)
-            neg = np.take(flat, neg_idx, out=ws.get("negatives", neg_idx.size, flat.dtype))
-            neg.sort()
-            v = rank_in_sorted(neg, pos)
-            out["sauc"] = (float(v.mean()), v)
-
-    if not need_map:
-        if has_fix and "ig" in metrics:       # log-density prediction: IG needs only the fixated values
-            out["ig"] = _ig(flat[fix_idx].astype(f64), baseline_log)
-        return out
-
-    mean = total / n
-    pair = bool(metrics & {"cc", "kl", "sim"})
-    g, g_mean, g_shift, g_total = src, 0.0, 0.0, 1.0
-    if pair:
+    g_stats = None
+    if metrics & {"cc", "kl", "sim"}:
         if density is None:
             raise SchemaError("cc, kl and sim need the ground-truth density")
         gm = _map(density, "ground-truth map")
         if gm.shape != m.shape:
             raise SchemaError(f"saliency map has shape {m.shape} but the ground truth is {gm.shape}; the "
                               "'pysaliency' convention does not resize implicitly (pass resize=True)")
-        g = gm.ravel()
-        g_sum, g_min = float(np.add.reduce(g, dtype=f64)), float(g.min())
-        if not np.isfinite(g_sum) and not np.isfinite(g).all():
-            raise _non_finite("ground-truth map")
-        g_mean = g_sum / n
-        g_shift, g_total = _density_scale(g, g_sum, g_min)
-    p_shift, p_total = _density_scale(src, total, mn) if pair else (0.0, 1.0)
-    ss, ssg, cross, sim, kl = pair_stats(src, mean, p_shift, p_total, g, g_mean, g_shift, g_total, pair,
-                                         PYSALIENCY_KL_EPS)
+        density = gm.ravel()
+        if density_stats is not None:
+            g_stats = (float(density_stats[0]), float(density_stats[1]))
+        else:
+            g_stats = sum_min(density)
+            if not np.isfinite(g_stats[0]) and not np.isfinite(density).all():
+                raise _non_finite("ground-truth map")
 
+    if log_density:      # ranks of the log-density itself, everything else of exp(map)
+        rank_metrics = metrics & {"auc_judd", "auc_borji", "sauc"}
+        if has_fix and rank_metrics:
+            out.update(score_source(MapSource(a=flat), fix_idx, rank_metrics, total=0.0, mn=0.0,
+                                    neg_idx=neg_idx, workspace=ws)[0])
+        if has_fix and "ig" in metrics:
+            out["ig"] = _ig(flat[fix_idx].astype(f64), baseline_log)
+        rest = metrics & {"nss", "cc", "kl", "sim"}
+        if rest:
+            out.update(score_source(MapSource(a=src), fix_idx, rest, total=total, mn=mn, density=density,
+                                    density_stats=g_stats, workspace=ws)[0])
+        return out
+    return score_source(MapSource(a=flat), fix_idx, metrics, total=total, mn=mn, density=density,
+                        density_stats=g_stats, neg_idx=neg_idx, baseline_log=baseline_log, workspace=ws)[0]
+
+
+def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *, total: float,
+                 mn: float, density: np.ndarray | None = None, density_stats: tuple[float, float] | None = None,
+                 leave_out_density: bool = False, neg_idx: np.ndarray | None = None,
+                 baseline_log: np.ndarray | None = None,
+                 workspace: Workspace | None = None) -> tuple[dict[str, tuple[float, np.ndarray | None]], bool]:
+    """The ``pysaliency`` metrics of one map in one :func:`~saliency.metrics.jit.map_pass`; returns (metric →
+    (image score, per-fixation values or None), exact).
+
+    source: the map; total, mn: its sum and minimum (only the sign of ``mn`` is used; validated finite by
+    the caller). density (flat) and density_stats (sum, min): the ground truth of CC/KL/SIM, or
+    ``leave_out_density``: the source's ``T − M`` is the ground truth (``density_stats`` its sum and 0).
+    exact: False when a leave-out map lost another observer's contribution to rounding (the caller must
+    build that map directly; the scores are then not to be used).
+    """
+    ws = workspace if workspace is not None else Workspace()
+    n = source.size
+    _check_source(source, leave_out_density and bool(metrics & {"cc", "kl", "sim"}))
+    fix_idx = np.asarray(fix_idx, dtype=np.int64)
+    has_fix = fix_idx.size > 0
+    if has_fix and (fix_idx.min() < 0 or fix_idx.max() >= n):
+        raise SchemaError(f"fixation indices outside the map ({fix_idx.min()}, {fix_idx.max()} of {n} pixels)")
+    out: dict[str, tuple[float, np.ndarray | None]] = {}
+    pos = source.at(fix_idx) if has_fix else _EMPTY
+    rank_all = has_fix and bool(metrics & {"auc_judd", "auc_borji"})
+    want_sauc = has_fix and "sauc" in metrics
+    neg = _EMPTY_IDX
+    if want_sauc:
+        if neg_idx is None or len(neg_idx) == 0:
+            raise SchemaError("sauc needs fixations of other images as negatives")
+        neg = np.asarray(neg_idx, dtype=np.int64)
+        if neg.size > 1 and not (neg[1:] >= neg[:-1]).all():
+            neg = np.sort(neg)
+        if neg[0] < 0 or neg[-1] >= n:
+            raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
+    few, few_less, few_eq = _EMPTY, _EMPTY_IDX, _EMPTY_IDX
+    if rank_all or want_sauc:
+        rb = RankBuckets(pos, ws)
+        few = rb.few if rank_all else _EMPTY
+        few_less, few_eq = rb.few_counts()
+        hist_all, buf_all = rb.buffers("all", n if rank_all and not few.size else 0, lanes=4)
+        hist_neg, buf_neg = rb.buffers("neg", neg.size)
+        klo, shift, marks = rb.klo, rb.shift, rb.marks
+    else:
+        hist_all = hist_neg = np.zeros(1, np.int64)
+        buf_all = buf_neg = np.empty(1, np.uint64)
+        klo, shift, marks = np.uint64(0), np.uint64(0), np.zeros(1, np.bool_)
+    pair = bool(metrics & {"cc", "kl", "sim"})
+    need_stats = pair or bool(metrics & {"nss"})
+    g_kind, g, g_mean, g_shift, g_total = G_NONE, _EMPTY, 0.0, 0.0, 1.0
+    if pair:
+        if leave_out_density:
+            g_kind = G_LEAVE_OUT
+            g_mean, g_total = density_stats[0] / n, density_stats[0]
+        else:
+            if density is None:
+                raise SchemaError("cc, kl and sim need the ground-truth density")
+            g_kind, g = G_PLAIN, np.ascontiguousarray(density).ravel()
+            g_mean = density_stats[0] / n
+            g_shift, g_total = _density_scale(g, *density_stats)
+    p_shift, p_total = _density_scale(source.a, total, mn) if pair else (0.0, 1.0)
+    mean = total / n
+    ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost = map_pass(
+        source.kind, source.a, source.t, source.mk, source.c, source.count, source.s_src, source.w_obs,
+        source.uniform, g_kind, g, mean, p_shift, p_total, g_mean, g_shift, g_total, pair, PYSALIENCY_KL_EPS,
+        rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, few, few_less, few_eq, need_stats)
+    if rank_all:
+        less, eq = (rb.finish_few(few_less, few_eq) if few.size
+                    else rb.finish(below_all, hist_all, buf_all, k_all))
+        v = (less + 0.5 * eq) / n
+        for k in ("auc_judd", "auc_borji"):
+            if k in metrics:
+                out[k] = (float(v.mean()), v)
+    if want_sauc:
+        less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg)
+        v = (less + 0.5 * eq) / neg.size
+        out["sauc"] = (float(v.mean()), v)
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)
-        val = src[fix_idx].astype(f64) - mean
-        val = val / std if std else val
+        val = pos - mean
+        with np.errstate(invalid="ignore", over="ignore"):     # an overflowing map: caught as a non-finite score
+            val = val / std if std else val
         out["nss"] = (float(val.mean()), val)
     if has_fix and "ig" in metrics:
-        if log_density:
-            lp = flat[fix_idx].astype(f64)
-        else:
-            shift = mn if mn < 0 else 0.0
-            tot = total - shift * n
-            with np.errstate(divide="ignore"):
-                lp = (np.log((src[fix_idx].astype(f64) - shift) / tot) if tot
-                      else np.full(fix_idx.size, -np.log(n)))
+        shift_ = mn if mn < 0 else 0.0
+        tot = total - shift_ * n
+        with np.errstate(divide="ignore"):
+            lp = np.log((pos - shift_) / tot) if tot else np.full(fix_idx.size, -np.log(n))
         out["ig"] = _ig(lp, baseline_log)
     if "cc" in metrics:
         den = math.sqrt(ss * ssg)
@@ -193,30 +307,21 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         out["sim"] = (sim, None)
     if "kl" in metrics:
         out["kl"] = (kl, None)
-    return out
+    return out, not lost
 
 
-def rank_in_sorted(sorted_negatives: np.ndarray, positives: np.ndarray) -> np.ndarray:
-    """Per-positive rank AUC against already sorted negatives: (#{neg < p} + ½ #{neg = p}) / #neg.
-
-    Same arithmetic as :func:`saliency.metrics.fixation.rank_auc` (integer counts, then one division).
-    """
-    lo = np.searchsorted(sorted_negatives, positives, side="left")
-    hi = np.searchsorted(sorted_negatives, positives, side="right")
-    return (lo + 0.5 * (hi - lo)) / sorted_negatives.size
-
-
-def _auc_all_pixels(flat: np.ndarray, pos: np.ndarray, ws: Workspace) -> np.ndarray:
-    """Rank AUC of each fixated value against every pixel (ties ½), exactly, sorting only the pixels at or
-    above the lowest fixated value (those below count as "less" for every fixation)."""
-    n = flat.size
-    buf = ws.get("sorted", n, flat.dtype)
-    rest = buf[:compress_at_least(flat, flat.dtype.type(pos.min()), buf)]
-    rest.sort()
-    below = n - rest.size
-    lo = below + np.searchsorted(rest, pos, side="left")
-    hi = below + np.searchsorted(rest, pos, side="right")
-    return (lo + 0.5 * (hi - lo)) / n
+def _check_source(source: MapSource, leave_out_density: bool) -> None:
+    """The compiled pass does not check bounds: every array a kind reads must cover the map."""
+    n = source.size
+    need = {PLAIN: ("a",), LEAVE_OUT: ("t", "mk", "count"), LEAVE_OUT_MIX: ("t", "mk", "c", "count"),
+            OWN: ("mk",), OWN_MIX: ("mk", "c")}.get(source.kind)
+    if need is None:
+        raise SchemaError(f"unknown map kind {source.kind}")
+    if leave_out_density:
+        need = (*need, "t", "mk", "count")
+    short = [k for k in need if getattr(source, k).size != n]
+    if short:
+        raise SchemaError(f"map kind {source.kind}: {short} do not have the map's {n} pixels")
 
 
 def _density_scale(v: np.ndarray, total: float, mn: float) -> tuple[float, float]:

@@ -1,74 +1,463 @@
-"""Compiled (numba) single-pass kernel behind :func:`saliency.metrics.fused.score_pysaliency`.
+"""Compiled (numba) kernels behind :func:`saliency.metrics.fused.score_pysaliency` and the observer baselines.
 
-:func:`pair_stats` reads the prediction and the ground truth once for what numpy needed five full-size
-temporaries and passes for: the centred sums of squares and cross products (NSS, CC) and, with both maps
-as densities, SIM's ``Σ min`` and KL's ``Σ g · log(g / (p + ε) + ε)``; pixels where the ground truth is 0
-add exactly 0 to KL (as ``0 · log(…)`` does in numpy), so their logarithm is skipped. :func:`compress_at_least` gathers the pixels at or
-above the lowest fixated value for the exact AUC in one pass; the ranks themselves stay in numpy (its
-vectorised sort of those pixels, and of the shuffled negatives, beat a compiled per-pixel binary search
-on OSIE maps).
+:func:`map_pass` reads a map (and the ground truth) once, block by block (1024 pixels, kept in L1 cache), and
+gathers everything the seven ``pysaliency`` metrics need from full maps:
 
-Sums are blocked (partial sums of 1024 values, so rounding error grows like a pairwise sum's, not a running
-sum's) and densities are formed by multiplying with the reciprocal of the sum: against numpy's formulas the
-results differ by relative amounts of order 1e-15 (golden tests: 1e-9 against pysaliency, 1e-12 fused vs
-general path).
+- the centred sums of squares and cross products (NSS, CC), and with both maps as densities SIM's ``Σ min``
+  and KL's ``Σ g · log(g / (p + ε) + ε)`` (where ``g = 0`` the term is exactly 0, as ``0 · log(…)`` in numpy).
+  This part is vectorised (re-association allowed within a block, so sums are blocked: partial sums of 1024
+  values in SIMD lanes; rounding error grows like a pairwise sum's). The logarithm is computed in the loop
+  (:func:`_log`, ≤ 1 ulp from libm on positive normal numbers) rather than by numba's scalar libm call;
+- the exact rank counts behind the AUCs (``#{v < u}``, ``#{v = u}`` for each distinct fixated value ``u``)
+  without sorting: every value between the lowest and the highest fixated value is bucketed by the leading
+  bits of its order-preserving integer key (monotone, so a value in a lower bucket is smaller); each bucket is
+  counted, and only the values sharing a bucket with a fixated value are copied out and sorted
+  (:class:`RankBuckets`). The shuffled negatives (sorted flat indices) are picked out of each block on the way.
+
+The map itself may be produced in the loop instead of read (``kind``): a plain array, or the observer maps of
+:mod:`saliency.baselines` — ``T − M_k`` (all observers but ``k``) or ``M_k``, each bare or as the mixture
+``((L / ΣL) · w + C) + u`` — computed element by element in IEEE order (no fast-math), exactly as numpy's
+element-wise operations would; :func:`values_at` gives the same values at given pixels.
+
+Against numpy's formulas results differ by relative amounts of order 1e-15 (golden tests: 1e-9 against
+pysaliency, 1e-12 fused vs general path). Rank counts are integers, exact.
 """
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 _BLOCK = 1024
+_LOG2_BUCKETS = 12
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def block_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Σ a of a flat float32/float64 array in float64, blocked like the pair pass (vectorised; a NaN or ±inf
+    anywhere makes it non-finite)."""
+    s = 0.0
+    for start in range(0, a.size, _BLOCK):
+        b = 0.0
+        for i in range(start, min(start + _BLOCK, a.size)):
+            b += np.float64(a[i])
+        s += b
+    return s
+
+
+def sum_min(a: np.ndarray) -> tuple[float, float]:
+    """(Σ a, min a) in float64: the compiled blocked sum and numpy's (vectorised) minimum."""
+    return block_sum(a), float(a.min())
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_pass(bits: np.ndarray, sign: np.uint64, mask: np.uint64, klo: np.uint64, shift: np.uint64,
+                 marks: np.ndarray, hist: np.ndarray, buf: np.ndarray) -> tuple[int, int]:  # pragma: no cover
+    """Count the keys below ``klo``; bucket the others by ``(key − klo) >> shift`` (the last slot of ``hist``
+    gathers every bucket past it and the keys below ``klo``; never marked); copy the keys of marked buckets to ``buf``. Runs of one
+    bucket (smooth maps) are counted in a register before they are added to ``hist``."""
+    below = 0
+    k = 0
+    last = np.uint64(hist.size - 1)
+    cur = last
+    run = 0
+    for i in range(bits.size):
+        b = np.uint64(bits[i])
+        if b & sign:
+            key = sign if b == sign else (~b) & mask        # negative floats; −0 is +0
+        else:
+            key = b | sign
+        lo = key < klo
+        below += lo
+        j = last if lo else min((key - klo) >> shift, last)
+        if j != cur:
+            hist[cur] += run
+            cur = j
+            run = 0
+        run += 1
+        if marks[j]:
+            buf[k] = key
+            k += 1
+    hist[cur] += run
+    return below, k
+
+
+_KEY_TYPES = {np.dtype(np.float32): (np.uint32, np.uint64(0x80000000), np.uint64(0xFFFFFFFF)),
+              np.dtype(np.float64): (np.uint64, np.uint64(0x8000000000000000), np.uint64(0xFFFFFFFFFFFFFFFF))}
+
+
+def _keys(values: np.ndarray) -> np.ndarray:
+    """Order-preserving unsigned keys of float values (−0 and +0 share one key), numpy's version of the
+    kernels'."""
+    utype, sign, mask = _KEY_TYPES[values.dtype]
+    b = values.view(utype).astype(np.uint64)
+    neg = (b & sign) != 0
+    return np.where(neg, np.where(b == sign, sign, (~b) & mask), b | sign)
+
+
+class RankBuckets:
+    """Buckets prepared from the positives (fixated values) for one or more bucketing passes.
+
+    positives: values in the dtype the pass keys (float32 for :func:`rank_counts` of a float32 map, float64
+    in :func:`map_pass`). ``klo``, ``shift``, ``marks`` configure the pass; :meth:`buffers` gives each pass its
+    histogram and key buffer; :meth:`finish` turns a pass's output into per-positive counts.
+    """
+
+    def __init__(self, positives: np.ndarray, workspace=None, capacity: int = 0) -> None:
+        pos = np.asarray(positives)
+        self.dtype = pos.dtype
+        self.u, inv = np.unique(pos, return_inverse=True)
+        self.inverse = inv.ravel()
+        keys_u = _keys(self.u)
+        self.ukeys = np.unique(keys_u)                            # −0 and +0 → one key
+        self.slot = np.searchsorted(self.ukeys, keys_u)[self.inverse]   # positive → its key's slot
+        self.klo = self.ukeys[0]
+        span = int(self.ukeys[-1] - self.klo)
+        self.shift = np.uint64(max(0, span.bit_length() - _LOG2_BUCKETS))
+        self.ub = ((self.ukeys - self.klo) >> self.shift).astype(np.int64)
+        self.nb = int(self.ub[-1]) + 2                            # + the slot of everything past the last bucket
+        self.ws = workspace
+        self.capacity = capacity
+        self.marks = self._get("rank_marks", self.nb, np.bool_)
+        self.marks[:] = False
+        self.marks[self.ub] = True
+        self.few = self.u.astype(np.float64) if self.u.size <= FEW else np.empty(0)
+
+    def few_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed (less, equal) counters of the distinct positives for the comparison mode."""
+        return np.zeros(self.few.size, np.int64), np.zeros(self.few.size, np.int64)
+
+    def finish_few(self, less_u: np.ndarray, eq_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-positive counts from the comparison mode's per-distinct-value counts."""
+        return less_u[self.inverse], eq_u[self.inverse]
+
+    def _get(self, name: str, n: int, dtype) -> np.ndarray:
+        return self.ws.get(name, n, dtype) if self.ws is not None else np.empty(max(n, 1), dtype)[:n]
+
+    def buffers(self, tag: str, n_values: int, lanes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(zeroed histogram (``lanes`` interleaved copies), key buffer for up to ``n_values`` keys) of one
+        pass."""
+        hist = self._get(f"rank_hist_{tag}", lanes * self.nb, np.int64)
+        hist[:] = 0
+        return hist, self._get(f"rank_buf_{tag}", n_values, np.uint64)
+
+    def finish(self, below: int, hist: np.ndarray, buf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(#{values < p}, #{values = p}) for each positive from one pass's output."""
+        kept = buf[:k]
+        kept.sort()
+        less_u = np.empty(self.ukeys.size, np.int64)
+        eq_u = np.empty(self.ukeys.size, np.int64)
+        _finish(kept, hist, self.nb, self.marks, self.ub, self.ukeys, below, less_u, eq_u)
+        return less_u[self.slot], eq_u[self.slot]
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish(kept: np.ndarray, hist: np.ndarray, nb: int, marks: np.ndarray, ub: np.ndarray, ukeys: np.ndarray,
+            below: int, less_u: np.ndarray, eq_u: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Counts of each distinct positive key (ascending, in bucket ``ub``): below ``klo`` + every value in
+    unmarked buckets before its own + the sorted kept keys (marked buckets) below / equal to it.
+    ``hist`` may hold several interleaved histograms of ``nb`` slots each."""
+    lanes = hist.size // nb
+    unmarked = 0
+    q = 0
+    for b in range(nb):
+        while q < ub.size and ub[q] == b:
+            lo = np.searchsorted(kept, ukeys[q], side="left")
+            hi = np.searchsorted(kept, ukeys[q], side="right")
+            less_u[q] = below + unmarked + lo
+            eq_u[q] = hi - lo
+            q += 1
+        if not marks[b]:
+            for lane in range(lanes):
+                unmarked += hist[lane * nb + b]
+
+
+def rank_counts(values: np.ndarray, positives: np.ndarray, workspace=None) -> tuple[np.ndarray, np.ndarray]:
+    """(#{values < p}, #{values = p}) for each positive (int64 arrays like ``positives``), exact.
+
+    values: flat float32/float64 (finite); positives: values of the same dtype. One compiled pass; only the
+    values sharing a bucket with some positive are sorted. workspace: buffers reused across calls."""
+    values = np.ascontiguousarray(values)
+    pos = np.asarray(positives, dtype=values.dtype)
+    if pos.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    utype, sign, mask = _KEY_TYPES[values.dtype]
+    rb = RankBuckets(pos, workspace)
+    hist, buf = rb.buffers("values", values.size)
+    below, k = _bucket_pass(values.view(utype), sign, mask, rb.klo, rb.shift, rb.marks, hist, buf)
+    return rb.finish(below, hist, buf, k)
+
+
+# ------------------------------------------------------------------------------------------ the map pass
+@intrinsic
+def _f2i(typingctx, x):  # pragma: no cover - compiled
+    """The bits of a float64 as int64 (an LLVM bitcast, vectorisable)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _i2f(typingctx, x):  # pragma: no cover - compiled
+    """The float64 with the bits of an int64 (an LLVM bitcast, vectorisable)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+_SQRT2 = math.sqrt(2.0)
+_LN2_HI = 6.93147180369123816490e-01      # ln 2 split as in fdlibm's log
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _log(x: float) -> float:  # pragma: no cover - compiled
+    """Natural log of a positive normal float64 (fdlibm's reduction to m ∈ (√½, √2], atanh series to s²¹):
+    within 1 ulp of libm's; plain arithmetic, so loops calling it vectorise."""
+    bits = _f2i(x)
+    e = np.float64(bits >> 52) - 1023.0
+    m = _i2f((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    e = e + 1.0 if big else e
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    r = z * (2 / 3 + z * (2 / 5 + z * (2 / 7 + z * (2 / 9 + z * (2 / 11 + z * (2 / 13 + z * (
+        2 / 15 + z * (2 / 17 + z * (2 / 19 + z * (2 / 21 + z * (2 / 23)))))))))))
+    hfsq = 0.5 * f * f
+    return e * _LN2_HI - ((hfsq - (s * (hfsq + r) + e * _LN2_LO)) - f)
+
+
+#: Map kinds of :func:`map_pass` / :func:`values_at`: the array ``a``; ``T − M`` (all observers but one);
+#: its mixture ``((T − M) / s · w + C) + u``; ``M`` (one observer); its mixture ``((M / s) · w + C) + u``.
+PLAIN, LEAVE_OUT, LEAVE_OUT_MIX, OWN, OWN_MIX = 0, 1, 2, 3, 4
+#: Ground-truth kinds: none, the array ``g``, ``T − M``.
+G_NONE, G_PLAIN, G_LEAVE_OUT = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def pair_stats(p: np.ndarray, p_mean: float, p_shift: float, p_total: float, g: np.ndarray, g_mean: float,
-               g_shift: float, g_total: float, want_pair: bool, eps: float,
-               want_densities: bool = True) -> tuple[float, float, float, float, float]:  # pragma: no cover
-    """(Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min(pd, gd), Σ gd·log(gd/(pd+ε)+ε)) with ``pd = (p − p_shift) /
-    p_total`` (``1/n`` everywhere if ``p_total`` is 0), likewise gd. Without ``want_pair`` (no ground truth)
-    only the first sum is computed and ``g`` is not read; without ``want_densities`` SIM and KL are not
-    (returned as 0). Division follows numpy (inf/nan, no exception)."""
-    n = p.size
-    ssp = ssg = cross = sim = kl = 0.0
+def _produce(kind: int, start: int, stop: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndarray,
+             count: np.ndarray, s_src: float, w_obs: float, uniform: float,
+             out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """out[:stop − start] = the map of ``kind`` at pixels start … stop − 1 (IEEE order, no fast-math); returns
+    1 if a leave-out kind lost another observer's contribution there (``T − M == 0`` while ``count`` says
+    another observer's map is positive), else 0."""
+    lost = 0
+    if kind == PLAIN:
+        for i in range(start, stop):
+            out[i - start] = np.float64(a[i])
+    elif kind == LEAVE_OUT:
+        for i in range(start, stop):
+            mv = mk[i]
+            v = t[i] - mv
+            out[i - start] = v
+            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
+    elif kind == LEAVE_OUT_MIX:
+        for i in range(start, stop):
+            mv = mk[i]
+            v = t[i] - mv
+            out[i - start] = ((v / s_src) * w_obs + c[i]) + uniform
+            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
+    elif kind == OWN:
+        for i in range(start, stop):
+            out[i - start] = mk[i]
+    else:
+        for i in range(start, stop):
+            out[i - start] = ((mk[i] / s_src) * w_obs + c[i]) + uniform
+    return lost
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def values_at(kind: int, idx: np.ndarray, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndarray,
+              count: np.ndarray, s_src: float, w_obs: float, uniform: float) -> np.ndarray:  # pragma: no cover
+    """(len(idx),) float64 values of the map of ``kind`` at flat indices ``idx``, exactly as the pass sees them."""
+    out = np.empty(idx.size)
+    one = np.empty(1)
+    for j in range(idx.size):
+        _produce(kind, idx[j], idx[j] + 1, a, t, mk, c, count, s_src, w_obs, uniform, one)
+        out[j] = one[0]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _pair_block(mb: np.ndarray, gb: np.ndarray, n: int, p_mean: float, p_shift: float, p_inv: float,
+                p_add: float, g_mean: float, g_shift: float, g_inv: float, g_add: float, g_kind: int,
+                want_densities: bool, eps: float) -> tuple[float, float, float, float, float]:  # pragma: no cover
+    """Block sums (Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min(pd, gd), Σ gd·log(gd/(pd+ε)+ε)), vectorised."""
     bp = bg = bc = bs = bk = 0.0
-    inv_n = 1.0 / n
-    p_inv = 1.0 / p_total if p_total != 0.0 else 0.0
-    g_inv = 1.0 / g_total if g_total != 0.0 else 0.0
-    for i in range(n):
-        pv = np.float64(p[i])
-        dp = pv - p_mean
-        bp += dp * dp
-        if want_pair:
-            gv = np.float64(g[i])
-            dg = gv - g_mean
+    if g_kind == G_NONE:
+        for i in range(n):
+            dp = mb[i] - p_mean
+            bp += dp * dp
+    elif not want_densities:
+        for i in range(n):
+            dp = mb[i] - p_mean
+            dg = gb[i] - g_mean
+            bp += dp * dp
             bg += dg * dg
             bc += dp * dg
-            if want_densities:
-                pd = (pv - p_shift) * p_inv if p_total != 0.0 else inv_n
-                gd = (gv - g_shift) * g_inv if g_total != 0.0 else inv_n
-                bs += pd if pd < gd else gd
-                if gd != 0.0:
-                    bk += gd * np.log(gd / (pd + eps) + eps)
-        if (i + 1) % _BLOCK == 0:
-            ssp += bp
+    else:
+        for i in range(n):
+            pv = mb[i]
+            gv = gb[i]
+            dp = pv - p_mean
+            dg = gv - g_mean
+            bp += dp * dp
+            bg += dg * dg
+            bc += dp * dg
+            pd = (pv - p_shift) * p_inv + p_add
+            gd = (gv - g_shift) * g_inv + g_add
+            bs += min(pd, gd)
+            bk += gd * _log(gd / (pd + eps) + eps)      # gd = 0 → 0 · log ε = 0
+    return bp, bg, bc, bs, bk
+
+
+#: At most this many distinct positives: all-pixel ranks by direct comparison (vectorised) instead of buckets.
+FEW = 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_few(mb: np.ndarray, n: int, few: np.ndarray, less: np.ndarray,
+               eq: np.ndarray) -> None:  # pragma: no cover - compiled
+    """less[j] += #{mb[:n] < few[j]}, eq[j] += #{mb[:n] == few[j]} (each a vectorised count)."""
+    for j in range(few.size):
+        u = few[j]
+        cl = 0
+        ce = 0
+        for i in range(n):
+            v = mb[i]
+            cl += v < u
+            ce += v == u
+        less[j] += cl
+        eq[j] += ce
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket_block(mb: np.ndarray, n: int, klo: np.uint64, shift: np.uint64, last: np.uint64,
+                  jb: np.ndarray) -> int:  # pragma: no cover - compiled
+    """jb[i] = bucket of mb[i] (``last`` below ``klo`` or past the last bucket); returns #{keys < klo}.
+    Branch-free, so it vectorises; the histogram is then counted from ``jb``."""
+    sign = np.uint64(0x8000000000000000)
+    below = 0
+    for i in range(n):
+        b = np.uint64(_f2i(mb[i]))
+        neg = b >= sign
+        key = (sign if b == sign else ~b) if neg else (b | sign)
+        lo = key < klo
+        below += lo
+        jb[i] = last if lo else min((key - klo) >> shift, last)
+    return below
+
+
+@numba.njit(cache=True, nogil=True)
+def _key64(v: float) -> np.uint64:  # pragma: no cover - compiled
+    b = np.uint64(_f2i(v))
+    sign = np.uint64(0x8000000000000000)
+    if b & sign:
+        return sign if b == sign else ~b                 # negative floats; −0 is +0
+    return b | sign
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndarray, count: np.ndarray,
+             s_src: float, w_obs: float, uniform: float, g_kind: int, g: np.ndarray, p_mean: float, p_shift: float,
+             p_total: float, g_mean: float, g_shift: float, g_total: float, want_densities: bool, eps: float,
+             rank_all: bool, neg_idx: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray,
+             hist_all: np.ndarray, buf_all: np.ndarray, hist_neg: np.ndarray, buf_neg: np.ndarray,
+             few: np.ndarray, few_less: np.ndarray, few_eq: np.ndarray,
+             want_stats: bool = True) -> tuple:  # pragma: no cover - compiled
+    """One pass over a map of ``n`` pixels; returns (Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min, KL sum,
+    below_all, k_all, below_neg, k_neg, lost).
+
+    kind / a, t, mk, c, s_src, w_obs, uniform: the map (module docstring; ``a`` float32/float64 for PLAIN).
+    count: observers with a positive map per pixel (uint8/int32; leave-out kinds: ``lost`` is 1 where ``T − M``
+    lost another observer's contribution to rounding). g_kind / g: the ground truth. Densities are
+    ``(v − shift) / total`` (``1/n`` where total is 0). rank_all: bucket every pixel into ``hist_all`` /
+    ``buf_all``; neg_idx: ascending flat indices of the shuffled negatives, bucketed into ``hist_neg`` /
+    ``buf_neg`` (empty: none); ``hist_all`` holds 4 interleaved histograms (4 × ``marks.size``; summed by
+    :meth:`RankBuckets.finish`). klo, shift, marks: :class:`RankBuckets`. few: the distinct positives when
+    there are at most :data:`FEW` of them (else empty): every pixel is then compared with each instead of
+    bucketed, counts added to ``few_less`` / ``few_eq``. Without ``want_stats`` only the ranks are taken
+    (the sums come back 0).
+    """
+    n = t.size if kind != PLAIN else a.size
+    inv_n = 1.0 / n
+    p_inv = 1.0 / p_total if p_total != 0.0 else 0.0
+    p_add = 0.0 if p_total != 0.0 else inv_n
+    g_inv = 1.0 / g_total if g_total != 0.0 else 0.0
+    g_add = 0.0 if g_total != 0.0 else inv_n
+    mb = np.empty(_BLOCK)
+    gb = np.empty(_BLOCK)
+    jb = np.empty(_BLOCK, np.uint64)
+    ss = ssg = cross = sim = kl = 0.0
+    slots = marks.size
+    last = np.uint64(slots - 1)
+    below_all = k_all = below_neg = k_neg = 0
+    lost = 0
+    jn = 0
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        nb = stop - start
+        lost |= _produce(kind, start, stop, a, t, mk, c, count, s_src, w_obs, uniform, mb)
+        if g_kind == G_PLAIN:
+            _produce(PLAIN, start, stop, g, t, mk, c, count, 1.0, 1.0, 0.0, gb)
+        elif g_kind == G_LEAVE_OUT:
+            lost |= _produce(LEAVE_OUT, start, stop, a, t, mk, c, count, 1.0, 1.0, 0.0, gb)
+        if want_stats:
+            bp, bg, bc, bs, bk = _pair_block(mb, gb, nb, p_mean, p_shift, p_inv, p_add, g_mean, g_shift, g_inv,
+                                             g_add, g_kind, want_densities, eps)
+            ss += bp
             ssg += bg
             cross += bc
             sim += bs
             kl += bk
-            bp = bg = bc = bs = bk = 0.0
-    return ssp + bp, ssg + bg, cross + bc, sim + bs, kl + bk
+        if rank_all and few.size:
+            _count_few(mb, nb, few, few_less, few_eq)
+        elif rank_all:
+            below_all += _bucket_block(mb, nb, klo, shift, last, jb)
+            for i in range(nb):          # 4 interleaved histograms: runs of one bucket do not wait on a store
+                j = jb[i]
+                hist_all[(i & 3) * slots + j] += 1
+                if marks[j]:
+                    buf_all[k_all] = _key64(mb[i])
+                    k_all += 1
+        while jn < neg_idx.size and neg_idx[jn] < stop:
+            key = _key64(mb[neg_idx[jn] - start])
+            jn += 1
+            if key < klo:
+                below_neg += 1
+                continue
+            j = min((key - klo) >> shift, last)
+            hist_neg[j] += 1
+            if marks[j]:
+                buf_neg[k_neg] = key
+                k_neg += 1
+    return ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost
 
 
-@numba.njit(cache=True, nogil=True)
-def compress_at_least(flat: np.ndarray, threshold: float, out: np.ndarray) -> int:  # pragma: no cover - compiled
-    """Copy the values ``≥ threshold`` of ``flat`` into ``out`` (in order); returns how many
-    (``np.compress(flat >= threshold, flat)`` in one pass without the boolean mask)."""
-    k = 0
-    for i in range(flat.size):
-        v = flat[i]
-        if v >= threshold:
-            out[k] = v
-            k += 1
-    return k
+_EMPTY_F = np.empty(0)
+_EMPTY_I32 = np.empty(0, np.int32)
+_EMPTY_I64 = np.empty(0, np.int64)
+_NO_MARKS = np.zeros(1, np.bool_)
+
+
+def pair_stats(p: np.ndarray, p_mean: float, p_shift: float, p_total: float, g: np.ndarray, g_mean: float,
+               g_shift: float, g_total: float, want_pair: bool, eps: float,
+               want_densities: bool = True) -> tuple[float, float, float, float, float]:
+    """(Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min(pd, gd), Σ gd·log(gd/(pd+ε)+ε)) of flat float32/float64 maps
+    with ``pd = (p − p_shift) / p_total`` (``1/n`` everywhere if ``p_total`` is 0), likewise gd (:func:`map_pass`
+    without ranks). Without ``want_pair`` only the first sum is computed and ``g`` is not read; without
+    ``want_densities`` SIM and KL are not (returned as 0)."""
+    hist = np.zeros(1, np.int64)
+    r = map_pass(PLAIN, np.ascontiguousarray(p), _EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_I32, 1.0, 1.0, 0.0,
+                 G_PLAIN if want_pair else G_NONE, np.ascontiguousarray(g) if want_pair else _EMPTY_F, p_mean,
+                 p_shift, p_total, g_mean, g_shift, g_total, want_densities, eps, False, _EMPTY_I64,
+                 np.uint64(0), np.uint64(0), _NO_MARKS, hist, np.empty(1, np.uint64), hist, np.empty(1, np.uint64),
+                 _EMPTY_F, _EMPTY_I64, _EMPTY_I64)
+    return r[0], r[1], r[2], r[3], r[4]

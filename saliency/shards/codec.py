@@ -6,119 +6,29 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError
 from saliency.io import atomic_path, atomic_write
-from saliency.shards.schema import NPZ_DATE_TIME, PARQUET_MAP_SCHEMA, QUANT_LEVELS, RAW, U16_CODEC
-
-ZSTD_LEVEL = 1  # zstd's fast end: 18-19x smaller than float32 on OSIE, ~2 ms per 800x600 map
+from saliency.shards.schema import NPZ_DATE_TIME, PARQUET_MAP_SCHEMA, RAW, U16_CODEC, U16_PLANES_CODEC
+from saliency.shards.u16codec import QuantizedMap, decode_u16
 
 
 def array_sha256(arr: np.ndarray) -> str:
-    """SHA-256 of an array's C-order little-endian bytes (the ``map_sha256`` of the manifest)."""
+    """SHA-256 of an array's C-order little-endian bytes (the ``map_sha256`` of raw and planes-coded maps)."""
     a = np.ascontiguousarray(arr)
     a = a.astype(a.dtype.newbyteorder("<"), copy=False)
     return hashlib.sha256(memoryview(a).cast("B")).hexdigest()
 
 
-@numba.njit(cache=True, nogil=True)
-def _peak_and_total(m: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
-    peak, total = 0.0, 0.0
-    for v in m.ravel():
-        if v > 0.0:
-            total += v
-            if v > peak:
-                peak = v
-    return peak, total
-
-
-@numba.njit(cache=True, nogil=True)
-def _quantize_planes(m: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """One pass: q = round(clip(m · scale, 0, 65535)) (half up) and its byte planes (see quantize_map)."""
-    h, w = m.shape
-    n = h * w
-    q = np.empty((h, w), np.uint16)
-    planes = np.empty(2 * n, np.uint8)
-    for i in range(h):
-        for j in range(w):
-            v = m[i, j] * scale
-            v = 0.0 if v < 0.0 else (65535.0 if v > 65535.0 else v)
-            qi = np.int64(v + 0.5)
-            q[i, j] = qi
-            d = qi
-            if j > 0:
-                d -= q[i, j - 1]
-            if i > 0:
-                d -= q[i - 1, j]
-                if j > 0:
-                    d += q[i - 1, j - 1]
-            d &= 0xFFFF
-            if d >= 32768:
-                d -= 65536
-            z = ((d << 1) ^ (d >> 15)) & 0xFFFF
-            planes[i * w + j] = z & 0xFF
-            planes[n + i * w + j] = z >> 8
-    return q, planes
-
-
-@numba.njit(cache=True, nogil=True)
-def _from_planes(planes: np.ndarray, h: int, w: int) -> np.ndarray:  # pragma: no cover - compiled
-    n = h * w
-    q = np.empty((h, w), np.uint16)
-    for i in range(h):
-        for j in range(w):
-            z = np.int64(planes[i * w + j]) | (np.int64(planes[n + i * w + j]) << 8)
-            d = (z >> 1) ^ (-(z & 1))
-            if j > 0:
-                d += q[i, j - 1]
-            if i > 0:
-                d += q[i - 1, j]
-                if j > 0:
-                    d -= q[i - 1, j - 1]
-            q[i, j] = d & 0xFFFF
-    return q
-
-
-@dataclass(frozen=True)
-class QuantizedMap:
-    """A map as the uint16 layout stores it: ``q`` (H, W) uint16 = round(65535 · m / max m) (half up; negative
-    rounding noise → 0), ``data`` its :data:`U16_CODEC` bytes, ``scale`` the sum-1 density's peak
-    (``max m / Σ max(m, 0)``; 0 for an all-zero map)."""
-
-    q: np.ndarray
-    data: bytes
-    scale: float
-
-
-def quantize_map(m: np.ndarray) -> QuantizedMap:
-    """Quantise and encode a map ≥ 0 (float32/64, any scale) in two passes; error ≤ 0.5/65535 of the peak.
-
-    :data:`U16_CODEC`: 2-D first differences ``q[i,j] − q[i,j−1] − q[i−1,j] + q[i−1,j−1]`` mod 2¹⁶
-    (outside the map counts as 0), zigzag (as int16: 0, −1, 1, −2 … → 0, 1, 2, 3 …), byte planes (all low
-    bytes, then all high bytes), zstd level :data:`ZSTD_LEVEL`. Smooth maps give tiny differences, so the
-    high-byte plane is nearly all zero and compresses well. Lossless on ``q``.
-    """
-    m = np.ascontiguousarray(m)
-    if m.dtype not in (np.float32, np.float64):
-        m = m.astype(np.float32)
-    peak, total = _peak_and_total(m)
-    q, planes = _quantize_planes(m, QUANT_LEVELS / peak if peak > 0 else 0.0)
-    data = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(planes, asbytes=True)
-    return QuantizedMap(q, data, peak / total if total > 0 else 0.0)
-
-
-def decode_u16(buf: bytes, height: int, width: int) -> np.ndarray:
-    """Inverse of the coding in :func:`quantize_map`: a fresh (height, width) uint16 array."""
-    n = int(height) * int(width)
-    raw = pa.Codec("zstd").decompress(buf, decompressed_size=2 * n, asbytes=True)
-    return _from_planes(np.frombuffer(raw, dtype=np.uint8), int(height), int(width))
+def map_sha256(stored: np.ndarray | QuantizedMap) -> str:
+    """The ``map_sha256`` a map is written with: of the coded bytes for :data:`U16_CODEC` (they determine
+    q; hashing them is 10× less work), else of the array."""
+    return hashlib.sha256(stored.data).hexdigest() if isinstance(stored, QuantizedMap) else array_sha256(stored)
 
 
 def write_npz(path: Path, entries: Sequence[tuple[str, np.ndarray]]) -> None:
@@ -144,20 +54,21 @@ def write_parquet_maps(path: Path, entries: Sequence[tuple[str, str, np.ndarray 
     A :class:`QuantizedMap` is stored as its coded bytes (``encoding`` :data:`U16_CODEC`, its own scale), a
     float array as raw little-endian bytes (``encoding`` ``raw``; ``scale``: the sum-1 density's peak).
     """
+    cols: dict[str, list] = {name: [] for name in PARQUET_MAP_SCHEMA.names}
+    for key, stimulus, arr, scale in entries:
+        if isinstance(arr, QuantizedMap):
+            shape, dtype, enc, data, scale = arr.shape, "<u2", U16_CODEC, arr.data, arr.scale
+        else:
+            a = np.ascontiguousarray(arr)
+            a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+            shape, dtype, enc, data = a.shape, a.dtype.str, RAW, a.tobytes()
+        for name, v in zip(PARQUET_MAP_SCHEMA.names, (key, stimulus, shape[0], shape[1], dtype, data, enc, scale),
+                           strict=True):
+            cols[name].append(v)
+    table = pa.table(cols, schema=PARQUET_MAP_SCHEMA)
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, PARQUET_MAP_SCHEMA, compression="none",
                                                     use_dictionary=False, write_statistics=False) as w:
-        for key, stimulus, arr, scale in entries:
-            if isinstance(arr, QuantizedMap):
-                shape, dtype, enc, data, scale = arr.q.shape, "<u2", U16_CODEC, arr.data, arr.scale
-            else:
-                a = np.ascontiguousarray(arr)
-                a = a.astype(a.dtype.newbyteorder("<"), copy=False)
-                shape, dtype, enc, data = a.shape, a.dtype.str, RAW, a.tobytes()
-            w.write_table(pa.table({
-                "key": [key], "stimulus": [stimulus], "height": pa.array([shape[0]], pa.int32()),
-                "width": pa.array([shape[1]], pa.int32()), "dtype": [dtype], "data": [data],
-                "encoding": [enc], "scale": pa.array([scale], pa.float64()),
-            }, schema=PARQUET_MAP_SCHEMA))
+        w.write_table(table, row_group_size=1)
 
 
 class ShardFile:
@@ -179,35 +90,45 @@ class ShardFile:
             raise ChecksumError(f"{path}: shard cannot be opened ({type(exc).__name__}: {exc}); "
                                 "it is corrupt or truncated: run `saliency verify` and rebuild") from exc
 
-    def get(self, key: str) -> np.ndarray:
-        """The stored array of map ``key`` (decoded; uint16 maps come back as uint16)."""
-        return self.read(key)[0]
+    def get(self, key: str, sha256: str | None = None) -> np.ndarray:
+        """The stored array of map ``key`` (decoded; uint16 maps come back as uint16); see :meth:`read`."""
+        return self.read(key, sha256)[0]
 
-    def read(self, key: str) -> tuple[np.ndarray, float | None]:
+    def read(self, key: str, sha256: str | None = None) -> tuple[np.ndarray, float | None]:
         """(stored array, scale): scale is the sum-1 density's value at the peak (None where not stored:
-        NPZ shards and schema-1 Parquet shards)."""
+        NPZ shards and schema-1 Parquet shards). ``sha256``: the map's ``map_sha256``, checked (of the coded
+        bytes for :data:`U16_CODEC`, before decoding; else of the array) — a mismatch is a ChecksumError."""
         try:
             if self.fmt == "npz":
-                return self._npz[key], None
-            if key not in self._rows:
-                raise KeyError(key)
-            t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
-            enc = t["encoding"] if self._coded else RAW
-            scale = t["scale"] if self._coded else None
-            if enc == U16_CODEC:
-                return decode_u16(t["data"], t["height"], t["width"]), scale
-            if enc != RAW:
-                raise SchemaError(f"{self.path}: map {key!r} has encoding {enc!r}, which this saliency cannot "
-                                  "read; rebuild the set with `saliency maps ... --rebuild`")
-            arr = np.frombuffer(t["data"], dtype=np.dtype(t["dtype"])).reshape(t["height"], t["width"])
-            return arr, scale
+                arr, scale = self._npz[key], None
+            else:
+                if key not in self._rows:
+                    raise KeyError(key)
+                t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
+                enc = t["encoding"] if self._coded else RAW
+                scale = t["scale"] if self._coded else None
+                if enc == U16_CODEC:
+                    if sha256 is not None and hashlib.sha256(t["data"]).hexdigest() != sha256:
+                        raise ChecksumError(f"{self.path}: map {key!r} does not match its map_sha256; "
+                                            "the shard is corrupt")
+                    return decode_u16(t["data"], t["height"], t["width"], enc), scale
+                if enc == U16_PLANES_CODEC:
+                    arr = decode_u16(t["data"], t["height"], t["width"], enc)
+                elif enc == RAW:
+                    arr = np.frombuffer(t["data"], dtype=np.dtype(t["dtype"])).reshape(t["height"], t["width"])
+                else:
+                    raise SchemaError(f"{self.path}: map {key!r} has encoding {enc!r}, which this saliency "
+                                      "cannot read; rebuild the set with `saliency maps ... --rebuild`")
         except KeyError as exc:
             raise SchemaError(f"{self.path}: no map with key {key!r}") from exc
-        except SchemaError:
+        except (SchemaError, ChecksumError):
             raise
         except Exception as exc:
             raise ChecksumError(f"{self.path}: map {key!r} cannot be read, the shard is corrupt "
                                   f"({type(exc).__name__}: {exc})") from exc
+        if sha256 is not None and array_sha256(arr) != sha256:
+            raise ChecksumError(f"{self.path}: map {key!r} does not match its map_sha256; the shard is corrupt")
+        return arr, scale
 
     def close(self) -> None:
         if self.fmt == "npz":

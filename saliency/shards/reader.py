@@ -8,6 +8,7 @@ so it can be handed to DataLoader worker processes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from saliency.errors import ChecksumError, SchemaError, UnknownNameError
 from saliency.fixations.selection import FixationSelection
 from saliency.fixations.table import FixationTable
 from saliency.io import sha256_file
-from saliency.shards.codec import ShardFile, array_sha256
+from saliency.shards.codec import ShardFile
 from saliency.shards.schema import (
     FIXATIONS_FILE,
     MANIFEST_COLUMNS,
@@ -29,6 +30,9 @@ from saliency.shards.schema import (
     sidecar_file,
 )
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
+
+OPEN_SHARDS = 8  # shard files a ShardSet keeps open at once
+_HANDLES_LOCK = threading.Lock()  # guards every ShardSet's open-file table (held only to look up or open)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,13 @@ class ShardSet:
         self._fixations: FixationTable | None = None
         self._all_fixations: FixationTable | None = None
         self._fix_groups: dict[str, np.ndarray] | None = None
-        self._handle: tuple[int, str, ShardFile] | None = None
+        self._handles: dict[str, ShardFile] = {}  # open shard files, least recently used first
+        self._handles_pid: int | None = None
 
     # ---- pickling without open files -----------------------------------------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_handle"] = None
+        state["_handles"], state["_handles_pid"] = {}, None
         return state
 
     # ---- what datasets, metrics and baselines read ----------------------------------------------
@@ -147,13 +152,13 @@ class ShardSet:
     def stored_map(self, stimulus: str) -> np.ndarray:
         """The map as stored: (H, W) in the stored dtype, peak-normalised (max 1)."""
         rec = self._record(stimulus)
-        arr = self._shard(rec["shard"]).get(rec["key"])
+        try:
+            arr = self._shard(rec["shard"]).get(rec["key"], rec["map_sha256"] if self.verify_maps else None)
+        except ChecksumError as exc:
+            raise ChecksumError(f"{exc} (map of {stimulus!r})") from exc
         if arr.shape != (rec["height"], rec["width"]):
             raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says "
                                 f"{(rec['height'], rec['width'])}")
-        if self.verify_maps and array_sha256(arr) != rec["map_sha256"]:
-            raise ChecksumError(f"{self.root / self._meta['shards'][rec['shard']]['file']}: map of {stimulus!r} "
-                                f"(key {rec['key']}) does not match its map_sha256; the shard is corrupt")
         return arr
 
     def density(self, stimulus: str) -> np.ndarray:
@@ -206,11 +211,22 @@ class ShardSet:
 
     # ---- integrity -------------------------------------------------------------------------------
     def _shard(self, name: str) -> ShardFile:
-        pid = os.getpid()
-        if self._handle is not None and self._handle[0] == pid and self._handle[1] == name:
-            return self._handle[2]
-        if self._handle is not None and self._handle[0] == pid:
-            self._handle[2].close()
+        """The open shard file ``name``; up to :data:`OPEN_SHARDS` stay open (least recently used closed
+        first), so reading maps in random order does not reopen a shard for every map. A forked process
+        (DataLoader worker) opens its own. Safe to call from several threads."""
+        with _HANDLES_LOCK:
+            pid = os.getpid()
+            if self._handles_pid != pid:
+                self._handles, self._handles_pid = {}, pid   # never close what the parent process opened
+            handle = self._handles.pop(name, None)
+            if handle is None:
+                handle = self._open_shard(name)
+            self._handles[name] = handle
+            while len(self._handles) > OPEN_SHARDS:
+                self._handles.pop(next(iter(self._handles))).close()
+            return handle
+
+    def _open_shard(self, name: str) -> ShardFile:
         info = self._meta["shards"].get(name)
         if info is None:
             raise SchemaError(f"{self.root}: manifest names shard {name!r}, which meta.json does not list")
@@ -221,9 +237,7 @@ class ShardSet:
             raise ChecksumError(f"{path}: shard file is missing; re-run `saliency maps` to rebuild it") from exc
         if size != info["bytes"]:
             raise ChecksumError(f"{path}: shard is {size} bytes, meta.json says {info['bytes']}; it is corrupt")
-        handle = ShardFile(path, self._meta["format"])
-        self._handle = (pid, name, handle)
-        return handle
+        return ShardFile(path, self._meta["format"])
 
     def verify(self, *, deep: bool = False) -> VerifyReport:
         """Check every shard file (and fixations) against the recorded SHA-256; ``deep`` also decodes every

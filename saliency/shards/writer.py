@@ -6,35 +6,33 @@ matches the current build and whose file still has the recorded checksum, so a k
 where it stopped and a corrupt or missing shard is rebuilt alone. ``shard_index``/``shard_count`` split
 the shards between job-array tasks (shard ``k`` belongs to task ``k mod shard_count``); whichever task
 finds every sidecar present finalises, or run :func:`finalize_shards` (``saliency maps --finalize``).
-Finalisation writes ``manifest.parquet`` and then ``meta.json`` (the commit point).
+Finalisation writes ``manifest.parquet`` and then ``meta.json`` (the commit point). Maps are computed on
+``workers`` threads (:mod:`saliency.shards.render`); each shard is written as soon as its maps are done.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import hashlib
 import json
-import multiprocessing as mp
-import queue
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 import saliency
-from saliency.errors import ConfigError, ReaderError, SchemaError
+from saliency.errors import ConfigError, SchemaError
 from saliency.fixations.table import FixationTable
 from saliency.io import atomic_path, sha256_file, write_json
-from saliency.maps.fusion import SeparableGaussian, normalize_map, single_threaded_blas
+from saliency.maps.fusion import SeparableGaussian, single_threaded_blas
 from saliency.maps.kernels import mit_fc_to_sigma, mit_fft_size
-from saliency.maps.options import MapOptions, fixation_weights, resolved_fc, select_fixations
-from saliency.shards.codec import QuantizedMap, array_sha256, quantize_map, write_npz, write_parquet_maps
+from saliency.maps.options import MapOptions, resolved_fc
+from saliency.maps.scatter import compact_support
+from saliency.shards.codec import write_npz, write_parquet_maps
+from saliency.shards.render import RenderedMap, map_jobs, render_maps
 from saliency.shards.schema import (
     DEFAULT_DTYPE,
     DEFAULT_FORMAT,
@@ -100,71 +98,43 @@ def _sidecar_ok(root: Path, name: str, fingerprint: str, fmt: str) -> dict | Non
     return doc
 
 
-def _build_one(task: dict, progress_q: Any = None) -> dict:
-    """Compute, write and describe one shard (runs in a worker process or inline)."""
-    with single_threaded_blas():
-        return _build_one_inner(task, progress_q)
-
-
-def _build_one_inner(task: dict, progress_q: Any) -> dict:
-    from PIL import Image
-
-    options = MapOptions.from_dict(task["options"])
-    sigma_px, dtype, fmt, root = task["sigma_px"], np.dtype(task["dtype"]), task["format"], Path(task["root"])
-    rows: pd.DataFrame = task["rows"]
-    groups = {k: g for k, g in rows.groupby("stimulus", sort=False)}
-    blurs: dict[tuple[int, int], SeparableGaussian] = {}
-    arrays, manifest = [], []
-    for i, e in enumerate(task["entries"]):
-        stim, h, w, image = e["stimulus"], e["height"], e["width"], Path(e["image_path"])
-        try:
-            with Image.open(image) as im:
-                size = im.size
-        except FileNotFoundError as exc:
-            raise ReaderError("stimulus image not found (check --stimuli)", path=image) from exc
-        except OSError as exc:
-            raise ReaderError(f"not a readable image ({exc})", path=image) from exc
-        if size != (w, h):
-            raise SchemaError(f"{image}: image is {size[0]}×{size[1]} px but the fixation table says {w}×{h}")
-        g = groups.get(stim, rows.iloc[:0])
-        if (h, w) not in blurs:
-            blurs[(h, w)] = SeparableGaussian(h, w, sigma_px, options.mode, options.truncate,
-                                              resolved_fc(options, sigma_px, h, w))
-        used = select_fixations(g, options)
-        raw = blurs[(h, w)].blur(used["x"].to_numpy(), used["y"].to_numpy(), fixation_weights(used, options))
-        arr, scale = _stored(raw, dtype)
-        key = f"{i:05d}"
-        arrays.append((key, stim, arr, scale))
-        manifest.append({
-            "stimulus": stim, "image_path": str(image), "image_sha256": sha256_file(image), "height": h,
-            "width": w, "n_fixations": len(g), "n_observers": int(g["observer"].nunique()),
-            "n_fixations_used": len(used), "shard": task["name"], "key": key,
-            "map_sha256": array_sha256(arr.q if isinstance(arr, QuantizedMap) else arr),
-        })
-        if progress_q is not None:
-            progress_q.put(1)
-    path = root / shard_file(task["name"], fmt)
+def _write_shard(root: Path, shard: dict, maps: list[RenderedMap], fmt: str, build: dict) -> dict:
+    """Write one shard file atomically, then its sidecar (its manifest rows, checksum, build fingerprint)."""
+    path = root / shard_file(shard["name"], fmt)
     if fmt == "npz":
-        write_npz(path, [(k, a) for k, _, a, _ in arrays])
+        write_npz(path, [(r.job.key, r.stored) for r in maps])
     else:
-        write_parquet_maps(path, arrays)
-    doc = {"schema_version": SCHEMA_VERSION, "shard": task["name"], "fingerprint": task["fingerprint"],
-           "build": task["build"],
-           "format": fmt, "file": shard_file(task["name"], fmt), "sha256": sha256_file(path),
-           "bytes": path.stat().st_size, "rows": manifest}
-    write_json(root / sidecar_file(task["name"]), doc)
+        write_parquet_maps(path, [(r.job.key, r.job.stimulus, r.stored, r.scale) for r in maps])
+    doc = {"schema_version": SCHEMA_VERSION, "shard": shard["name"], "fingerprint": shard["fingerprint"],
+           "build": build, "format": fmt, "file": shard_file(shard["name"], fmt), "sha256": sha256_file(path),
+           "bytes": path.stat().st_size, "rows": [r.row for r in maps]}
+    write_json(root / sidecar_file(shard["name"]), doc)
     return doc
 
 
-def _stored(raw: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray | QuantizedMap, float]:
-    """A freshly blurred map → (what is stored: peak-normalised in ``dtype``; the sum-1 density's peak)."""
-    if dtype == np.uint16:
-        qm = quantize_map(raw)
-        return qm, qm.scale
-    raw = np.maximum(raw, 0.0, out=raw)
-    total = float(raw.sum(dtype=np.float64))
-    scale = float(raw.max(initial=0.0)) / total if total > 0 else 0.0
-    return normalize_map(raw, STORED_NORMALIZATION, dtype, inplace=True), scale
+def _build(table: FixationTable, root: Path, options: MapOptions, todo: list[dict], sigma_px: float, dtype: str,
+           fmt: str, build: dict, workers: int, on_progress: ProgressFn | None) -> dict[str, dict]:
+    """Render the maps of the ``todo`` shards on ``workers`` threads and write each shard once complete;
+    returns their sidecars by shard name."""
+    jobs = map_jobs(table, options, todo)
+    blurs = {(h, w): SeparableGaussian(h, w, sigma_px, options.mode, options.truncate,
+                                       resolved_fc(options, sigma_px, h, w))
+             for h, w in {(j.height, j.width) for j in jobs}}
+    sizes = {p["name"]: len(p["entries"]) for p in todo}
+    by_name = {p["name"]: p for p in todo}
+    pending: list[RenderedMap] = []
+    written = {}
+    # BLAS only runs for blurs that are not scattered (mit_fft); threadpoolctl costs ≈ 20 ms to set up
+    blas = single_threaded_blas() if not all(map(compact_support, blurs.values())) else contextlib.nullcontext()
+    with blas:
+        for r in render_maps(jobs, blurs, dtype, workers):
+            pending.append(r)
+            if on_progress is not None:
+                on_progress(1)
+            if len(pending) == sizes[r.job.shard]:
+                written[r.job.shard] = _write_shard(root, by_name[r.job.shard], pending, fmt, build)
+                pending = []
+    return written
 
 
 def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, stimuli_dir: str | Path | None = None,
@@ -200,7 +170,6 @@ def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, 
     stimuli = sorted(table.meta.stimuli)
     if not stimuli:
         raise SchemaError("the fixation table lists no stimuli: nothing to build")
-    data = table.data
     plan = []
     for k in range(0, len(stimuli), shard_size):
         names = stimuli[k:k + shard_size]
@@ -210,68 +179,26 @@ def build_shards(table: FixationTable, out: str | Path, options: MapOptions, *, 
                    for s in names]
         plan.append({"name": shard_name(len(plan)), "entries": entries, "fingerprint": _fingerprint(base, entries)})
 
-    todo, skipped = [], []
+    todo, skipped, known = [], [], {}
     for k, p in enumerate(plan):
         if k % shard_count != shard_index:
             continue
-        if _sidecar_ok(root, p["name"], p["fingerprint"], fmt) is not None:
+        doc = _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
+        if doc is not None:
             skipped.append(p["name"])
+            known[p["name"]] = doc
         else:
             todo.append(p)
     n_todo = sum(len(p["entries"]) for p in todo)
     if on_plan is not None:
         on_plan(n_todo, sum(len(p["entries"]) for p in plan if p["name"] in skipped))
 
-    tasks = []
-    for p in todo:
-        names = [e["stimulus"] for e in p["entries"]]
-        tasks.append({**p, "rows": data[data["stimulus"].isin(names)], "options": options.to_dict(),
-                      "sigma_px": sigma_px, "dtype": dtype, "format": fmt, "root": str(root), "build": base})
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            _build_one(t, _Inline(on_progress))
-    else:
-        _run_pool(tasks, workers, on_progress)
+    known.update(_build(table, root, options, todo, sigma_px, dtype, fmt, base, workers, on_progress))
 
-    result = finalize_shards(root, table=table, options=options, _plan=plan, _base=base, _strict=False)
-    return BuildResult(root, [t["name"] for t in tasks], skipped, result is not None,
+    result = finalize_shards(root, table=table, options=options, _plan=plan, _base=base, _strict=False,
+                             _known=known)
+    return BuildResult(root, [t["name"] for t in todo], skipped, result is not None,
                        missing=[] if result is not None else _missing(root, plan, fmt), n_maps_built=n_todo)
-
-
-class _Inline:
-    def __init__(self, fn: ProgressFn | None) -> None:
-        self.fn = fn
-
-    def put(self, k: int) -> None:
-        if self.fn is not None:
-            self.fn(k)
-
-
-def _run_pool(tasks: list[dict], workers: int, on_progress: ProgressFn | None) -> None:
-    # fork: works from any __main__ (stdin, notebooks); workers only compute and write files
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    with ctx.Manager() as manager:
-        q = manager.Queue()
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-            futures = [pool.submit(_build_one, t, q) for t in tasks]
-            pending = set(futures)
-            while pending:
-                done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
-                _drain(q, on_progress)
-                for f in done:
-                    f.result()  # re-raise the worker's error (typed errors pickle)
-            _drain(q, on_progress)
-
-
-def _drain(q: Any, on_progress: ProgressFn | None) -> None:
-    n = 0
-    while True:
-        try:
-            n += q.get_nowait()
-        except queue.Empty:
-            break
-    if n and on_progress is not None:
-        on_progress(n)
 
 
 def _missing(root: Path, plan: list[dict], fmt: str) -> list[str]:
@@ -279,12 +206,14 @@ def _missing(root: Path, plan: list[dict], fmt: str) -> list[str]:
 
 
 def finalize_shards(root: str | Path, *, table: FixationTable | None = None, options: MapOptions | None = None,
-                    _plan: list[dict] | None = None, _base: dict | None = None, _strict: bool = True) -> dict | None:
+                    _plan: list[dict] | None = None, _base: dict | None = None, _strict: bool = True,
+                    _known: dict[str, dict] | None = None) -> dict | None:
     """Assemble ``manifest.parquet`` and ``meta.json`` once every shard's sidecar verifies.
 
     Called by :func:`build_shards` (returns None while shards built by other tasks are missing), or on
     its own after a split build (``_strict``: raises naming the missing shards). Without ``_plan`` the
-    plan is read back from the sidecars and fixations already in ``root``.
+    plan is read back from the sidecars and fixations already in ``root``. ``_known``: sidecars this
+    build just wrote or verified, by shard name (not hashed again).
     """
     root = Path(root)
     if _plan is None or _base is None:
@@ -294,7 +223,7 @@ def finalize_shards(root: str | Path, *, table: FixationTable | None = None, opt
     docs = []
     missing = []
     for p in _plan:
-        doc = _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
+        doc = (_known or {}).get(p["name"]) or _sidecar_ok(root, p["name"], p["fingerprint"], fmt)
         if doc is None:
             missing.append(p["name"])
         docs.append(doc)

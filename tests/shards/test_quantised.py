@@ -16,7 +16,9 @@ from hypothesis.extra.numpy import arrays
 from saliency.errors import ConfigError
 from saliency.maps import MapOptions
 from saliency.shards import build_shards, open_shards
-from saliency.shards.codec import ShardFile, decode_u16, quantize_map
+from saliency.shards.codec import ShardFile
+from saliency.shards.schema import U16_PLANES_CODEC
+from saliency.shards.u16codec import decode_u16, encode_u16
 
 OPTS = MapOptions(sigma=24.0)
 
@@ -29,23 +31,45 @@ def pair(osie_small, tmp_path_factory):
     return base / "f32", base / "u16"
 
 
-@settings(max_examples=60, deadline=None)
+def _planes_coding(q: np.ndarray) -> bytes:
+    """The older planes codec, written independently in numpy: 2-D differences mod 2¹⁶, zigzag, low bytes
+    then high bytes, zstd."""
+    p = np.pad(q.astype(np.int64), ((1, 0), (1, 0)))
+    d = ((p[1:, 1:] - p[1:, :-1] - p[:-1, 1:] + p[:-1, :-1]) & 0xFFFF).astype(np.uint16).view(np.int16)
+    z = ((d.astype(np.int64) << 1) ^ (d.astype(np.int64) >> 15)) & 0xFFFF
+    planes = np.concatenate([(z & 0xFF).ravel(), (z >> 8).ravel()]).astype(np.uint8)
+    return pa.Codec("zstd", compression_level=1).compress(planes, asbytes=True)
+
+
+@settings(max_examples=80, deadline=None)
 @given(arrays(np.uint16, st.tuples(st.integers(1, 9), st.integers(1, 9))))
-def test_codec_is_lossless_on_any_uint16_array(q):
+def test_codec_is_lossless_on_any_uint16_array_and_reads_the_older_planes_codec(q):
     q[0, 0] = 65535                        # peak at full scale: quantising q itself is the identity
-    coded = quantize_map(q.astype(np.float64))
-    np.testing.assert_array_equal(coded.q, q)
+    coded = encode_u16(q.astype(np.float64))
+    assert coded.shape == q.shape
     out = decode_u16(coded.data, *q.shape)
     assert out.dtype == np.uint16
     np.testing.assert_array_equal(out, q)
+    np.testing.assert_array_equal(decode_u16(_planes_coding(q), *q.shape, U16_PLANES_CODEC), q)
+
+
+def test_damaged_coded_bytes_are_an_error_never_a_wrong_map():
+    q = (np.random.default_rng(1).random((20, 30)) * 65535).astype(np.uint16)   # noise: many escapes
+    q[0, 0] = 65535
+    data = encode_u16(q.astype(np.float64)).data
+    assert decode_u16(data, 20, 30).tolist() == q.tolist()
+    for bad in (data[:-3], b"\xff\xff\xff\x7f" + data[4:], data[:4] + bytes(len(data) - 4), data[:2]):
+        with pytest.raises(ValueError):
+            decode_u16(bad, 20, 30)
 
 
 def test_quantisation_error_is_at_most_half_a_level():
     m = np.random.default_rng(0).random((37, 53), dtype=np.float32)
     m /= m.max()
-    coded = quantize_map(np.concatenate([m, -1e-9 * m]))   # tiny negative rounding noise → 0
-    q = coded.q[: m.shape[0]]
-    assert (coded.q[m.shape[0]:] == 0).all() and coded.scale == pytest.approx(1 / m.sum(dtype=np.float64))
+    coded = encode_u16(np.concatenate([m, -1e-9 * m]))   # tiny negative rounding noise → 0
+    q = decode_u16(coded.data, *coded.shape)
+    assert (q[m.shape[0]:] == 0).all() and coded.scale == pytest.approx(1 / m.sum(dtype=np.float64))
+    q = q[: m.shape[0]]
     assert q.max() == 65535 and np.abs(q / 65535.0 - m).max() <= 0.51 / 65535  # half a level + float32 rounding
 
 
@@ -92,3 +116,75 @@ def test_schema_1_sets_still_read(pair, tmp_path):
     arr, scale = ShardFile(tmp_path / "old.parquet", "parquet").read("00000")
     np.testing.assert_array_equal(arr, a)
     assert scale is None
+
+
+def test_threads_write_the_same_bytes_as_one(pair, osie_small, tmp_path):
+    build_shards(osie_small, tmp_path / "t3", OPTS, shard_size=4, workers=3)
+    for p in sorted((pair[1] / "maps").iterdir()):
+        assert (tmp_path / "t3" / "maps" / p.name).read_bytes() == p.read_bytes(), p.name
+    assert (tmp_path / "t3" / "meta.json").read_text() == (pair[1] / "meta.json").read_text()
+
+
+def test_planes_coded_shards_of_earlier_builds_still_read_and_verify(tmp_path):
+    from saliency.errors import ChecksumError
+    from saliency.shards.codec import array_sha256
+    from saliency.shards.schema import PARQUET_MAP_SCHEMA
+
+    q = (np.hypot(*np.mgrid[-20:20, -30:30]) * 900).astype(np.uint16)
+    pq.write_table(pa.table({"key": ["00000"], "stimulus": ["s"], "height": pa.array([40], pa.int32()),
+                             "width": pa.array([60], pa.int32()), "dtype": ["<u2"], "data": [_planes_coding(q)],
+                             "encoding": [U16_PLANES_CODEC], "scale": [0.5]}, schema=PARQUET_MAP_SCHEMA),
+                   tmp_path / "old.parquet")
+    shard = ShardFile(tmp_path / "old.parquet", "parquet")
+    arr, scale = shard.read("00000", array_sha256(q))      # its map_sha256: of the decoded array
+    np.testing.assert_array_equal(arr, q)
+    assert scale == 0.5
+    with pytest.raises(ChecksumError, match="map_sha256"):
+        shard.read("00000", array_sha256(q + 1))
+
+
+@pytest.mark.parametrize("damage", ["missing", "wrong_size", "not_an_image"])
+def test_bad_stimulus_images_are_typed_errors_on_threads_too(osie_small, tmp_path, damage):
+    import shutil
+
+    from PIL import Image
+
+    from saliency.errors import ReaderError, SchemaError
+
+    images = tmp_path / "stimuli"
+    images.mkdir()
+    names = osie_small.stimuli()
+    for s in names:
+        shutil.copy(osie_small.meta.stimuli[s].path, images / s)
+    bad = images / names[4]
+    if damage == "missing":
+        bad.unlink()
+    elif damage == "wrong_size":
+        Image.new("RGB", (80, 60)).save(bad, "JPEG")
+    else:
+        bad.write_bytes(b"not an image at all")
+    err = SchemaError if damage == "wrong_size" else ReaderError
+    with pytest.raises(err, match=names[4].split(".")[0]):
+        build_shards(osie_small, tmp_path / "out", OPTS, stimuli_dir=images, shard_size=3, workers=2)
+
+
+def test_a_coded_map_changed_inside_its_shard_is_caught_by_its_map_sha256(pair, tmp_path):
+    import shutil
+
+    from saliency.errors import ChecksumError
+
+    root = tmp_path / "u16"
+    shutil.copytree(pair[1], root)
+    path = sorted((root / "maps").glob("*.parquet"))[0]
+    coded = pq.read_table(path).column("data")[1].as_py()
+    raw = bytearray(path.read_bytes())
+    at = raw.find(coded) + len(coded) // 2                # one bit in the middle of the second map's bytes
+    raw[at] ^= 1
+    path.write_bytes(bytes(raw))                           # same size: only the checksums can tell
+    ss = open_shards(root)
+    stim = ss._manifest.loc[(ss._manifest["shard"] == path.stem) & (ss._manifest["key"] == "00001"),
+                            "stimulus"].item()
+    report = ss.verify(deep=True)
+    assert not report.ok and path.name in " ".join(report.problems)   # the file's checksum first
+    with pytest.raises(ChecksumError, match="map_sha256"):
+        ss.stored_map(stim)

@@ -63,7 +63,7 @@ def test_rerun_is_byte_identical_and_skips_everything(built, osie_small, tmp_pat
     assert again.built == [] and again.skipped == ["00000", "00001", "00002"]
     assert _tree(built) == before
     fresh = tmp_path / "fresh"
-    build_shards(osie_small, fresh, OPTS, shard_size=3, workers=2, **NPZ)  # process pool: same bytes
+    build_shards(osie_small, fresh, OPTS, shard_size=3, workers=2, **NPZ)  # two threads: same bytes
     assert _tree(fresh) == before
 
 

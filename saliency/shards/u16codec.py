@@ -1,0 +1,242 @@
+"""The uint16 map codecs: quantise a float map to its peak and code it losslessly (compiled, GIL released).
+
+``q = round(65535 · m / max m)`` (half up; negative rounding noise → 0): error ≤ 0.5/65535 of the peak.
+Both codecs start from the 2-D first differences ``d = q[i,j] − q[i,j−1] − q[i−1,j] + q[i−1,j−1]`` mod 2¹⁶
+(outside the map counts as 0) read as int16 and zigzagged (0, −1, 1, −2 … → z = 0, 1, 2, 3 …); smooth maps
+make z tiny (on OSIE: 56 % zeros, 97 % below 15).
+
+:data:`U16_CODEC` (written): ``data`` = E (uint32 LE) ‖ zstd level :data:`ZSTD_LEVEL` of [N = ⌈H·W/2⌉ nibble
+bytes ‖ E escapes]. Pixel p (C order) has the nibble ``min(z_p, 15)``, the low nibble of byte p // 2 for
+even p, the high one for odd p; every pixel whose nibble is 15 has an escape ``z_p − 15`` (uint16 LE), in
+pixel order. Half the bytes of the planes codec go into zstd, which makes coding ≈ 2× faster and the
+result ≈ 20 % smaller. Its ``map_sha256`` is the SHA-256 of ``data`` (hashing 100 kB, not the 960 kB of q).
+
+:data:`U16_PLANES_CODEC` (schema-2 sets written before; read only): zstd of the low bytes of all z, then
+the high bytes; its ``map_sha256`` is the SHA-256 of the decoded q.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pyarrow as pa
+
+from saliency.shards.schema import QUANT_LEVELS, U16_CODEC, U16_PLANES_CODEC
+
+ZSTD_LEVEL = 1  # zstd's fast end
+NIBBLE_MAX = 15
+_HEADER = 4  # bytes of E
+
+
+@numba.njit(cache=True, nogil=True)
+def _max_bits(bits: np.ndarray) -> int:  # pragma: no cover - compiled
+    """max(0, bits) of a 1-D signed integer array (a vectorised reduction, unlike a float max)."""
+    top = bits.dtype.type(0)
+    for b in bits:
+        top = b if b > top else top
+    return top
+
+
+@numba.njit(cache=True, nogil=True)
+def _total(m: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Σ max(m, 0) in float64 (in order)."""
+    total = 0.0
+    for v in m.ravel():
+        if v > 0.0:
+            total += v
+    return total
+
+
+def _peak_and_total(m: np.ndarray, total: float | None) -> tuple[float, float]:
+    """(max(m, 0), Σ max(m, 0)) of a finite C-contiguous float32/64 map (``total`` when given). The peak is
+    the max of the bit patterns read as signed integers: ordered like the floats where ≥ 0, negative where
+    the float is negative."""
+    ints = np.int32 if m.dtype == np.float32 else np.int64
+    top = _max_bits(m.reshape(-1).view(ints))
+    peak = float(np.array(top, ints).view(m.dtype))
+    return peak, _total(m) if total is None else total
+
+
+@numba.njit(inline="always")
+def _zigzag16(d: np.int32) -> np.int64:  # pragma: no cover - compiled
+    """A difference of uint16 values (as int32) → mod 2¹⁶ as int16 → zigzag (0, −1, 1, −2 … → 0, 1, 2, 3 …)."""
+    s = np.int64(np.int16(d))  # wraps mod 2¹⁶ (LLVM trunc), then sign-extends
+    return ((s << 1) ^ (s >> 31)) & 0xFFFF
+
+
+@numba.njit(inline="always")
+def _unzigzag(z: np.int64) -> np.int64:  # pragma: no cover - compiled
+    return (z >> 1) ^ (-(z & 1))
+
+
+@numba.njit(cache=True, nogil=True)
+def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.ndarray, z: np.ndarray,
+                  nib: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """One pass, row by row: q = round(clip(m · scale, 0, 65535)) (half up), its zigzagged 2-D differences z,
+    their nibbles into ``out[:⌈n/2⌉]`` and escapes after them (``out``: ≥ ⌈n/2⌉ + 2n bytes); returns the
+    number of escapes. The quantising, differencing and nibble loops are branch-free so that they
+    vectorise (nibble pairs via a uint16 view: little-endian); escapes (≈ 6 %) are a branch; odd widths take
+    a per-pixel nibble path."""
+    h, w = m.shape
+    nb = (h * w + 1) // 2
+    q_prev[:] = 0
+    e = 0
+    for i in range(h):
+        mi = m[i]
+        for j in range(w):
+            q_row[j] = np.uint16(np.int32(min(max(mi[j] * scale, 0.0), 65535.0) + 0.5))
+        z[0] = _zigzag16(np.int32(q_row[0]) - np.int32(q_prev[0]))
+        for j in range(1, w):
+            z[j] = _zigzag16(np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j])
+                             + np.int32(q_prev[j - 1]))
+        if w % 2 == 0:
+            for j in range(w):
+                nib[j] = min(z[j], NIBBLE_MAX)
+            pairs = nib[:w].view(np.uint16)  # little-endian: nibble 2k in the low byte, 2k + 1 in the high one
+            dst = out[i * w // 2:(i + 1) * w // 2]
+            for k in range(w // 2):
+                dst[k] = (pairs[k] & 0x0F) | ((pairs[k] >> 4) & 0xF0)
+        else:
+            for j in range(w):
+                p = i * w + j
+                v = min(z[j], NIBBLE_MAX)
+                if p & 1:
+                    out[p >> 1] |= v << 4
+                else:
+                    out[p >> 1] = v
+        for j in range(w):
+            if z[j] >= NIBBLE_MAX:
+                v = z[j] - NIBBLE_MAX
+                out[nb + 2 * e] = v & 0xFF
+                out[nb + 2 * e + 1] = v >> 8
+                e += 1
+        q_prev, q_row = q_row, q_prev
+    return e
+
+
+@numba.njit(cache=True, nogil=True)
+def _from_nibbles(raw: np.ndarray, h: int, w: int) -> tuple[np.ndarray, int]:  # pragma: no cover - compiled
+    """q from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes); also the number of escapes the nibbles call for
+    (the caller checks it against E; −1 where they call for more than there are). Row by row, in passes
+    that vectorise except the escapes (≈ 6 % of pixels) and the row's prefix sum (one add per pixel)."""
+    n = h * w
+    nb = (n + 1) // 2
+    n_esc = (raw.size - nb) // 2
+    q = np.empty((h, w), np.uint16)
+    row = np.empty(w, np.int32)
+    e = 0
+    for i in range(h):
+        if w % 2 == 0:
+            src = raw[i * w // 2:(i + 1) * w // 2]
+            for k in range(w // 2):
+                row[2 * k] = src[k] & 0xF
+                row[2 * k + 1] = src[k] >> 4
+        else:
+            for j in range(w):
+                p = i * w + j
+                row[j] = (raw[p >> 1] >> ((p & 1) * 4)) & 0xF
+        for j in range(w):
+            if row[j] == NIBBLE_MAX:
+                if e >= n_esc:
+                    return q, -1
+                row[j] += np.int32(raw[nb + 2 * e]) | (np.int32(raw[nb + 2 * e + 1]) << 8)
+                e += 1
+        for j in range(w):
+            row[j] = (row[j] >> 1) ^ (-(row[j] & 1))
+        for j in range(1, w):
+            row[j] += row[j - 1]
+        if i == 0:
+            for j in range(w):
+                q[0, j] = row[j] & 0xFFFF
+        else:
+            qp = q[i - 1]
+            for j in range(w):
+                q[i, j] = (np.int32(qp[j]) + row[j]) & 0xFFFF
+    return q, e
+
+
+@numba.njit(cache=True, nogil=True)
+def _from_planes(planes: np.ndarray, h: int, w: int) -> np.ndarray:  # pragma: no cover - compiled
+    n = h * w
+    q = np.empty((h, w), np.uint16)
+    for i in range(h):
+        for j in range(w):
+            z = np.int64(planes[i * w + j]) | (np.int64(planes[n + i * w + j]) << 8)
+            d = _unzigzag(z)
+            if j > 0:
+                d += q[i, j - 1]
+            if i > 0:
+                d += q[i - 1, j]
+                if j > 0:
+                    d -= q[i - 1, j - 1]
+            q[i, j] = d & 0xFFFF
+    return q
+
+
+class U16Scratch:
+    """Reusable work arrays for :func:`encode_u16` for one map size (one per thread)."""
+
+    def __init__(self, height: int, width: int) -> None:
+        n = height * width
+        self.q_prev, self.q_row = np.empty(width, np.uint16), np.empty(width, np.uint16)
+        self.z, self.nib = np.empty(width, np.int32), np.empty(width + 1, np.uint8)
+        self.payload = np.empty((n + 1) // 2 + 2 * n, np.uint8)
+
+
+@dataclass(frozen=True)
+class QuantizedMap:
+    """A map as the uint16 layout stores it: ``data`` its :data:`U16_CODEC` bytes, ``shape`` (H, W),
+    ``scale`` the sum-1 density's peak (``max m / Σ max(m, 0)``; 0 for an all-zero map)."""
+
+    data: bytes
+    shape: tuple[int, int]
+    scale: float
+
+
+def encode_u16(m: np.ndarray, total: float | None = None, scratch: U16Scratch | None = None) -> QuantizedMap:
+    """Quantise a finite float32/64 map ≥ 0 (any scale) to its peak and code it (:data:`U16_CODEC`).
+
+    ``total``: ``Σ max(m, 0)`` when the caller knows it (the blur's analytic sum), else summed here.
+    ``scratch``: work arrays of this size reused between maps. Lossless on q; error ≤ 0.5/65535 of the peak.
+    """
+    m = np.ascontiguousarray(m)
+    if m.dtype not in (np.float32, np.float64):
+        m = m.astype(np.float32)
+    h, w = (int(s) for s in m.shape)
+    s = scratch if scratch is not None else U16Scratch(h, w)
+    peak, total = _peak_and_total(m, total)
+    body = s.payload
+    n_esc = _code_nibbles(m, QUANT_LEVELS / peak if peak > 0 else 0.0, s.q_prev, s.q_row, s.z, s.nib, body)
+    size = (h * w + 1) // 2 + 2 * n_esc
+    coded = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(body[:size], asbytes=True)
+    data = np.uint32(n_esc).astype("<u4").tobytes() + coded
+    return QuantizedMap(data, (h, w), peak / total if total > 0 else 0.0)
+
+
+def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC) -> np.ndarray:
+    """Inverse of :func:`encode_u16` (or of the older planes codec): a fresh (height, width) uint16 array.
+    Raises ValueError where the bytes are not a valid coding of that size."""
+    h, w = int(height), int(width)
+    n = h * w
+    zstd = pa.Codec("zstd")
+    if encoding == U16_PLANES_CODEC:
+        raw = zstd.decompress(buf, decompressed_size=2 * n, asbytes=True)
+        return _from_planes(np.frombuffer(raw, dtype=np.uint8), h, w)
+    if encoding != U16_CODEC:
+        raise ValueError(f"not a uint16 codec: {encoding!r}")
+    if len(buf) < _HEADER:
+        raise ValueError("coded map shorter than its header")
+    n_esc = int(np.frombuffer(buf[:_HEADER], "<u4")[0])
+    if n_esc > n:
+        raise ValueError(f"{n_esc} escapes for {n} pixels")
+    try:
+        raw = zstd.decompress(memoryview(buf)[_HEADER:], decompressed_size=(n + 1) // 2 + 2 * n_esc,
+                              asbytes=True)
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"zstd: {exc}") from exc
+    q, read = _from_nibbles(np.frombuffer(raw, np.uint8), h, w)
+    if read != n_esc:
+        raise ValueError(f"coded map has {n_esc} escapes, its nibbles call for {read}")
+    return q

@@ -1,0 +1,52 @@
+"""The exact rank counts behind the AUCs (saliency.metrics.jit.rank_counts) against brute-force counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from saliency.metrics.jit import rank_counts
+
+
+def _brute(values: np.ndarray, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (values[None, :] < positives[:, None]).sum(1), (values[None, :] == positives[:, None]).sum(1)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "signed_zeros", "wide_range", "float32", "constant"])
+def test_rank_counts_equal_brute_force(kind: str) -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        n = int(rng.integers(1, 2000))
+        if kind == "normal":
+            v = rng.normal(size=n)
+        elif kind == "ties":
+            v = rng.integers(-3, 4, size=n).astype(np.float64)
+        elif kind == "signed_zeros":
+            v = np.where(rng.random(n) < 0.5, 0.0, -0.0) + rng.integers(0, 2, n) * 5e-324
+        elif kind == "wide_range":
+            v = np.exp(rng.normal(size=n) * 60) * rng.choice([-1.0, 1.0], size=n)
+        elif kind == "float32":
+            v = rng.normal(size=n).astype(np.float32)
+        else:
+            v = np.full(n, 0.25)
+        pos = v[rng.integers(0, n, int(rng.integers(1, 60)))]
+        big = np.finfo(v.dtype).max
+        pos = np.concatenate([pos, np.array([-0.0, 0.0, big, -big], dtype=v.dtype)])
+        less, eq = rank_counts(v, pos)
+        want_less, want_eq = _brute(v, pos)
+        np.testing.assert_array_equal(less, want_less)
+        np.testing.assert_array_equal(eq, want_eq)
+
+
+def test_rank_counts_reuse_a_workspace() -> None:
+    from saliency.metrics.fused import Workspace
+
+    ws = Workspace()
+    rng = np.random.default_rng(3)
+    for n in (5000, 10, 3000):
+        v = rng.random(n)
+        pos = v[:7]
+        less, eq = rank_counts(v, pos, ws)
+        want_less, want_eq = _brute(v, pos)
+        np.testing.assert_array_equal(less, want_less)
+        np.testing.assert_array_equal(eq, want_eq)
