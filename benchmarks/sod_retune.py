@@ -1,7 +1,8 @@
 """Re-tune a trained SOD run's test-time settings on its VALIDATION split, without retraining
-(run: ``python benchmarks/sod_retune.py RUN_DIR --out NEW_RUN_DIR``).
+(run: ``python benchmarks/sod_retune.py RUN_DIR --out NEW_RUN_DIR [--candidates "1;1,1.2;0.8,1,1.2"]``).
 
-1. Multi-scale TTA: each candidate ``train.tta_scales`` (:data:`CANDIDATES`, flips on) is scored on the
+1. Multi-scale TTA: each candidate ``train.tta_scales`` (``--candidates``: scale sets separated by ``;``,
+   factors of the run's canvas by ``,``; default :data:`CANDIDATES`, flips on) is scored on the
    validation split with the run's calibration; the pick maximises validation ``max F + S − MAE`` (the
    three metrics of issue 17), ties within 0.001 going to fewer views.
 2. Calibration: (a, b) refitted on the validation split for that TTA
@@ -33,11 +34,28 @@ def _key(s: dict[str, Any]) -> float:
     return float(s["max_fm"] + s["sm"] - s["mae"])
 
 
+def parse_candidates(text: str) -> tuple[tuple[float, ...], ...]:
+    """``"1;1,1.2"`` → ((1.0,), (1.0, 1.2)): scale sets separated by ``;``, factors by ``,`` (each in
+    [0.25, 4], as ``train.tta_scales`` accepts). Raises ValueError on an empty set or a bad factor."""
+    out = []
+    for part in text.split(";"):
+        scales = tuple(float(v) for v in part.split(",") if v.strip())
+        if not scales or not all(0.25 <= v <= 4 for v in scales):
+            raise ValueError(f"--candidates: {part!r} is not a list of scale factors in [0.25, 4]")
+        out.append(scales)
+    return tuple(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--candidates", default=None, help='TTA scale sets, e.g. "1;1,1.2;0.8,1,1.2"')
     args = ap.parse_args()
+    try:
+        candidates = parse_candidates(args.candidates) if args.candidates else CANDIDATES
+    except ValueError as e:
+        ap.error(str(e))
     torch.set_num_threads(1)
     from saliency.datasets import SODFolder
     from saliency.io import write_json
@@ -56,12 +74,12 @@ def main() -> None:
     model = load_model(ck_path)
     canvas, dev = (cfg.data.height, cfg.data.width), torch.device("cpu")
     rows: dict[str, dict[str, Any]] = {}
-    for scales in CANDIDATES:
+    for scales in candidates:
         model.tta_scales = scales
         _, rows[",".join(f"{s:.4g}" for s in scales)] = evaluate_sod(model, folder, splits["val"], canvas, dev)
         print(scales, {k: round(rows[",".join(f"{s:.4g}" for s in scales)][k], 4) for k, _ in METRICS}, flush=True)
     best = max(_key(r) for r in rows.values())
-    pick = next(c for c in CANDIDATES if _key(rows[",".join(f"{s:.4g}" for s in c)]) >= best - 0.001)
+    pick = next(c for c in candidates if _key(rows[",".join(f"{s:.4g}" for s in c)]) >= best - 0.001)
     model.tta_scales = pick
     cal = fit_calibration(model, folder, splits["val"], canvas, dev, tta_flip=model.tta_flip, tta_scales=pick)
     apply_calibration(model, cal)

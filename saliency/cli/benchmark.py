@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         if stimuli_file and len(stimuli_file) != len(shards):
             raise typer.BadParameter(f"{len(stimuli_file)} --stimuli-file for {len(shards)} --shards: give one "
                                      "per shard set, in the same order", param_hint="--stimuli-file")
-        from saliency.models.released import is_released
+        from saliency.released_index import is_released
 
         ckpt = model if is_released(model) else _checkpoint(model)
         tables = []

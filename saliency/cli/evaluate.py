@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
             return
         shard_set = _shards(shards)
         stimuli = read_stimuli_file(stimuli_file, split) if stimuli_file else list(shard_set.stimuli)
-        from saliency.models.released import is_released
+        from saliency.released_index import is_released
 
         is_ckpt = predictions.suffix.lower() in (".pt", ".pth") or is_released(predictions)
         preds = load_predictions(predictions, stimuli, image_path=shard_set.image_path,

@@ -61,7 +61,7 @@ def _attention_panels(checkpoint: Path, image: Any) -> list:
     """
     from saliency.errors import ConfigError
     from saliency.models.introspect import attention_on_image
-    from saliency.models.released import is_released
+    from saliency.released_index import is_released
     from saliency.training import load_model
 
     if is_released(checkpoint):

@@ -61,7 +61,7 @@ def load_predictions(path: str | Path, stimuli: list[str],
     need ``image_path``: stimulus → image file)
     → lazy mapping stimulus → map. ``log_density``: a fixation checkpoint yields float64 log-densities
     (renormalised) instead of densities."""
-    from saliency.models.released import is_released
+    from saliency.released_index import is_released
 
     p = Path(path)
     if is_released(path):  # a released model name (e.g. generalist) or folder: predicted from the images

@@ -1,4 +1,5 @@
-"""Read saliency-map predictions from disk as a lazy mapping stimulus → (H, W) float64 map.
+"""Read saliency-map predictions from disk as a lazy mapping stimulus → (H, W) map: float32 files stay
+float32 (the metrics accumulate in float64 either way), anything else becomes float64.
 
 Sources: a folder of ``.png``/``.jpg``, ``.npy`` or ``.npz`` (first array) files named like the stimuli
 (``1001.jpg`` → ``1001.png`` / ``1001.npy`` / ``1001.jpg.npy``), or an HDF5 file as exported by pysaliency
@@ -21,7 +22,7 @@ _SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def _read_file(path: Path) -> np.ndarray:
-    """One map file as a float64 (H, W) array; anything unreadable is a :class:`SchemaError` naming it
+    """One map file as an (H, W) float32 (float32 files) or float64 array; anything unreadable is a :class:`SchemaError` naming it
     (random bytes, object arrays — never unpickled —, strings, truncated archives, broken images)."""
     try:
         return _read_file_unchecked(path)
@@ -45,7 +46,8 @@ def _read_file_unchecked(path: Path) -> np.ndarray:
 
         with Image.open(path) as im:
             a = np.asarray(im.convert("F") if im.mode not in ("L", "I;16", "I", "F") else im)
-    a = np.asarray(a, dtype=np.float64)
+    # float32 files stay float32 (the metrics read them without a float64 copy and accumulate in float64)
+    a = np.asarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
     if a.ndim == 3 and a.shape[-1] in (1, 3, 4):
         a = a[..., :3].mean(axis=-1) if a.shape[-1] >= 3 else a[..., 0]
     if a.ndim == 3 and a.shape[0] == 1:
@@ -78,6 +80,9 @@ class FolderPredictions(Mapping[str, np.ndarray]):
             return _read_file(self._paths[s])
         except KeyError:
             raise KeyError(s) from None
+
+    def __contains__(self, s: object) -> bool:   # Mapping's default would read the file
+        return s in self._paths
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
@@ -125,6 +130,9 @@ class HDF5Predictions(Mapping[str, np.ndarray]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._keys)
+
+    def __contains__(self, s: object) -> bool:   # Mapping's default would read the dataset
+        return s in self._keys
 
     def __len__(self) -> int:
         return len(self._keys)

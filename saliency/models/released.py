@@ -25,64 +25,31 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from saliency.errors import ChecksumError, ConfigError, SchemaError, UnknownNameError
+from saliency.errors import ChecksumError, ConfigError, SchemaError
 from saliency.registry import Registry
+from saliency.released_index import (  # noqa: F401  (re-exported: the name resolution's one home)
+    SPEC_FILE,
+    is_released,
+    released_dir,
+    released_names,
+    released_root,
+)
 
 WEIGHTS_FILE = "model.safetensors"
-SPEC_FILE = "spec.json"
 CARD_FILE = "card.md"
 
 #: spec["kind"] → builder(spec) returning an (untrained-weights) module whose state dict the file fills.
 RELEASED_KINDS: Registry[Callable[[Mapping[str, Any]], nn.Module]] = Registry("released model kind")
 
 
-def released_root() -> Path:
-    """The folder holding one sub-folder per released model (``saliency/released``)."""
-    return Path(str(resources.files("saliency"))) / "released"
-
-
-def released_names() -> list[str]:
-    root = released_root()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / SPEC_FILE).is_file())
-
-
-def _model_dir(name_or_dir: str | Path) -> Path:
-    p = Path(name_or_dir)
-    if p.is_dir() and (p / SPEC_FILE).is_file():
-        return p
-    d = released_root() / str(name_or_dir)
-    if not (d / SPEC_FILE).is_file():
-        raise UnknownNameError(f"unknown released model {str(name_or_dir)!r}; known: "
-                               f"{', '.join(released_names()) or '(none)'}")
-    return d
-
-
-def released_dir(name_or_dir: str | Path) -> Path:
-    """The folder of a released model (a name under :func:`released_root`, or a folder with a spec);
-    UnknownNameError listing the known names otherwise."""
-    return _model_dir(name_or_dir)
-
-
-def is_released(name: str | Path) -> bool:
-    """True if ``name`` is a released model name or a folder with a ``spec.json``."""
-    try:
-        _model_dir(name)
-    except UnknownNameError:
-        return False
-    return True
-
-
 def released_spec(name_or_dir: str | Path) -> dict[str, Any]:
-    path = _model_dir(name_or_dir) / SPEC_FILE
+    path = released_dir(name_or_dir) / SPEC_FILE
     try:
         spec = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
@@ -94,7 +61,7 @@ def released_spec(name_or_dir: str | Path) -> dict[str, Any]:
 
 
 def released_card(name_or_dir: str | Path) -> str:
-    path = _model_dir(name_or_dir) / CARD_FILE
+    path = released_dir(name_or_dir) / CARD_FILE
     return path.read_text() if path.is_file() else ""
 
 
@@ -133,7 +100,7 @@ def load_released(name_or_dir: str | Path, device: str | torch.device = "cpu") -
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    d = _model_dir(name_or_dir)
+    d = released_dir(name_or_dir)
     spec = released_spec(d)
     if spec.get("kind") == "readout" and "readout" not in RELEASED_KINDS:
         import saliency.models.readout  # noqa: F401  (registers its builder)

@@ -81,3 +81,30 @@ def require_fields(ckpt: dict[str, Any], path: str | Path, fields: tuple[str, ..
     missing = [f for f in fields if f not in ckpt]
     if missing:
         raise SchemaError(f"{path}: checkpoint lacks {missing} (damaged, or not written by saliency train)")
+
+
+def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The uniform average of model state dicts with the same keys and shapes (weight averaging of
+    checkpoints of one run): every floating-point tensor (weights, BatchNorm running statistics) is
+    ``sum / n`` in its own dtype; other tensors (counters such as ``num_batches_tracked``) are taken from
+    the last state. Raises SchemaError when the keys or shapes differ."""
+    if not states:
+        raise SchemaError("average_state_dicts: no state dicts given")
+    keys = list(states[-1])
+    for i, s in enumerate(states):
+        if list(s) != keys:
+            raise SchemaError(f"average_state_dicts: state {i} has other keys than the last state")
+        bad = [k for k in keys if s[k].shape != states[-1][k].shape]
+        if bad:
+            raise SchemaError(f"average_state_dicts: state {i} differs in shape at {bad[0]}")
+    out = {}
+    for k in keys:
+        last = states[-1][k]
+        if last.is_floating_point():
+            total = states[0][k].clone()
+            for s in states[1:]:
+                total = total + s[k]
+            out[k] = total / len(states)
+        else:
+            out[k] = last.clone()
+    return out

@@ -68,7 +68,7 @@ def resolve_model(ref: str | Path | None, device: str | torch.device = "cpu") ->
 
 def is_model_ref(ref: str | Path) -> bool:
     """True if ``ref`` names a checkpoint file (``.pt``) or a released model (name or folder)."""
-    from saliency.models.released import is_released
+    from saliency.released_index import is_released
 
     p = Path(ref)
     return (p.is_file() and p.suffix == ".pt") or is_released(ref)

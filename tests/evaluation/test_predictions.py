@@ -45,3 +45,23 @@ def test_map_files_are_read_by_the_metrics_layer(tmp_path):
     assert isinstance(load_predictions(tmp_path, ["a.png"]), FolderPredictions)
     with pytest.raises(SchemaError, match="folder of PNG/NPY/NPZ maps or an HDF5 file"):
         read_predictions(_checkpoint(tmp_path), ["a.png"])
+
+
+def test_a_folder_of_maps_is_read_once_and_without_torch(tmp_path):
+    """Membership never reads a file (Mapping's default __contains__ would); float32 files stay float32, the rest is float64; and
+    resolving a folder of maps as predictions (what `saliency evaluate DIR` does) does not import torch."""
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "a.npy", np.ones((4, 5), np.float32))
+    np.save(tmp_path / "b.npy", np.ones((4, 5)))
+    preds = FolderPredictions(tmp_path, ["a.jpg", "b.jpg"])
+    (tmp_path / "a.npy").write_bytes(b"not a map")          # membership must not notice: it reads nothing
+    assert "a.jpg" in preds and "c.jpg" not in preds
+    np.save(tmp_path / "a.npy", np.ones((4, 5), np.float32))
+    assert preds["a.jpg"].dtype == np.float32 and preds["b.jpg"].dtype == np.float64
+    code = ("import sys; from saliency.evaluation.predictions import load_predictions; "
+            f"p = load_predictions({str(tmp_path)!r}, ['a.jpg']); p['a.jpg']; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

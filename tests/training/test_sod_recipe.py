@@ -263,3 +263,71 @@ def test_the_gpu_recipe_is_the_cpu_recipe_scaled_up():
     differ = {k for k in cpu.keys() | gpu.keys() if cpu.get(k) != gpu.get(k)}
     assert differ == {"name", "data.height", "data.width", "data.num_workers", "data.scales", "train.epochs",
                       "train.freeze_encoder_epochs", "train.batch_size", "train.encoder_trainable_fraction"}
+
+
+def test_the_320_px_cpu_recipe_is_the_cpu_recipe_at_320_px_with_the_whole_encoder_fine_tuned():
+    from saliency.training.loop import _flatten
+
+    cpu = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_cpu.toml").to_dict())
+    big = _flatten(load_config(ROOT / "pipelines" / "configs" / "sod_cpu320.toml").to_dict())
+    differ = {k for k in cpu.keys() | big.keys() if cpu.get(k) != big.get(k)}
+    assert differ == {"name", "data.height", "data.width", "data.scales", "train.epochs",
+                      "train.freeze_encoder_epochs", "train.encoder_trainable_fraction"}
+    assert (big["data.height"], big["data.width"], big["train.encoder_trainable_fraction"]) == (320, 320, 1.0)
+
+
+def test_retune_candidates_parse_scale_sets_and_refuse_bad_ones():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sod_retune", ROOT / "benchmarks" / "sod_retune.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.parse_candidates("1;1,1.2;0.8, 1, 1.2") == ((1.0,), (1.0, 1.2), (0.8, 1.0, 1.2))
+    for bad in ("1;;1.2", "1,9", "x"):
+        with pytest.raises(ValueError):
+            mod.parse_candidates(bad)
+
+
+def test_average_state_dicts_means_floats_keeps_the_last_counters_and_refuses_mismatches():
+    from saliency.errors import SchemaError
+    from saliency.training.checkpoint import average_state_dicts
+
+    a = {"w": torch.tensor([1.0, 3.0]), "bn.num_batches_tracked": torch.tensor(5)}
+    b = {"w": torch.tensor([2.0, 6.0]), "bn.num_batches_tracked": torch.tensor(9)}
+    avg = average_state_dicts([a, b])
+    assert avg["w"].tolist() == [1.5, 4.5] and int(avg["bn.num_batches_tracked"]) == 9
+    assert a["w"].tolist() == [1.0, 3.0]  # inputs untouched
+    with pytest.raises(SchemaError, match="keys"):
+        average_state_dicts([a, {"w": b["w"]}])
+    with pytest.raises(SchemaError, match="shape"):
+        average_state_dicts([a, {**b, "w": torch.zeros(3)}])
+    with pytest.raises(SchemaError):
+        average_state_dicts([])
+
+
+def test_sod_average_writes_a_run_whose_best_is_the_mean_with_identity_calibration(tmp_path):
+    import importlib.util
+
+    from saliency.training.checkpoint import save_checkpoint
+
+    spec = importlib.util.spec_from_file_location("sod_average", ROOT / "benchmarks" / "sod_average.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in ("config.toml", "splits.json", "metrics.jsonl"):
+        (run / name).write_text(name)
+    m1, m2 = _tiny_sodnet().state_dict(), {k: v + 1 if v.is_floating_point() else v for k, v in
+                                           _tiny_sodnet().state_dict().items()}
+    m1["head.calibration"] = torch.tensor([2.0, -1.0])
+    save_checkpoint(run / "checkpoints" / "best.pt", {"model": m1, "epoch": 3, "optimizer": {}})
+    save_checkpoint(run / "checkpoints" / "last.pt", {"model": m2, "epoch": 7, "optimizer": {}})
+    path = mod.average_run(run, tmp_path / "avg")
+    from saliency.training.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(path)
+    assert ck["averaged_from"] == ["best.pt (epoch 3)", "last.pt (epoch 7)"] and "optimizer" not in ck
+    assert ck["model"]["head.calibration"].tolist() == [1.0, 0.0]
+    k = next(k for k, v in m1.items() if v.is_floating_point() and k != "head.calibration")
+    torch.testing.assert_close(ck["model"][k], m1[k] + 0.5)
+    assert (tmp_path / "avg" / "splits.json").read_text() == "splits.json"
