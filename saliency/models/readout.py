@@ -13,8 +13,10 @@ log p(x | image) = log_softmax_pixels( upsample( τ · blur_σ( readout( concat_
   fitted to the training fixations (jointly with the rest, by maximum likelihood).
 * Per-dataset parameters (:data:`DATASET_PARAMS`, 11 numbers per dataset, one row of ``dataset_params``):
   centre-bias mean (2), log spread (2), logit ε, weight ``w``, log blur σ, log temperature ``τ``, and one
-  log gain ``g_k`` per depth. ``model.dataset`` selects a row by name; ``None`` (an unseen dataset) uses the
-  mean of the rows. Everything else is shared by all datasets.
+  log gain ``g_k`` per depth; with several input ``scales`` (the canvas resized by each factor, the same
+  readout on each, outputs mixed before the blur) one softmax logit per scale; with ``shifts`` one
+  operating-point shift per hidden layer (added before its softplus). ``model.dataset`` selects a row by
+  name; ``None`` (an unseen dataset) uses the mean of the rows. Everything else is shared by all datasets.
 
 Input/output contract of the project: (B, 3, H, W) ImageNet-normalised RGB → (B, 1, H, W) log-density.
 """
