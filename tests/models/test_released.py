@@ -12,11 +12,11 @@ from PIL import Image
 
 from saliency.cli.app import main
 from saliency.errors import ChecksumError, ConfigError, SchemaError, UnknownNameError
+from saliency.io import sha256_file
 from saliency.models import build_model
 from saliency.models.released import (
     WEIGHTS_FILE,
     check_external,
-    file_sha256,
     load_released,
     released_root,
     save_released,
@@ -67,7 +67,7 @@ def test_wrong_tensors_and_corrupt_files_are_refused(tmp_path):
 def test_referenced_weight_files_are_checked_by_hash(tmp_path):
     f = tmp_path / "w.bin"
     f.write_bytes(b"abc")
-    spec = {"external": [{"prefix": "enc.", "package": "pkg", "sha256": file_sha256(f)}]}
+    spec = {"external": [{"prefix": "enc.", "package": "pkg", "sha256": sha256_file(f)}]}
     check_external(spec, {"enc.": f})
     f.write_bytes(b"abd")
     with pytest.raises(ConfigError, match="differs"):
