@@ -43,9 +43,10 @@ def block_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
     anywhere makes it non-finite)."""
     s = 0.0
     for start in range(0, a.size, _BLOCK):
+        blk = a[start:start + _BLOCK]     # a view indexed from 0: LLVM sees non-negative indices and vectorises
         b = 0.0
-        for i in range(start, min(start + _BLOCK, a.size)):
-            b += np.float64(a[i])
+        for i in range(blk.size):
+            b += np.float64(blk[i])
         s += b
     return s
 
@@ -249,27 +250,33 @@ def _produce(kind: int, start: int, stop: int, a: np.ndarray, t: np.ndarray, mk:
     1 if a leave-out kind lost another observer's contribution there (``T − M == 0`` while ``count`` says
     another observer's map is positive), else 0."""
     lost = 0
+    m = stop - start                 # views indexed from 0: non-negative indices, so the loops vectorise
     if kind == PLAIN:
-        for i in range(start, stop):
-            out[i - start] = np.float64(a[i])
+        av = a[start:stop]
+        for i in range(m):
+            out[i] = np.float64(av[i])
     elif kind == LEAVE_OUT:
-        for i in range(start, stop):
-            mv = mk[i]
-            v = t[i] - mv
-            out[i - start] = v
-            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
+        tv, mkv, cnt = t[start:stop], mk[start:stop], count[start:stop]
+        for i in range(m):
+            mv = mkv[i]
+            v = tv[i] - mv
+            out[i] = v
+            lost |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
     elif kind == LEAVE_OUT_MIX:
-        for i in range(start, stop):
-            mv = mk[i]
-            v = t[i] - mv
-            out[i - start] = ((v / s_src) * w_obs + c[i]) + uniform
-            lost |= np.int32(v == 0.0) & np.int32(count[i] > np.int32(mv > 0.0))
+        tv, mkv, cv, cnt = t[start:stop], mk[start:stop], c[start:stop], count[start:stop]
+        for i in range(m):
+            mv = mkv[i]
+            v = tv[i] - mv
+            out[i] = ((v / s_src) * w_obs + cv[i]) + uniform
+            lost |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
     elif kind == OWN:
-        for i in range(start, stop):
-            out[i - start] = mk[i]
+        mkv = mk[start:stop]
+        for i in range(m):
+            out[i] = mkv[i]
     else:
-        for i in range(start, stop):
-            out[i - start] = ((mk[i] / s_src) * w_obs + c[i]) + uniform
+        mkv, cv = mk[start:stop], c[start:stop]
+        for i in range(m):
+            out[i] = ((mkv[i] / s_src) * w_obs + cv[i]) + uniform
     return lost
 
 
