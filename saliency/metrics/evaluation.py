@@ -71,6 +71,15 @@ def gap_closed(model_nss: float, centre_nss: float, gold_nss: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------ shared inputs
+def rows_by_stimulus(stimulus: np.ndarray | pd.Series) -> dict[str, np.ndarray]:
+    """Stimulus name → its row positions in a fixation table's ``stimulus`` column (ascending), from one
+    factorisation of the whole column."""
+    codes, names = pd.factorize(pd.Series(np.asarray(stimulus)), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(n): order[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+
+
 class FixationPool:
     """All fixations of a dataset with their stimulus sizes, for shuffled-AUC negatives.
 
@@ -85,10 +94,7 @@ class FixationPool:
         self.y_px = np.asarray(y_px, dtype=np.float64)
         self.width_px = np.asarray(width_px, dtype=np.float64)
         self.height_px = np.asarray(height_px, dtype=np.float64)
-        codes, names = pd.factorize(pd.Series(self.stimulus), sort=False)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-        self._rows = {str(n): order[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+        self._rows = rows_by_stimulus(self.stimulus)
         self._flat: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
@@ -147,10 +153,12 @@ def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
 
 
 Result = tuple[float, np.ndarray | None] | None   # (image score, per-fixation values), None = skipped
+_NO_ROWS = np.empty(0, np.int64)
 
 
 def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, *, x_px: np.ndarray,
-                  y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None = None,
+                  y_px: np.ndarray, density: np.ndarray | Any | None,
+                  neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
                   shape: tuple[int, int] | None = None, workspace: Any = None,
@@ -158,7 +166,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                   density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
     """Score one image with every metric WITHOUT recording it (thread-safe); metric name → result.
 
-    ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
+    ``density``: the (H, W) ground truth, or a :class:`saliency.metrics.fused.QuantizedDensity` standing for
+    it. ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
     indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
@@ -166,11 +175,11 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
     (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
     """
     from saliency.metrics.fixation import _fit, fixation_indices
-    from saliency.metrics.fused import FUSED_METRICS, log_density_at, score_pysaliency
+    from saliency.metrics.fused import FUSED_METRICS, QuantizedDensity, log_density_at, score_pysaliency
 
     metrics = list(metrics)
     if shape is None and density is not None:
-        shape = tuple(np.shape(density)[-2:])
+        shape = tuple(density.shape[-2:] if isinstance(density, QuantizedDensity) else np.shape(density)[-2:])
     out: dict[str, Result] = {}
     active = []
     for m in metrics:
@@ -203,6 +212,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                                     baseline_log=baseline_log, log_density=log_density,
                                     workspace=workspace, map_stats=map_stats, density_stats=density_stats))
     if rest:
+        if isinstance(density, QuantizedDensity):
+            density = density.array()
         if neg is None and neg_idx is not None and shape is not None:
             neg = (neg_idx % shape[1], neg_idx // shape[1])
         for m in rest:
@@ -472,21 +483,18 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
               if probabilistic and sauc_baseline == "model" and any(m.name == "sauc" for m in ms) else None)
     prob = _ProbabilisticMaps(ms, shards, centre, blur, others) if probabilistic else None
 
-    def inputs(gt) -> dict[str, Any]:
+    def inputs(stimulus: str, shape: tuple[int, int], x: np.ndarray, y: np.ndarray, density: Any,
+               gt: Any = None) -> dict[str, Any]:
         from saliency.metrics.fixation import fixation_indices, to_density
 
-        shape = (int(gt.height), int(gt.width))
-        fx = gt.fixations
-        x = fx["x"].to_numpy(np.float64)
-        y = fx["y"].to_numpy(np.float64)
-        kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": np.asarray(gt.density), "shape": shape,
+        kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": density, "shape": shape,
                               "log_density": log_density}
         if pool is not None:
-            kw["neg_idx"] = (pool.mit_negative_indices(gt.stimulus, shape, mit_sauc.rng) if mit_sauc is not None
-                             else pool.negative_indices(gt.stimulus, shape))
+            kw["neg_idx"] = (pool.mit_negative_indices(stimulus, shape, mit_sauc.rng) if mit_sauc is not None
+                             else pool.negative_indices(stimulus, shape))
         if _needs(ms, "needs_baseline"):
             if baseline is not None:
-                kw["baseline"] = np.asarray(baseline(gt))
+                kw["baseline"] = np.asarray(baseline(gt if gt is not None else shards.load(stimulus)))
             elif pys:
                 if shape not in base_logs:
                     base_logs[shape] = np.log(to_density(centre.density(*shape))).ravel()
@@ -510,8 +518,14 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         if on_image is not None:
             on_image(stimulus)
 
-    from saliency.metrics.fused import Workspace
+    from saliency.metrics.fused import QuantizedDensity, Workspace
+    from saliency.shards.reader import ShardSet
 
+    # a ShardSet with map predictions: each image read where it is scored (worker threads), fixations by row
+    direct = isinstance(shards, ShardSet) and isinstance(predict, Mapping)
+    if direct:
+        fix_rows = pool._rows if pool is not None else rows_by_stimulus(frame["stimulus"].astype(str).to_numpy())
+        fix_x, fix_y = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
     local = threading.local()
 
     def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
@@ -531,21 +545,43 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         check_finite_results(stimulus, smap, results)
         return results
 
+    def counted(n_fix: int, smap: np.ndarray, kw: dict[str, Any], stimulus: str) -> tuple[int, dict[str, Result]]:
+        return n_fix, work(smap, kw, stimulus)
+
+    def job(stimulus: str) -> tuple[int, dict[str, Result]]:
+        """Read one image's ground truth and prediction and score it (a worker thread, ``direct`` only)."""
+        rows = fix_rows.get(stimulus, _NO_ROWS)
+        stored, factor = shards.density_parts(stimulus)
+        kw = inputs(stimulus, sizes[stimulus], fix_x[rows], fix_y[rows], QuantizedDensity(stored, factor))
+        return int(rows.size), work(predict[stimulus], kw, stimulus)
+
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
-        pending: list[tuple[str, int, Any]] = []
-        for gt in shards.iter_ground_truth(names):
-            smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
-            kw = inputs(gt)
-            n_fix = int(kw["x_px"].size)
-            if workers <= 1:
-                record(gt.stimulus, n_fix, work(smap, kw, gt.stimulus))
-                continue
-            pending.append((gt.stimulus, n_fix, ex.submit(work, smap, kw, gt.stimulus)))
-            while len(pending) > 2 * workers:
-                st, nf, fut = pending.pop(0)
-                record(st, nf, fut.result())
-        for st, nf, fut in pending:
-            record(st, nf, fut.result())
+        pending: list[tuple[str, Any]] = []
+        if direct:   # each worker reads its own image (shards read concurrently, no per-image pandas)
+            for st in shards.read_order(names):
+                if workers <= 1:
+                    record(st, *job(st))
+                    continue
+                pending.append((st, ex.submit(job, st)))
+                while len(pending) > 2 * workers:
+                    st0, fut = pending.pop(0)
+                    record(st0, *fut.result())
+        else:
+            for gt in shards.iter_ground_truth(names):
+                smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
+                fx = gt.fixations
+                kw = inputs(gt.stimulus, (int(gt.height), int(gt.width)), fx["x"].to_numpy(np.float64),
+                            fx["y"].to_numpy(np.float64), np.asarray(gt.density), gt)
+                n_fix = int(kw["x_px"].size)
+                if workers <= 1:
+                    record(gt.stimulus, n_fix, work(smap, kw, gt.stimulus))
+                    continue
+                pending.append((gt.stimulus, ex.submit(counted, n_fix, smap, kw, gt.stimulus)))
+                while len(pending) > 2 * workers:
+                    st0, fut = pending.pop(0)
+                    record(st0, *fut.result())
+        for st0, fut in pending:
+            record(st0, *fut.result())
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
     extra: dict[str, Any] = {}
     if prob is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,10 +73,12 @@ def write_parquet_maps(path: Path, entries: Sequence[tuple[str, str, np.ndarray 
 
 
 class ShardFile:
-    """A lazily opened shard: :meth:`get` reads one map; never unpickles (``allow_pickle=False``)."""
+    """A lazily opened shard: :meth:`get` reads one map; never unpickles (``allow_pickle=False``). Safe to
+    read from several threads."""
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path, self.fmt = path, fmt
+        self._lock = threading.Lock()  # one read of the file at a time; checking and decoding run outside it
         try:
             if fmt == "npz":
                 self._npz = np.load(path, allow_pickle=False)
@@ -100,11 +103,13 @@ class ShardFile:
         bytes for :data:`U16_CODEC`, before decoding; else of the array) — a mismatch is a ChecksumError."""
         try:
             if self.fmt == "npz":
-                arr, scale = self._npz[key], None
+                with self._lock:
+                    arr, scale = self._npz[key], None
             else:
                 if key not in self._rows:
                     raise KeyError(key)
-                t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
+                with self._lock:
+                    t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
                 if enc == U16_CODEC:

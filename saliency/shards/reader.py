@@ -163,9 +163,23 @@ class ShardSet:
 
     def density(self, stimulus: str) -> np.ndarray:
         """(H, W) float32 probability map, sums to 1."""
-        m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
-        m *= np.float32(1.0 / m.sum(dtype=np.float64))
+        stored, factor = self.density_parts(stimulus)
+        m = stored.astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
+        m *= factor
         return m
+
+    def density_parts(self, stimulus: str) -> tuple[np.ndarray, np.float32]:
+        """(stored map, factor) with :meth:`density` = ``stored.astype(float32) · factor`` (a float32 product,
+        pixel by pixel): a quantised (uint16) map can be scored without making the float32 copy
+        (:class:`saliency.metrics.fused.QuantizedDensity`). ``factor`` is 1 / the float64 sum of the float32
+        values (for uint16 maps the exact integer sum, which that float64 sum equals)."""
+        stored = self.stored_map(stimulus)
+        if stored.dtype == np.uint16:
+            total = np.float64(stored.sum(dtype=np.uint64))
+        else:
+            total = stored.astype(np.float32).sum(dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return stored, np.float32(np.float64(1.0) / total)
 
     def peak_density(self, stimulus: str) -> float | None:
         """The sum-1 density's value at the map's peak as stored with it (Parquet schema 2), else None:
@@ -188,13 +202,18 @@ class ShardSet:
 
     def iter_ground_truth(self, stimuli: Iterable[str] | None = None) -> Iterator[GroundTruth]:
         """Ground truth in shard order (each shard opened once), streaming."""
-        names = self.stimuli if stimuli is None else list(stimuli)
+        for s in self.read_order(self.stimuli if stimuli is None else stimuli):
+            yield self.load(s)
+
+    def read_order(self, stimuli: Iterable[str]) -> list[str]:
+        """``stimuli`` in shard order (shard, then key): the order :meth:`iter_ground_truth` reads them in.
+        An unknown name is an :class:`UnknownNameError`."""
+        names = list(stimuli)
         for s in names:
             self._record(s)
-        order = sorted(names, key=lambda s: (self._manifest.at[self._row[s], "shard"],
-                                             self._manifest.at[self._row[s], "key"]))
-        for s in order:
-            yield self.load(s)
+        shard = self._manifest["shard"].to_numpy()
+        key = self._manifest["key"].to_numpy()
+        return sorted(names, key=lambda s: (shard[self._row[s]], key[self._row[s]]))
 
     def leave_one_observer_out(self, stimulus: str) -> dict[str, np.ndarray]:
         """Leave-one-observer-out maps (sum 1, float32) built with this set's σ and options."""
