@@ -127,9 +127,8 @@ class FixationPool:
             parts.append((self.x_px[r], self.y_px[r], hw))
         return mit_other_map(parts, shape)
 
-    def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
-        """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
-        in ascending order (the gather of map values at them then walks the map forwards)."""
+    def _sorted_flat(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(every pooled fixation's flat index in ``shape``, ascending; each row's position in it), cached."""
         from saliency.metrics.fixation import fixation_indices, shuffled_negatives
 
         key = (int(shape[0]), int(shape[1]))
@@ -142,9 +141,30 @@ class FixationPool:
                 rank = np.empty_like(perm)
                 rank[perm] = np.arange(perm.size)
                 cached = self._flat[key] = (flat[perm], rank)
-        flat_sorted, rank = cached
+        return cached
+
+    def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
+        """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
+        in ascending order (the gather of map values at them then walks the map forwards)."""
+        flat_sorted, rank = self._sorted_flat(shape)
         own = self._rows.get(str(stimulus))
         return np.delete(flat_sorted, rank[own]) if own is not None and own.size else flat_sorted
+
+    def negative_split(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(every pooled fixation's flat index in ``shape``, ascending — one cached array for all images of
+        that shape —, the flat indices of ``stimulus``'s own fixations among them): :meth:`negative_indices`
+        without the copy; the fused sAUC subtracts the own fixations' counts instead."""
+        flat_sorted, rank = self._sorted_flat(shape)
+        own = self._rows.get(str(stimulus))
+        return flat_sorted, (flat_sorted[rank[own]] if own is not None and own.size else _NO_ROWS)
+
+
+def without_each(sorted_idx: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """``sorted_idx`` (ascending) with one occurrence removed per entry of ``exclude`` (all present)."""
+    ex = np.sort(np.asarray(exclude, dtype=np.int64))
+    first = np.searchsorted(sorted_idx, ex, side="left")
+    nth = np.arange(ex.size) - np.searchsorted(ex, ex, side="left")     # repeated entries: the next occurrence
+    return np.delete(sorted_idx, first + nth)
 
 
 def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
@@ -161,6 +181,7 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                   neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
+                  neg_exclude: np.ndarray | None = None,
                   shape: tuple[int, int] | None = None, workspace: Any = None,
                   map_stats: tuple[float, float] | None = None,
                   density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
@@ -169,7 +190,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
     ``density``: the (H, W) ground truth, or a :class:`saliency.metrics.fused.QuantizedDensity` standing for
     it. ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
-    indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
+    indices (``neg_idx``; ``neg_exclude``: indices among them that do not count, e.g. the image's own fixations
+    from :meth:`FixationPool.negative_split`), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
     (one per thread). ``map_stats`` / ``density_stats``: (sum, min) of the map / ground truth if known
     (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
@@ -208,12 +230,14 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
             b = _fit(np.asarray(baseline, dtype=np.float64), m2.shape, conv,
                      any(bool(m.resize) for m in fused), "baseline map")
             baseline_log = log_density_at(b, fix_idx)
-        out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx,
+        out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx, neg_exclude=neg_exclude,
                                     baseline_log=baseline_log, log_density=log_density,
                                     workspace=workspace, map_stats=map_stats, density_stats=density_stats))
     if rest:
         if isinstance(density, QuantizedDensity):
             density = density.array()
+        if neg_exclude is not None and neg_idx is not None and len(neg_exclude):
+            neg_idx = without_each(neg_idx, neg_exclude)
         if neg is None and neg_idx is not None and shape is not None:
             neg = (neg_idx % shape[1], neg_idx // shape[1])
         for m in rest:
@@ -489,9 +513,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
         kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": density, "shape": shape,
                               "log_density": log_density}
-        if pool is not None:
-            kw["neg_idx"] = (pool.mit_negative_indices(stimulus, shape, mit_sauc.rng) if mit_sauc is not None
-                             else pool.negative_indices(stimulus, shape))
+        if pool is not None and mit_sauc is not None:
+            kw["neg_idx"] = pool.mit_negative_indices(stimulus, shape, mit_sauc.rng)
+        elif pool is not None:
+            kw["neg_idx"], kw["neg_exclude"] = pool.negative_split(stimulus, shape)
         if _needs(ms, "needs_baseline"):
             if baseline is not None:
                 kw["baseline"] = np.asarray(baseline(gt if gt is not None else shards.load(stimulus)))

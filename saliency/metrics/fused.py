@@ -38,6 +38,7 @@ from saliency.metrics.jit import (
     PLAIN,
     RankBuckets,
     block_sum_u16,
+    is_sorted,
     map_pass,
     sum_min,
     values_at,
@@ -165,6 +166,7 @@ class MapSource:
 
 def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *,
                      density: np.ndarray | QuantizedDensity | None = None, neg_idx: np.ndarray | None = None,
+                     neg_exclude: np.ndarray | None = None,
                      baseline_log: np.ndarray | None = None, log_density: bool = False,
                      workspace: Workspace | None = None, map_stats: tuple[float, float] | None = None,
                      density_stats: tuple[float, float] | None = None
@@ -175,7 +177,8 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     ``exp``, AUC/sAUC rank it as is). fix_idx: (N,) flat pixel indices of the fixations (validated, e.g.
     :func:`saliency.metrics.fixation.fixation_indices`; N may be 0: fixation metrics are then left out).
     density: (H, W) ground truth (CC, KL, SIM; an array or a :class:`QuantizedDensity`). neg_idx: flat
-    indices of the shuffled negatives (sAUC).
+    indices of the shuffled negatives (sAUC); neg_exclude: flat indices among them that do not count (the
+    image's own fixations: their values' counts are subtracted instead of the array being copied without them).
     baseline_log: (N,) natural log of the baseline density at the fixations (IG; :func:`log_density_at`).
     workspace: buffers reused across calls (one per thread; a fresh one if None).
     map_stats, density_stats: (sum, min) of the float64 map / ground truth when the caller already has them
@@ -236,7 +239,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         rank_metrics = metrics & {"auc_judd", "auc_borji", "sauc"}
         if has_fix and rank_metrics:
             out.update(score_source(MapSource(a=flat), fix_idx, rank_metrics, total=0.0, mn=0.0,
-                                    neg_idx=neg_idx, workspace=ws)[0])
+                                    neg_idx=neg_idx, neg_exclude=neg_exclude, workspace=ws)[0])
         if has_fix and "ig" in metrics:
             out["ig"] = _ig(flat[fix_idx].astype(f64), baseline_log)
         rest = metrics & {"nss", "cc", "kl", "sim"}
@@ -245,12 +248,14 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
                                     density_stats=g_stats, workspace=ws)[0])
         return out
     return score_source(MapSource(a=flat), fix_idx, metrics, total=total, mn=mn, density=density,
-                        density_stats=g_stats, neg_idx=neg_idx, baseline_log=baseline_log, workspace=ws)[0]
+                        density_stats=g_stats, neg_idx=neg_idx, neg_exclude=neg_exclude, baseline_log=baseline_log,
+                        workspace=ws)[0]
 
 
 def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *, total: float,
                  mn: float, density: np.ndarray | QuantizedDensity | None = None, density_stats: tuple[float, float] | None = None,
                  leave_out_density: bool = False, neg_idx: np.ndarray | None = None,
+                 neg_exclude: np.ndarray | None = None,
                  baseline_log: np.ndarray | None = None,
                  workspace: Workspace | None = None) -> tuple[dict[str, tuple[float, np.ndarray | None]], bool]:
     """The ``pysaliency`` metrics of one map in one :func:`~saliency.metrics.jit.map_pass`; returns (metric →
@@ -278,10 +283,15 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         if neg_idx is None or len(neg_idx) == 0:
             raise SchemaError("sauc needs fixations of other images as negatives")
         neg = np.asarray(neg_idx, dtype=np.int64)
-        if neg.size > 1 and not (neg[1:] >= neg[:-1]).all():
+        if not is_sorted(neg):
             neg = np.sort(neg)
         if neg[0] < 0 or neg[-1] >= n:
             raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
+        excl = _EMPTY_IDX if neg_exclude is None else np.asarray(neg_exclude, dtype=np.int64)
+        if excl.size >= neg.size:
+            raise SchemaError("sauc needs fixations of other images as negatives")
+        if excl.size and (excl.min() < 0 or excl.max() >= n):
+            raise SchemaError("excluded negatives index pixels outside the map")
     few, few_less, few_eq = _EMPTY, _EMPTY_IDX, _EMPTY_IDX
     if rank_all or want_sauc:
         rb = RankBuckets(pos, ws)
@@ -329,7 +339,11 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
                 out[k] = (float(v.mean()), v)
     if want_sauc:
         less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg)
-        v = (less + 0.5 * eq) / neg.size
+        if excl.size:        # the excluded negatives' own counts, from their values (exact integers)
+            ex = np.sort(source.at(excl))
+            lo = np.searchsorted(ex, pos, side="left")
+            less, eq = less - lo, eq - (np.searchsorted(ex, pos, side="right") - lo)
+        v = (less + 0.5 * eq) / (neg.size - excl.size)
         out["sauc"] = (float(v.mean()), v)
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)

@@ -66,6 +66,15 @@ def block_sum_u16(q: np.ndarray, factor: np.float32) -> float:  # pragma: no cov
     return s
 
 
+@numba.njit(cache=True, nogil=True)
+def is_sorted(a: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether a 1-D array is in ascending order (one vectorised pass)."""
+    bad = 0
+    for i in range(1, a.size):
+        bad += a[i] < a[i - 1]
+    return bad == 0
+
+
 def sum_min(a: np.ndarray) -> tuple[float, float]:
     """(Σ a, min a) in float64: the compiled blocked sum and numpy's (vectorised) minimum."""
     return block_sum(a), float(a.min())
@@ -472,17 +481,15 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
                 if marks[j]:
                     buf_all[k_all] = _key64(mb[i])
                     k_all += 1
-        while jn < neg_idx.size and neg_idx[jn] < stop:
+        while jn < neg_idx.size and neg_idx[jn] < stop:   # branch-free: negatives are scattered, unpredictable
             key = _key64(mb[neg_idx[jn] - start])
             jn += 1
-            if key < klo:
-                below_neg += 1
-                continue
-            j = min((key - klo) >> shift, last)
+            lo = key < klo
+            below_neg += lo
+            j = last if lo else min((key - klo) >> shift, last)   # the last slot is never read
             hist_neg[j] += 1
-            if marks[j]:
-                buf_neg[k_neg] = key
-                k_neg += 1
+            buf_neg[k_neg] = key              # kept where the bucket is marked (k_neg < jn ≤ the buffer's size)
+            k_neg += marks[j]
     return ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost
 
 

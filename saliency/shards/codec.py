@@ -87,6 +87,8 @@ class ShardFile:
                 keys = self._pq.read(columns=["key"]).column("key").to_pylist()
                 self._rows = {k: i for i, k in enumerate(keys)}
                 self._coded = "encoding" in self._pq.schema_arrow.names  # schema 1 files: raw bytes only
+                # the columns a map read needs (the key/stimulus strings are not decoded again)
+                self._columns = ["height", "width", "dtype", "data"] + (["encoding", "scale"] if self._coded else [])
         except FileNotFoundError:
             raise
         except Exception as exc:  # zipfile.BadZipFile, ArrowInvalid, ValueError ...
@@ -109,7 +111,7 @@ class ShardFile:
                 if key not in self._rows:
                     raise KeyError(key)
                 with self._lock:
-                    t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
+                    t = self._pq.read_row_group(self._rows[key], columns=self._columns).to_pylist()[0]
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
                 if enc == U16_CODEC:

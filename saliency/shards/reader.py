@@ -30,6 +30,7 @@ from saliency.shards.schema import (
     sidecar_file,
 )
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
+from saliency.shards.u16codec import u16_total
 
 OPEN_SHARDS = 8  # shard files a ShardSet keeps open at once
 _HANDLES_LOCK = threading.Lock()  # guards every ShardSet's open-file table (held only to look up or open)
@@ -83,6 +84,7 @@ class ShardSet:
         self._fixations: FixationTable | None = None
         self._all_fixations: FixationTable | None = None
         self._fix_groups: dict[str, np.ndarray] | None = None
+        self._map_records: dict[str, tuple[str, str, str, int, int]] | None = None
         self._handles: dict[str, ShardFile] = {}  # open shard files, least recently used first
         self._handles_pid: int | None = None
 
@@ -149,16 +151,26 @@ class ShardSet:
     def image_path(self, stimulus: str) -> Path:
         return Path(self._record(stimulus)["image_path"])
 
+    def _map_record(self, stimulus: str) -> tuple[str, str, str, int, int]:
+        """(shard, key, map_sha256, height, width) of a stimulus, from a table made once (no pandas row
+        per map)."""
+        if self._map_records is None:
+            cols = [self._manifest[c].tolist() for c in ("stimulus", "shard", "key", "map_sha256", "height", "width")]
+            self._map_records = {r[0]: (r[1], r[2], r[3], int(r[4]), int(r[5])) for r in zip(*cols, strict=True)}
+        rec = self._map_records.get(stimulus)
+        if rec is None:
+            self._record(stimulus)      # raises UnknownNameError
+        return rec
+
     def stored_map(self, stimulus: str) -> np.ndarray:
         """The map as stored: (H, W) in the stored dtype, peak-normalised (max 1)."""
-        rec = self._record(stimulus)
+        shard, key, sha, h, w = self._map_record(stimulus)
         try:
-            arr = self._shard(rec["shard"]).get(rec["key"], rec["map_sha256"] if self.verify_maps else None)
+            arr = self._shard(shard).get(key, sha if self.verify_maps else None)
         except ChecksumError as exc:
             raise ChecksumError(f"{exc} (map of {stimulus!r})") from exc
-        if arr.shape != (rec["height"], rec["width"]):
-            raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says "
-                                f"{(rec['height'], rec['width'])}")
+        if arr.shape != (h, w):
+            raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says {(h, w)}")
         return arr
 
     def density(self, stimulus: str) -> np.ndarray:
@@ -175,7 +187,7 @@ class ShardSet:
         values (for uint16 maps the exact integer sum, which that float64 sum equals)."""
         stored = self.stored_map(stimulus)
         if stored.dtype == np.uint16:
-            total = np.float64(stored.sum(dtype=np.uint64))
+            total = np.float64(u16_total(stored))
         else:
             total = stored.astype(np.float32).sum(dtype=np.float64)
         with np.errstate(divide="ignore"):

@@ -106,3 +106,25 @@ def test_direct_threaded_reading_equals_serial_and_the_general_path(u16_shards):
                                   general[["stimulus", "n_fixations", "auc_judd", "sauc"]], check_exact=True)
     for k in ("nss", "ig", "cc", "kl", "sim"):
         np.testing.assert_allclose(one[k], general[k], rtol=1e-13, atol=1e-15)
+
+
+def test_negative_split_and_exclusion_equal_the_copied_negatives(u16_shards):
+    """sAUC with the image's own fixations subtracted from the whole pool equals sAUC on the pool without
+    them (exact), also where other images' fixations share a pixel with the image's own."""
+    from saliency.metrics.evaluation import FixationPool, sizes_from_manifest, without_each
+
+    ss = open_shards(u16_shards)
+    pool = FixationPool.from_frame(ss.fixations.data, sizes_from_manifest(ss.manifest))
+    preds = _predictions(ss)
+    for s in ss.stimuli[:3]:
+        shape = ss.density(s).shape
+        everything, own = pool.negative_split(s, shape)
+        copied = pool.negative_indices(s, shape)
+        assert np.array_equal(without_each(everything, own), copied)
+        rows = ss.fixations_of(s)
+        idx = rows["y"].to_numpy().astype(np.int64) * shape[1] + rows["x"].to_numpy().astype(np.int64)
+        a = score_pysaliency(preds[s], idx, {"sauc"}, neg_idx=copied)["sauc"]
+        b = score_pysaliency(preds[s], idx, {"sauc"}, neg_idx=everything, neg_exclude=own)["sauc"]
+        assert a[0] == b[0] and np.array_equal(a[1], b[1])
+    dup = np.array([1, 3, 3, 3, 7, 9])
+    assert np.array_equal(without_each(dup, np.array([3, 9, 3])), np.array([1, 3, 7]))
