@@ -243,8 +243,8 @@ def encode_u16(m: np.ndarray, total: float | None = None, scratch: U16Scratch | 
     n_esc = _code_nibbles(m, QUANT_LEVELS / peak if peak > 0 else 0.0, s.q_prev, s.q_row, s.d_prev, s.z, s.nib,
                           body, True)
     size = (h * w + 1) // 2 + 2 * n_esc
-    coded = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(body[:size], asbytes=True)
-    data = np.uint32(n_esc).astype("<u4").tobytes() + coded
+    coded = pa.Codec("zstd", compression_level=ZSTD_LEVEL).compress(body[:size])  # a pa.Buffer: no copy
+    data = b"".join((int(n_esc).to_bytes(_HEADER, "little"), memoryview(coded)))
     return QuantizedMap(data, (h, w), peak / total if total > 0 else 0.0)
 
 
