@@ -118,7 +118,7 @@ class ShardFile:
                 if key not in self._rows:
                     raise KeyError(key)
                 with self._lock:
-                    t = self._pq.read_row_group(self._rows[key], columns=self._columns).to_pylist()[0]
+                    t = self._pq.read_row_group(self._rows[key], columns=self._columns, use_threads=False).to_pylist()[0]
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
                 if enc in (U16_CODEC, U16_NIBBLES_CODEC):  # map_sha256 of the coded bytes
