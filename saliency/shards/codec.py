@@ -90,7 +90,7 @@ class ShardFile:
             if fmt == "npz":
                 self._npz = np.load(path, allow_pickle=False)
             else:
-                self._pq = pq.ParquetFile(path)
+                self._pq = pq.ParquetFile(path, pre_buffer=False)  # no read-ahead tasks on the IO thread pool
                 keys = self._pq.read(columns=["key"]).column("key").to_pylist()
                 self._rows = {k: i for i, k in enumerate(keys)}
                 self._coded = "encoding" in self._pq.schema_arrow.names  # schema 1 files: raw bytes only
