@@ -174,6 +174,7 @@ def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
 
 Result = tuple[float, np.ndarray | None] | None   # (image score, per-fixation values), None = skipped
 _NO_ROWS = np.empty(0, np.int64)
+_BATCH = 4  # images per task of evaluate's direct path
 
 
 def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, *, x_px: np.ndarray,
@@ -582,15 +583,23 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
         pending: list[tuple[str, Any]] = []
-        if direct:   # each worker reads its own image (shards read concurrently, no per-image pandas)
-            for st in shards.read_order(names):
-                if workers <= 1:
+        if direct:   # each worker reads its own images (shards read concurrently, no per-image pandas)
+            order = shards.read_order(names)
+            if workers <= 1:
+                for st in order:
                     record(st, *job(st))
-                    continue
-                pending.append((st, ex.submit(job, st)))
+            # a few images per task: one hand-over between threads (a notified future) per batch, not per image
+            for b in range(0, len(order) if workers > 1 else 0, _BATCH):
+                batch = order[b:b + _BATCH]
+                pending.append((batch, ex.submit(lambda sts: [job(st) for st in sts], batch)))
                 while len(pending) > 2 * workers:
-                    st0, fut = pending.pop(0)
-                    record(st0, *fut.result())
+                    sts, fut = pending.pop(0)
+                    for st0, res in zip(sts, fut.result(), strict=True):
+                        record(st0, *res)
+            for sts, fut in pending:
+                for st0, res in zip(sts, fut.result(), strict=True):
+                    record(st0, *res)
+            pending = []
         else:
             for gt in shards.iter_ground_truth(names):
                 smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
