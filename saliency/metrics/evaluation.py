@@ -549,6 +549,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     # a ShardSet with map predictions: each image read where it is scored (worker threads), fixations by row
     direct = isinstance(shards, ShardSet) and isinstance(predict, Mapping)
+    pair_fused = prob is None and pys and any(m.name in ("cc", "kl", "sim") for m in ms)
     if direct:
         fix_rows = pool._rows if pool is not None else rows_by_stimulus(frame["stimulus"].astype(str).to_numpy())
         fix_x, fix_y = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
@@ -577,8 +578,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     def job(stimulus: str) -> tuple[int, dict[str, Result]]:
         """Read one image's ground truth and prediction and score it (a worker thread, ``direct`` only)."""
         rows = fix_rows.get(stimulus, _NO_ROWS)
-        stored, factor = shards.density_parts(stimulus)
-        kw = inputs(stimulus, sizes[stimulus], fix_x[rows], fix_y[rows], QuantizedDensity(stored, factor))
+        density = QuantizedDensity(*shards.density_parts(stimulus))
+        kw = inputs(stimulus, sizes[stimulus], fix_x[rows], fix_y[rows], density)
+        if pair_fused and density.q.dtype == np.uint16:
+            kw["density_stats"] = density.stats()    # while the decoded map is still in cache
         return int(rows.size), work(predict[stimulus], kw, stimulus)
 
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
