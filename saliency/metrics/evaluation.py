@@ -101,12 +101,13 @@ class FixationPool:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) -> FixationPool:
         """frame: columns stimulus, x, y; sizes: stimulus → (height, width)."""
+        from saliency.metrics.centre_bias import row_sizes
+
         st = frame["stimulus"].astype(str).to_numpy()
-        missing = sorted(set(st) - set(sizes))
+        missing = sorted(set(pd.unique(st)) - set(sizes))
         if missing:
             raise SchemaError(f"fixations refer to stimuli without a size: {missing[:5]}")
-        h = np.array([sizes[s][0] for s in st], dtype=np.float64)
-        w = np.array([sizes[s][1] for s in st], dtype=np.float64)
+        h, w = row_sizes(st, sizes)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
 
     def mit_negative_indices(self, stimulus: str, shape: tuple[int, int], rng: np.random.Generator,
