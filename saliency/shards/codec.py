@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError
 from saliency.io import atomic_path, atomic_write
+from saliency.shards.parquet_raw import chunk_locations, read_payload
 from saliency.shards.schema import (
     NPZ_DATE_TIME,
     PARQUET_MAP_SCHEMA,
@@ -91,11 +92,16 @@ class ShardFile:
                 self._npz = np.load(path, allow_pickle=False)
             else:
                 self._pq = pq.ParquetFile(path, pre_buffer=False)  # no read-ahead tasks on the IO thread pool
-                keys = self._pq.read(columns=["key"]).column("key").to_pylist()
-                self._rows = {k: i for i, k in enumerate(keys)}
                 self._coded = "encoding" in self._pq.schema_arrow.names  # schema 1 files: raw bytes only
-                # the columns a map read needs (the key/stimulus strings are not decoded again)
-                self._columns = ["height", "width", "dtype", "data"] + (["encoding", "scale"] if self._coded else [])
+                # the columns a map read needs besides the bytes (the key/stimulus strings are not read again)
+                self._columns = ["height", "width", "dtype"] + (["encoding", "scale"] if self._coded else [])
+                small = self._pq.read(columns=["key", *self._columns]).to_pydict()
+                self._rows = {k: i for i, k in enumerate(small["key"])}
+                self._small = [dict(zip(self._columns, v, strict=True))
+                               for v in zip(*(small[c] for c in self._columns), strict=True)]
+                # the map bytes by one pread where the file has the writer's plain layout (else pyarrow)
+                self._chunks = chunk_locations(self._pq, "data")
+                self._file = open(path, "rb") if self._chunks is not None else None   # closed by close() or GC
         except FileNotFoundError:
             raise
         except Exception as exc:  # zipfile.BadZipFile, ArrowInvalid, ValueError ...
@@ -115,10 +121,13 @@ class ShardFile:
                 with self._lock:
                     arr, scale = self._npz[key], None
             else:
-                if key not in self._rows:
-                    raise KeyError(key)
-                with self._lock:
-                    t = self._pq.read_row_group(self._rows[key], columns=self._columns, use_threads=False).to_pylist()[0]
+                row = self._rows[key]
+                t = dict(self._small[row])
+                data = read_payload(self._file.fileno(), self._chunks[row]) if self._chunks is not None else None
+                if data is None:
+                    with self._lock:
+                        data = self._pq.read_row_group(row, columns=["data"], use_threads=False).column(0)[0].as_py()
+                t["data"] = data
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
                 if enc in (U16_CODEC, U16_NIBBLES_CODEC):  # map_sha256 of the coded bytes
@@ -147,3 +156,6 @@ class ShardFile:
     def close(self) -> None:
         if self.fmt == "npz":
             self._npz.close()
+        elif self._file is not None:
+            self._file.close()
+            self._file, self._chunks = None, None
