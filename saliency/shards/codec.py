@@ -153,6 +153,11 @@ class ShardFile:
             raise ChecksumError(f"{self.path}: map {key!r} does not match its map_sha256; the shard is corrupt")
         return arr, scale
 
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
     def close(self) -> None:
         if self.fmt == "npz":
             self._npz.close()

@@ -253,8 +253,8 @@ class ShardSet:
             if handle is None:
                 handle = self._open_shard(name)
             self._handles[name] = handle
-            while len(self._handles) > OPEN_SHARDS:
-                self._handles.pop(next(iter(self._handles))).close()
+            while len(self._handles) > OPEN_SHARDS:   # dropped, not closed: another thread may be reading
+                self._handles.pop(next(iter(self._handles)))   # it; it closes with its last reference
             return handle
 
     def _open_shard(self, name: str) -> ShardFile:

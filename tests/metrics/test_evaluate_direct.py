@@ -128,3 +128,17 @@ def test_negative_split_and_exclusion_equal_the_copied_negatives(u16_shards):
         assert a[0] == b[0] and np.array_equal(a[1], b[1])
     dup = np.array([1, 3, 3, 3, 7, 9])
     assert np.array_equal(without_each(dup, np.array([3, 9, 3])), np.array([1, 3, 7]))
+
+
+def test_threaded_reading_survives_evicted_shard_handles(osie_small, tmp_path, monkeypatch):
+    """One map per shard and one open shard at a time: handles are evicted while the other worker may still
+    be reading from them; the scores are those of a serial run."""
+    import saliency.shards.reader as reader
+
+    root = tmp_path / "shards"
+    build_shards(osie_small, root, MapOptions(sigma=24.0), shard_size=1)
+    preds = _predictions(open_shards(root))
+    serial = evaluate(preds, open_shards(root), metrics=METRICS, workers=1).per_image
+    monkeypatch.setattr(reader, "OPEN_SHARDS", 1)
+    threaded = evaluate(preds, open_shards(root), metrics=METRICS, workers=2).per_image
+    pd.testing.assert_frame_equal(serial, threaded, check_exact=True)
