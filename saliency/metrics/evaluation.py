@@ -183,7 +183,7 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
                   neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
-                  neg_exclude: np.ndarray | None = None,
+                  neg_exclude: np.ndarray | None = None, fix_idx: np.ndarray | None = None,
                   shape: tuple[int, int] | None = None, workspace: Any = None,
                   map_stats: tuple[float, float] | None = None,
                   density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
@@ -193,7 +193,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
     it. ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
     indices (``neg_idx``; ``neg_exclude``: indices among them that do not count, e.g. the image's own fixations
-    from :meth:`FixationPool.negative_split`), the IG baseline as a map (``baseline``) or as its log-density at the fixations
+    from :meth:`FixationPool.negative_split`; ``fix_idx``: the fixations' flat indices in ``shape`` when the
+    caller has them), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
     (one per thread). ``map_stats`` / ``density_stats``: (sum, min) of the map / ground truth if known
     (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
@@ -225,7 +226,8 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
             map_stats = None
         names = {m.name for m in fused}
         n_fix = 0 if x_px is None else len(x_px)
-        fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
+        if fix_idx is None or shape is None or fix_idx.size != n_fix or tuple(m2.shape) != tuple(shape):
+            fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
         if "sauc" in names and neg_idx is None:
             neg_idx = fixation_indices(neg[0], neg[1], m2.shape)
         if "ig" in names and n_fix and baseline_log is None:
@@ -285,7 +287,7 @@ def check_finite_results(stimulus: str, smap: np.ndarray, results: Mapping[str, 
     silent row of the table."""
     bad = []
     for name, r in results.items():
-        if r is None:
+        if r is None or (isinstance(r[0], float) and math.isfinite(r[0])):     # the usual case, without numpy
             continue
         value = np.asarray(r[0], dtype=np.float64)
         if not np.isfinite(value).all():
@@ -525,7 +527,8 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
             elif pys:
                 if shape not in base_logs:
                     base_logs[shape] = np.log(to_density(centre.density(*shape))).ravel()
-                kw["baseline_log"] = base_logs[shape][fixation_indices(x, y, shape)] if x.size else None
+                kw["fix_idx"] = fixation_indices(x, y, shape)
+                kw["baseline_log"] = base_logs[shape][kw["fix_idx"]] if x.size else None
             else:
                 if shape not in base_maps:
                     base_maps[shape] = centre.density(*shape)
