@@ -470,8 +470,11 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     :class:`saliency.maps.shard_blur.ShardBlur`).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
-    workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
-    predictions and ground truth are still read in order on the calling thread, results recorded in order.
+    workers: threads scoring images concurrently (the compiled kernels, file reads and zstd release the GIL);
+    with a ``ShardSet`` and a mapping of predictions each worker reads its own images (batches of a few, in
+    shard order; the uint16 ground truth scored as stored, :class:`~saliency.metrics.fused.QuantizedDensity`),
+    otherwise predictions and ground truth are read in order on the calling thread; results are recorded in
+    order either way.
     Under the ``mit`` convention with a random metric (AUC-Judd jitter, AUC-Borji, sAUC) images are scored
     one after the other: each metric's random stream runs on across images in order.
     keep_per_fixation: also return every fixation's value of the fixation metrics (``per_fixation``).
