@@ -123,7 +123,12 @@ class ShardFile:
             else:
                 row = self._rows[key]
                 t = dict(self._small[row])
-                data = read_payload(self._file.fileno(), self._chunks[row]) if self._chunks is not None else None
+                file, chunks, data = self._file, self._chunks, None
+                if chunks is not None and file is not None:
+                    try:
+                        data = read_payload(file.fileno(), chunks[row])
+                    except (OSError, ValueError):      # closed meanwhile: read through pyarrow below
+                        data = None
                 if data is None:
                     with self._lock:
                         data = self._pq.read_row_group(row, columns=["data"], use_threads=False).column(0)[0].as_py()
