@@ -483,6 +483,9 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     from threadpoolctl import threadpool_limits
 
+    from saliency.metrics.jit import start_numba
+
+    start_numba()           # here, before the worker threads (each would start it on its first compiled call)
     conv = get_convention(convention)
     ms = build_metrics(metrics, conv, resize=resize, seed=seed)
     names = list(shards.stimuli) if stimuli is None else list(stimuli)

@@ -38,6 +38,31 @@ _RUN = 32  # pixels of a SIM/KL run that is skipped where the ground truth is 0 
 _LOG2_BUCKETS = 12
 
 
+_BLAS_CHECK = "scipy.linalg.cython_blas"
+
+
+def start_numba() -> None:
+    """Start numba's CPU target now, on the calling thread, and without importing scipy.linalg.
+
+    The first compiled call in a process (even one loaded from the cache) loads every numba implementation
+    module (≈ 0.12 s), and one of them imports ``scipy.linalg`` (≈ 0.1 s more) only to learn whether
+    ``np.correlate`` / ``np.convolve`` in compiled code may call BLAS; no kernel of this project uses them
+    (with the import skipped they use numba's own loop; ``np.dot`` and ``np.linalg`` still find BLAS, they
+    import it themselves). Call it before starting threads (:func:`saliency.metrics.evaluation.evaluate`
+    does): while it runs, ``import scipy.linalg.cython_blas`` fails. Once numba has started it only makes a
+    cached call."""
+    import sys
+
+    hide = _BLAS_CHECK not in sys.modules
+    if hide:
+        sys.modules[_BLAS_CHECK] = None          # `import` of a name mapped to None raises ImportError
+    try:
+        block_sum(np.zeros(1))
+    finally:
+        if hide and sys.modules.get(_BLAS_CHECK, 0) is None:
+            del sys.modules[_BLAS_CHECK]
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
 def block_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
     """Σ a of a flat float32/float64 array in float64, blocked like the pair pass (vectorised; a NaN or ±inf

@@ -222,7 +222,8 @@ class ShardSet:
         An unknown name is an :class:`UnknownNameError`."""
         names = list(stimuli)
         for s in names:
-            self._record(s)
+            if s not in self._row:
+                self._record(s)         # raises UnknownNameError (no pandas row per known name)
         shard = self._manifest["shard"].to_numpy()
         key = self._manifest["key"].to_numpy()
         return sorted(names, key=lambda s: (shard[self._row[s]], key[self._row[s]]))

@@ -50,3 +50,15 @@ def test_rank_counts_reuse_a_workspace() -> None:
         want_less, want_eq = _brute(v, pos)
         np.testing.assert_array_equal(less, want_less)
         np.testing.assert_array_equal(eq, want_eq)
+
+
+def test_start_numba_skips_scipy_linalg_and_leaves_it_importable() -> None:
+    """A fresh interpreter: numba starts without importing scipy.linalg, which stays importable afterwards."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from saliency.metrics.jit import start_numba, block_sum; import numpy as np; "
+            "start_numba(); print('scipy.linalg' in sys.modules, block_sum(np.ones(3))); "
+            "import scipy.linalg.cython_blas; print('importable')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "3.0", "importable"]

@@ -54,6 +54,9 @@ def test_round_trip_gives_the_maps_and_fixations(built, osie_small):
     assert [g.stimulus for g in ss.iter_ground_truth()] == ss.stimuli
     with pytest.raises(UnknownNameError, match=r"nope\.jpg"):
         ss.load("nope.jpg")
+    assert ss.read_order(ss.stimuli[::-1]) == ss.stimuli       # shard, then key: here the stimulus order
+    with pytest.raises(UnknownNameError, match=r"nope\.jpg"):
+        ss.read_order([ss.stimuli[0], "nope.jpg"])
     assert pickle.loads(pickle.dumps(ss)).density("1003.jpg").shape == (600, 800)
 
 
