@@ -338,11 +338,8 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
             if k in metrics:
                 out[k] = (float(v.mean()), v)
     if want_sauc:
-        less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg)
-        if excl.size:        # the excluded negatives' own counts, from their values (exact integers)
-            ex = np.sort(source.at(excl))
-            lo = np.searchsorted(ex, pos, side="left")
-            less, eq = less - lo, eq - (np.searchsorted(ex, pos, side="right") - lo)
+        # the excluded negatives' own counts are subtracted, from their values (exact integers)
+        less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg, source.at(excl) if excl.size else _EMPTY)
         v = (less + 0.5 * eq) / (neg.size - excl.size)
         out["sauc"] = (float(v.mean()), v)
     if has_fix and "nss" in metrics:

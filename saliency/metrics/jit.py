@@ -141,6 +141,9 @@ _KEY_TYPES = {np.dtype(np.float32): (np.uint32, np.uint64(0x80000000), np.uint64
               np.dtype(np.float64): (np.uint64, np.uint64(0x8000000000000000), np.uint64(0xFFFFFFFFFFFFFFFF))}
 
 
+_EMPTY_VALUES = np.empty(0)
+
+
 def _keys(values: np.ndarray) -> np.ndarray:
     """Order-preserving unsigned keys of float values (−0 and +0 share one key), numpy's version of the
     kernels'."""
@@ -155,28 +158,19 @@ class RankBuckets:
 
     positives: values in the dtype the pass keys (float32 for :func:`rank_counts` of a float32 map, float64
     in :func:`map_pass`). ``klo``, ``shift``, ``marks`` configure the pass; :meth:`buffers` gives each pass its
-    histogram and key buffer; :meth:`finish` turns a pass's output into per-positive counts.
+    histogram and key buffer; :meth:`finish` turns a pass's output into per-positive counts. Set-up and
+    finish are compiled (a few calls each: per image they hold the GIL for microseconds).
     """
 
-    def __init__(self, positives: np.ndarray, workspace=None, capacity: int = 0) -> None:
+    def __init__(self, positives: np.ndarray, workspace=None) -> None:
         pos = np.asarray(positives)
         self.dtype = pos.dtype
-        self.u, inv = np.unique(pos, return_inverse=True)
-        self.inverse = inv.ravel()
-        keys_u = _keys(self.u)
-        self.ukeys = np.unique(keys_u)                            # −0 and +0 → one key
-        self.slot = np.searchsorted(self.ukeys, keys_u)[self.inverse]   # positive → its key's slot
+        keys = _keys_f64(pos) if pos.dtype == np.float64 else _keys(pos)
+        self.ukeys, self.slot, first, self.ub, self.shift, self.marks = _prepare(keys, _LOG2_BUCKETS)
         self.klo = self.ukeys[0]
-        span = int(self.ukeys[-1] - self.klo)
-        self.shift = np.uint64(max(0, span.bit_length() - _LOG2_BUCKETS))
-        self.ub = ((self.ukeys - self.klo) >> self.shift).astype(np.int64)
-        self.nb = int(self.ub[-1]) + 2                            # + the slot of everything past the last bucket
+        self.nb = self.marks.size                                 # incl. the slot past the last bucket
         self.ws = workspace
-        self.capacity = capacity
-        self.marks = self._get("rank_marks", self.nb, np.bool_)
-        self.marks[:] = False
-        self.marks[self.ub] = True
-        self.few = self.u.astype(np.float64) if self.u.size <= FEW else np.empty(0)
+        self.few = pos[first].astype(np.float64) if first.size <= FEW else np.empty(0)   # ascending, distinct
 
     def few_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed (less, equal) counters of the distinct positives for the comparison mode."""
@@ -184,7 +178,7 @@ class RankBuckets:
 
     def finish_few(self, less_u: np.ndarray, eq_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-positive counts from the comparison mode's per-distinct-value counts."""
-        return less_u[self.inverse], eq_u[self.inverse]
+        return less_u[self.slot], eq_u[self.slot]
 
     def _get(self, name: str, n: int, dtype) -> np.ndarray:
         return self.ws.get(name, n, dtype) if self.ws is not None else np.empty(max(n, 1), dtype)[:n]
@@ -196,14 +190,86 @@ class RankBuckets:
         hist[:] = 0
         return hist, self._get(f"rank_buf_{tag}", n_values, np.uint64)
 
-    def finish(self, below: int, hist: np.ndarray, buf: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(#{values < p}, #{values = p}) for each positive from one pass's output."""
+    def finish(self, below: int, hist: np.ndarray, buf: np.ndarray, k: int,
+               exclude: np.ndarray = _EMPTY_VALUES) -> tuple[np.ndarray, np.ndarray]:
+        """(#{values < p}, #{values = p}) for each positive from one pass's output (``buf[:k]`` is sorted in
+        place). exclude: float64 values among the pass's that do not count (float64 positives only)."""
+        if exclude.size and self.dtype != np.float64:
+            raise ValueError("excluded values need float64 positives")
         kept = buf[:k]
-        kept.sort()
-        less_u = np.empty(self.ukeys.size, np.int64)
-        eq_u = np.empty(self.ukeys.size, np.int64)
-        _finish(kept, hist, self.nb, self.marks, self.ub, self.ukeys, below, less_u, eq_u)
-        return less_u[self.slot], eq_u[self.slot]
+        kept.sort()              # numpy's sort (SIMD) is faster than the compiled one
+        return _finish_counts(kept, hist, self.nb, self.marks, self.ub, self.ukeys, below, self.slot,
+                              np.asarray(exclude, dtype=np.float64))
+
+
+@numba.njit(cache=True, nogil=True)
+def _keys_f64(values: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """:func:`_keys` of float64 values, compiled."""
+    out = np.empty(values.size, np.uint64)
+    for i in range(values.size):
+        out[i] = _key64(values[i])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _prepare(keys: np.ndarray, log2_buckets: int) -> tuple:  # pragma: no cover - compiled
+    """(distinct keys ascending, each key's slot among them, the first position of each distinct key, the
+    bucket of each distinct key, the shift, the marked buckets (+ one unmarked slot past the last)) of
+    order-preserving keys (≥ 1): buckets are the keys' offsets from the lowest shifted right until the span
+    fits ``log2_buckets`` bits."""
+    order = np.argsort(keys, kind="mergesort")
+    n = keys.size
+    slot = np.empty(n, np.int64)
+    distinct = 1
+    for i in range(1, n):
+        distinct += keys[order[i]] != keys[order[i - 1]]
+    ukeys = np.empty(distinct, np.uint64)
+    first = np.empty(distinct, np.int64)
+    d = -1
+    for i in range(n):
+        k = keys[order[i]]
+        if d < 0 or k != ukeys[d]:
+            d += 1
+            ukeys[d] = k
+            first[d] = order[i]
+        slot[order[i]] = d
+    klo = ukeys[0]
+    span = ukeys[-1] - klo
+    bits = 0
+    while bits < 64 and (span >> np.uint64(bits)) != 0:
+        bits += 1
+    shift = np.uint64(max(0, bits - log2_buckets))
+    ub = np.empty(distinct, np.int64)
+    for q in range(distinct):
+        ub[q] = np.int64((ukeys[q] - klo) >> shift)
+    marks = np.zeros(ub[-1] + 2, np.bool_)
+    for q in range(distinct):
+        marks[ub[q]] = True
+    return ukeys, slot, first, ub, shift, marks
+
+
+@numba.njit(cache=True, nogil=True)
+def _finish_counts(kept: np.ndarray, hist: np.ndarray, nb: int, marks: np.ndarray, ub: np.ndarray,
+                   ukeys: np.ndarray, below: int, slot: np.ndarray,
+                   exclude: np.ndarray) -> tuple:  # pragma: no cover - compiled
+    """Per-positive (less, equal) counts: :func:`_finish` (``kept`` sorted), minus the counts of the excluded
+    float64 values, gathered by ``slot``."""
+    less_u = np.empty(ukeys.size, np.int64)
+    eq_u = np.empty(ukeys.size, np.int64)
+    _finish(kept, hist, nb, marks, ub, ukeys, below, less_u, eq_u)
+    if exclude.size:
+        ex = _keys_f64(exclude)
+        ex.sort()
+        for q in range(ukeys.size):
+            lo = np.searchsorted(ex, ukeys[q], side="left")
+            less_u[q] -= lo
+            eq_u[q] -= np.searchsorted(ex, ukeys[q], side="right") - lo
+    less = np.empty(slot.size, np.int64)
+    eq = np.empty(slot.size, np.int64)
+    for i in range(slot.size):
+        less[i] = less_u[slot[i]]
+        eq[i] = eq_u[slot[i]]
+    return less, eq
 
 
 @numba.njit(cache=True, nogil=True)
@@ -499,9 +565,10 @@ def map_pass(kind: int, a: np.ndarray, t: np.ndarray, mk: np.ndarray, c: np.ndar
         if rank_all and few.size:
             _count_few(mb, nb, few, few_less, few_eq)
         elif rank_all:
-            below_all += _bucket_block(mb, nb, klo, shift, last, jb)
-            for i in range(nb):          # 4 interleaved histograms: runs of one bucket do not wait on a store
-                j = jb[i]
+            below = _bucket_block(mb, nb, klo, shift, last, jb)
+            below_all += below
+            for i in range(nb if below < nb else 0):    # 4 interleaved histograms: runs of one bucket do not
+                j = jb[i]                                # wait on a store; a block wholly below klo is skipped
                 if j == last:            # below the lowest positive (≈ 70 % of an OSIE map; in runs) or past
                     continue             # the highest: the last slot is never read
                 hist_all[(i & 3) * slots + j] += 1
