@@ -52,6 +52,35 @@ def test_rank_counts_reuse_a_workspace() -> None:
         np.testing.assert_array_equal(eq, want_eq)
 
 
+@pytest.mark.parametrize("kind", ["normal", "ties", "signed_zeros"])
+def test_finish_subtracts_the_excluded_values(kind: str) -> None:
+    """RankBuckets.finish with ``exclude`` (the fused sAUC's own fixations): the counts over the values
+    without one occurrence of each excluded value; few distinct positives and many."""
+    from saliency.metrics.jit import _KEY_TYPES, RankBuckets, _bucket_pass
+
+    rng = np.random.default_rng(11)
+    for n_pos in (3, 40):
+        n = 3000
+        if kind == "normal":
+            v = rng.normal(size=n)
+        elif kind == "ties":
+            v = rng.integers(-3, 4, size=n).astype(np.float64)
+        else:
+            v = np.where(rng.random(n) < 0.5, 0.0, -0.0) + rng.integers(0, 3, n) * 0.5
+        pos = np.concatenate([v[rng.integers(0, n, n_pos)], [-0.0, 0.0]])
+        drop = rng.choice(n, 50, replace=False)
+        rb = RankBuckets(pos)
+        hist, buf = rb.buffers("t", n)
+        utype, sign, mask = _KEY_TYPES[v.dtype]
+        below, k = _bucket_pass(v.view(utype), sign, mask, rb.klo, rb.shift, rb.marks, hist, buf)
+        less, eq = rb.finish(below, hist, buf, k, v[drop])
+        want_less, want_eq = _brute(np.delete(v, drop), pos)
+        np.testing.assert_array_equal(less, want_less)
+        np.testing.assert_array_equal(eq, want_eq)
+    with pytest.raises(ValueError, match="float64"):
+        RankBuckets(pos.astype(np.float32)).finish(0, hist, buf, 0, v[:2])
+
+
 def test_start_numba_skips_scipy_linalg_and_leaves_it_importable() -> None:
     """A fresh interpreter: numba starts without importing scipy.linalg, which stays importable afterwards."""
     import subprocess
