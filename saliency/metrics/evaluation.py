@@ -485,16 +485,20 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     from saliency.metrics.jit import start_numba
 
-    start_numba()           # here, before the worker threads (each would start it on its first compiled call)
+    # numba starts here, before the worker threads (each would start it on its first compiled call); meanwhile
+    # a helper thread reads the fixation table (Parquet decoding releases the GIL; numba's start holds it)
     conv = get_convention(convention)
     ms = build_metrics(metrics, conv, resize=resize, seed=seed)
+    with ThreadPoolExecutor(1) as early:
+        fixations = early.submit(lambda: shards.fixations.data)
+        start_numba()
+        frame = fixations.result()
     names = list(shards.stimuli) if stimuli is None else list(stimuli)
     if isinstance(predict, Mapping):
         missing = [s for s in names if s not in predict]
         if missing:
             raise SchemaError(f"{len(missing)} stimuli have no prediction, e.g. {missing[:3]}")
     sizes = sizes_from_manifest(shards.manifest)
-    frame = shards.fixations.data
     pool = FixationPool.from_frame(frame, sizes) if _needs(ms, "needs_negatives") else None
     # mit: shuffled-AUC negatives from 10 random other images, drawn from the sAUC metric's running stream
     mit_sauc = next((m for m in ms if m.name == "sauc" and m.convention.name == "mit"), None)
