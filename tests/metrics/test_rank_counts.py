@@ -91,3 +91,19 @@ def test_start_numba_skips_scipy_linalg_and_leaves_it_importable() -> None:
             "import scipy.linalg.cython_blas; print('importable')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "3.0", "importable"]
+
+
+def test_the_blas_check_is_skipped_on_the_starting_thread_only() -> None:
+    import threading
+
+    from saliency.metrics.jit import _SkipBlasCheck
+
+    finder = _SkipBlasCheck()
+    with pytest.raises(ModuleNotFoundError, match=r"scipy\.linalg"):
+        finder.find_spec("scipy.linalg")
+    assert finder.find_spec("scipy.ndimage") is None
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(finder.find_spec("scipy.linalg.cython_blas")))
+    t.start()
+    t.join()
+    assert seen == [None]
