@@ -38,7 +38,6 @@ from saliency.metrics.jit import (
     PLAIN,
     RankBuckets,
     block_sum_u16,
-    is_sorted,
     map_pass,
     sum_min,
     values_at,
@@ -282,11 +281,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     if want_sauc:
         if neg_idx is None or len(neg_idx) == 0:
             raise SchemaError("sauc needs fixations of other images as negatives")
-        neg = np.asarray(neg_idx, dtype=np.int64)
-        if not is_sorted(neg):
-            neg = np.sort(neg)
-        if neg[0] < 0 or neg[-1] >= n:
-            raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
+        neg = np.ascontiguousarray(neg_idx, dtype=np.int64)
         excl = _EMPTY_IDX if neg_exclude is None else np.asarray(neg_exclude, dtype=np.int64)
         if excl.size >= neg.size:
             raise SchemaError("sauc needs fixations of other images as negatives")
@@ -294,7 +289,11 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
             raise SchemaError("excluded negatives index pixels outside the map")
     few, few_less, few_eq = _EMPTY, _EMPTY_IDX, _EMPTY_IDX
     if rank_all or want_sauc:
-        rb = RankBuckets(pos, ws)
+        rb = RankBuckets(pos, ws, neg)          # the negatives' order checked in the same compiled call
+        if not rb.negatives_sorted:
+            neg = np.sort(neg)
+        if want_sauc and (neg[0] < 0 or neg[-1] >= n):
+            raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
         few = rb.few if rank_all else _EMPTY
         few_less, few_eq = rb.few_counts()
         hist_all, buf_all = rb.buffers("all", n if rank_all and not few.size else 0, lanes=4)

@@ -159,6 +159,7 @@ _KEY_TYPES = {np.dtype(np.float32): (np.uint32, np.uint64(0x80000000), np.uint64
 
 
 _EMPTY_VALUES = np.empty(0)
+_EMPTY_INDICES = np.empty(0, np.int64)
 
 
 def _keys(values: np.ndarray) -> np.ndarray:
@@ -179,11 +180,20 @@ class RankBuckets:
     finish are compiled (a few calls each: per image they hold the GIL for microseconds).
     """
 
-    def __init__(self, positives: np.ndarray, workspace=None) -> None:
+    def __init__(self, positives: np.ndarray, workspace=None, negatives: np.ndarray | None = None) -> None:
+        """negatives: int64 flat indices a pass will bucket, checked for ascending order in the same compiled
+        call (:attr:`negatives_sorted`; float64 positives)."""
         pos = np.asarray(positives)
         self.dtype = pos.dtype
-        keys = _keys_f64(pos) if pos.dtype == np.float64 else _keys(pos)
-        self.ukeys, self.slot, first, self.ub, self.shift, self.marks = _prepare(keys, _LOG2_BUCKETS)
+        if pos.dtype == np.float64:
+            neg = _EMPTY_INDICES if negatives is None else negatives
+            (self.ukeys, self.slot, first, self.ub, self.shift, self.marks,
+             self.negatives_sorted) = _prepare_f64(pos, neg, _LOG2_BUCKETS)
+        else:
+            if negatives is not None:
+                raise ValueError("negatives are checked with float64 positives only")
+            self.ukeys, self.slot, first, self.ub, self.shift, self.marks = _prepare(_keys(pos), _LOG2_BUCKETS)
+            self.negatives_sorted = True
         self.klo = self.ukeys[0]
         self.nb = self.marks.size                                 # incl. the slot past the last bucket
         self.ws = workspace
@@ -226,6 +236,13 @@ def _keys_f64(values: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     for i in range(values.size):
         out[i] = _key64(values[i])
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _prepare_f64(positives: np.ndarray, negatives: np.ndarray, log2_buckets: int) -> tuple:  # pragma: no cover
+    """:func:`_prepare` of float64 positives' keys, and whether ``negatives`` are in ascending order."""
+    ukeys, slot, first, ub, shift, marks = _prepare(_keys_f64(positives), log2_buckets)
+    return ukeys, slot, first, ub, shift, marks, is_sorted(negatives)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -142,3 +142,19 @@ def test_threaded_reading_survives_evicted_shard_handles(osie_small, tmp_path, m
     monkeypatch.setattr(reader, "OPEN_SHARDS", 1)
     threaded = evaluate(preds, open_shards(root), metrics=METRICS, workers=2).per_image
     pd.testing.assert_frame_equal(serial, threaded, check_exact=True)
+
+
+def test_negatives_in_any_order_score_alike_and_out_of_range_ones_are_refused() -> None:
+    from saliency.errors import SchemaError
+
+    rng = np.random.default_rng(4)
+    m = rng.random((30, 40)).astype(np.float32)
+    idx = rng.integers(0, m.size, 25)
+    neg = np.sort(rng.integers(0, m.size, 400))
+    kw = dict(baseline_log=np.full(idx.size, -np.log(m.size)))
+    a = score_pysaliency(m, idx, {"sauc", "auc_judd"}, neg_idx=neg, **kw)
+    b = score_pysaliency(m, idx, {"sauc", "auc_judd"}, neg_idx=rng.permutation(neg), **kw)
+    assert a["sauc"][0] == b["sauc"][0] and np.array_equal(a["sauc"][1], b["sauc"][1])
+    for bad in (np.append(neg, m.size), np.insert(neg, 7, -1)):
+        with pytest.raises(SchemaError, match="outside the map"):
+            score_pysaliency(m, idx, {"sauc"}, neg_idx=bad, **kw)
