@@ -311,11 +311,18 @@ def _finish(kept: np.ndarray, hist: np.ndarray, nb: int, marks: np.ndarray, ub: 
             below: int, less_u: np.ndarray, eq_u: np.ndarray) -> None:  # pragma: no cover - compiled
     """Counts of each distinct positive key (ascending, in bucket ``ub``): below ``klo`` + every value in
     unmarked buckets before its own + the sorted kept keys (marked buckets) below / equal to it.
-    ``hist`` may hold several interleaved histograms of ``nb`` slots each."""
-    lanes = hist.size // nb
+    ``hist`` may hold several histograms of ``nb`` slots each, one after the other: they are added into the
+    first in place (vectorised) before the walk."""
+    total = hist[:nb]
+    for lane in range(1, hist.size // nb):
+        other = hist[lane * nb:(lane + 1) * nb]
+        for b in range(nb):
+            total[b] += other[b]
     unmarked = 0
     q = 0
     for b in range(nb):
+        if q == ub.size:
+            break
         while q < ub.size and ub[q] == b:
             lo = np.searchsorted(kept, ukeys[q], side="left")
             hi = np.searchsorted(kept, ukeys[q], side="right")
@@ -323,8 +330,7 @@ def _finish(kept: np.ndarray, hist: np.ndarray, nb: int, marks: np.ndarray, ub: 
             eq_u[q] = hi - lo
             q += 1
         if not marks[b]:
-            for lane in range(lanes):
-                unmarked += hist[lane * nb + b]
+            unmarked += total[b]
 
 
 def rank_counts(values: np.ndarray, positives: np.ndarray, workspace=None) -> tuple[np.ndarray, np.ndarray]:
