@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.baselines.centre_loo import LeaveOneImageOut
-from saliency.baselines.mixture import components_at_fixations, fit_mixture_weights
+from saliency.baselines.mixture import components_by_mode, fit_mixture_weights
 from saliency.baselines.observers import (
     OBSERVER_BASELINES,
     ObserverPool,
@@ -219,8 +219,8 @@ def _fit_mixtures(frame: pd.DataFrame, sizes: dict[str, tuple[int, int]], stimul
         if shape not in centre_maps:
             centre_maps[shape] = centre.density(*shape)
         gt = SimpleNamespace(fixations=frame.iloc[rows], height=shape[0], width=shape[1])
-        for b in baselines:
-            comps[b].append(components_at_fixations(gt, b, blur, centre_maps[shape]))
+        for b, c in components_by_mode(gt, tuple(baselines), blur, centre_maps[shape]).items():
+            comps[b].append(c)
     out: dict[str, np.ndarray | None] = {}
     for b in baselines:
         c = np.concatenate(comps[b]) if comps[b] else np.empty((0, 3))

@@ -42,3 +42,35 @@ def accumulate(total: np.ndarray, count: np.ndarray, m: np.ndarray) -> float:  #
             count[i] += np.int32(v > 0.0)
         s += _sum(m, start, stop)
     return s
+
+
+@numba.njit(cache=True, nogil=True)
+def em_responsibility_sums(c: np.ndarray, w: np.ndarray, mix: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """Σ_i c[i, j] · (w[j] / mix[i]) per column j, added row after row: the bits of numpy's
+    ``(c * (w / mix[:, None])).sum(axis=0)`` (element-wise products, then a sequential reduction over
+    axis 0 of the C-contiguous product), with no (N, K) temporaries. One EM step of
+    :func:`saliency.baselines.mixture.fit_mixture_weights`. With three columns the products are formed a
+    block at a time and each column's sum runs in a register."""
+    n, k = c.shape
+    out = np.zeros(k)
+    if k != 3:
+        for i in range(n):
+            for j in range(k):
+                out[j] += c[i, j] * (w[j] / mix[i])
+        return out
+    s0 = s1 = s2 = 0.0
+    w0, w1, w2 = w[0], w[1], w[2]
+    t0, t1, t2 = np.empty(_BLOCK), np.empty(_BLOCK), np.empty(_BLOCK)
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        for i in range(m):
+            d = mix[start + i]
+            t0[i] = c[start + i, 0] * (w0 / d)
+            t1[i] = c[start + i, 1] * (w1 / d)
+            t2[i] = c[start + i, 2] * (w2 / d)
+        for i in range(m):
+            s0 += t0[i]
+            s1 += t1[i]
+            s2 += t2[i]
+    out[0], out[1], out[2] = s0, s1, s2
+    return out
