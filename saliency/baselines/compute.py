@@ -131,7 +131,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             m = np.ones(shape) if b == "chance" else base if b == "centre_gaussian" else loo.map(gt.stimulus, shape)
             out[b] = image_results(streams[b], m, x_px=x, y_px=y, density=density, neg_idx=neg_idx,
                                    baseline=base, shape=shape, workspace=local.ws, density_stats=d_stats)
-        if obs_baselines and x.size and shared[shape] and d_stats is not None and shared_path_fits(gt):
+        if (obs_baselines and x.size and shared[shape] and d_stats is not None and d_stats[0] > 0
+                and d_stats[1] >= 0 and shared_path_fits(gt)):
             out.update(shared_observer_baselines(
                 gt, tuple(obs_baselines), {b: (lambda b=b: running(obs_rngs[b])) for b in obs_baselines}, blur,
                 density, d_stats, neg_idx, centre_logs[shape], {b: centre_parts.get((b, shape)) for b in obs_baselines},

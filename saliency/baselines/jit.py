@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from saliency.metrics.jit import _bucket_block, _count_few, _key64, _log
+
 _BLOCK = 1024
 
 
@@ -74,3 +76,202 @@ def em_responsibility_sums(c: np.ndarray, w: np.ndarray, mix: np.ndarray) -> np.
             s2 += t2[i]
     out[0], out[1], out[2] = s0, s1, s2
     return out
+
+
+# --------------------------------------------------------------------- all observer sets of one image, one sweep
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+def _dev_sums(p: np.ndarray, g: np.ndarray, pm: float, gm: float,
+              pair: bool, own_g: bool) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(Σ(p − pm)², Σ(g − gm)² (only with ``own_g``), Σ(p − pm)(g − gm)) of two equal-length views
+    (vectorised; without ``pair`` only the first)."""
+    sp = sg = sc = 0.0
+    if not pair:
+        for i in range(p.size):
+            d = p[i] - pm
+            sp += d * d
+    elif own_g:
+        for i in range(p.size):
+            d = p[i] - pm
+            e = g[i] - gm
+            sp += d * d
+            sg += e * e
+            sc += d * e
+    else:
+        for i in range(p.size):
+            d = p[i] - pm
+            sp += d * d
+            sc += d * (g[i] - gm)
+    return sp, sg, sc
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _sim_kl(p: np.ndarray, g: np.ndarray, p_inv: float, g_inv: float,
+            eps: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    """(Σ min(pd, gd), Σ gd·log(gd/(pd+ε)+ε)) with ``pd = p · p_inv``, ``gd = g · g_inv`` (vectorised)."""
+    s = k = 0.0
+    for i in range(p.size):
+        pd = p[i] * p_inv
+        gd = g[i] * g_inv
+        s += min(pd, gd)
+        k += gd * _log(gd / (pd + eps) + eps)
+    return s, k
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, nb: int, lanes: int,
+            jb: np.ndarray, hist: np.ndarray, buf: np.ndarray, k: int) -> tuple[int, int]:  # pragma: no cover
+    """Bucket the values ``v`` as :func:`saliency.metrics.jit.map_pass` does (``lanes`` interleaved
+    histograms of ``nb`` slots; keys of marked buckets appended to ``buf`` from ``k``). Returns
+    (#{key < klo}, new k)."""
+    below = _bucket_block(v, v.size, klo, shift, np.uint64(nb - 1), jb)
+    for i in range(v.size):
+        j = jb[i]
+        hist[(i & (lanes - 1)) * nb + j] += 1
+        if marks[j]:
+            buf[k] = _key64(v[i])
+            k += 1
+    return below, k
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, maps: np.ndarray,
+                   active: np.ndarray, s_src: np.ndarray, mix: bool, c: np.ndarray, w_obs: float, uniform: float,
+                   g: np.ndarray, p_mean: np.ndarray, p_inv: np.ndarray, g_mean: np.ndarray, g_inv: np.ndarray, eps: float,
+                   want_stats: bool, want_pair: bool, runs_ptr: np.ndarray, runs: np.ndarray,
+                   rank_all: bool, neg: np.ndarray, few_n: np.ndarray, few: np.ndarray, few_less: np.ndarray,
+                   few_eq: np.ndarray, fneg_less: np.ndarray, fneg_eq: np.ndarray, klo: np.ndarray,
+                   shift: np.ndarray, nbs: np.ndarray, marks: np.ndarray, hist_all: np.ndarray, buf_all: np.ndarray,
+                   hist_neg: np.ndarray, buf_neg: np.ndarray, sums: np.ndarray, counts: np.ndarray,
+                   lost: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Every observer set ``k`` of one image (rows of ``maps``: the observers' own maps ``M_k``; ``active[k]``)
+    scored in one sweep over the image, row by row: ``T``, ``C``, the ground truth and the negatives of a row
+    are read once for all sets, while they are in cache. Returns Σ(g − ḡ)² of the gold-standard ground
+    truth (``gold`` with ``want_pair``; else 0).
+
+    gold: the map is ``T − M_k``, the ground truth ``g`` (mean ``g_mean[0]``); else the map is ``M_k``, the
+    ground truth ``T − M_k`` (mean ``g_mean[k]``). mix: the map is the mixture ``((· / s_src[k]) · w_obs + C)
+    + uniform``, element by element in IEEE order as :func:`saliency.metrics.jit.map_pass` forms it; its mean
+    is ``p_mean[k]``. Densities are ``p · p_inv[k]`` and ``g · g_inv[k]`` (non-negative maps, non-zero sums). SIM and KL are summed only
+    over ``runs`` (column [start, stop) pairs, row ``r``'s at ``runs_ptr[r]:runs_ptr[r + 1]``), where the
+    ground truth may be non-zero: elsewhere both terms are exactly 0. Sums are re-associated within a row.
+    Ranks as :func:`map_pass`: with ``few_n[k] > 0`` by comparison with ``few[k, :few_n[k]]`` into
+    ``few_less`` / ``few_eq`` (every pixel) and ``fneg_less`` / ``fneg_eq`` (the ascending negatives ``neg``),
+    else bucketed (``klo``, ``shift``, ``nbs``, ``marks`` of :class:`RankBuckets`) into ``hist_all`` (4 lanes) /
+    ``buf_all`` and ``hist_neg`` / ``buf_neg``. Out (added to): ``sums[k]`` = (Σ(p−p̄)², Σ(g−ḡ)² (not
+    gold), Σ(p−p̄)(g−ḡ), Σ min, KL), ``counts[k]`` = (below_all, k_all, below_neg, k_neg), ``lost[k]``: 1
+    where ``T − M_k`` lost another observer's contribution to rounding (that set must be scored directly).
+    """
+    n = t.size
+    h = n // width
+    n_sets = maps.shape[0]
+    pb = np.empty(width)
+    gb = np.empty(width)
+    nv = np.empty(width)
+    jb = np.empty(width, np.uint64)
+    ssg_gold = 0.0
+    jn = 0
+    for r in range(h):
+        start = r * width
+        stop = start + width
+        tv = t[start:stop]
+        cnt = count[start:stop]
+        cv = c[start:stop] if mix else tv
+        gv = g[start:stop] if gold and want_pair else gb
+        j0 = jn
+        while jn < neg.size and neg[jn] < stop:
+            jn += 1
+        if gold and want_pair:
+            ssg_gold += _dev_sums(gv, gv, g_mean[0], 0.0, False, False)[0]
+        for k in range(n_sets):
+            if not active[k]:
+                continue
+            mkv = maps[k, start:stop]
+            s = s_src[k]
+            lo = 0
+            if gold:
+                if mix:
+                    for i in range(width):
+                        mv = mkv[i]
+                        v = tv[i] - mv
+                        pb[i] = ((v / s) * w_obs + cv[i]) + uniform
+                        lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
+                else:
+                    for i in range(width):
+                        mv = mkv[i]
+                        v = tv[i] - mv
+                        pb[i] = v
+                        lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
+            else:
+                if mix:
+                    for i in range(width):
+                        pb[i] = ((mkv[i] / s) * w_obs + cv[i]) + uniform
+                else:
+                    for i in range(width):
+                        pb[i] = mkv[i]
+                if want_pair:
+                    for i in range(width):
+                        mv = mkv[i]
+                        v = tv[i] - mv
+                        gb[i] = v
+                        lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
+                gv = gb
+            lost[k] |= lo
+            if want_stats:
+                sp, sg, sc = _dev_sums(pb, gv, p_mean[k], g_mean[0] if gold else g_mean[k], want_pair, not gold)
+                sums[k, 0] += sp
+                sums[k, 1] += sg
+                sums[k, 2] += sc
+                if want_pair:
+                    for q in range(runs_ptr[r], runs_ptr[r + 1]):
+                        a, b = runs[q, 0], runs[q, 1]
+                        s2, k2 = _sim_kl(pb[a:b], gv[a:b], p_inv[k], g_inv[k], eps)
+                        sums[k, 3] += s2
+                        sums[k, 4] += k2
+            m = few_n[k]
+            if rank_all:
+                if m:
+                    _count_few(pb, width, few[k, :m], few_less[k], few_eq[k])
+                else:
+                    below, counts[k, 1] = _bucket(pb, klo[k], shift[k], marks[k], nbs[k], 4, jb, hist_all[k],
+                                                  buf_all[k], counts[k, 1])
+                    counts[k, 0] += below
+            for c0 in range(j0, jn, width):          # the row's negatives, a row's length at a time
+                c1 = min(c0 + width, jn)
+                for j in range(c0, c1):
+                    nv[j - c0] = pb[neg[j] - start]
+                if m:
+                    _count_few(nv, c1 - c0, few[k, :m], fneg_less[k], fneg_eq[k])
+                else:
+                    below, counts[k, 3] = _bucket(nv[:c1 - c0], klo[k], shift[k], marks[k], nbs[k], 1, jb,
+                                                  hist_neg[k], buf_neg[k], counts[k, 3])
+                    counts[k, 2] += below
+    return ssg_gold
+
+
+@numba.njit(cache=True, nogil=True)
+def nonzero_runs(a: np.ndarray, width: int, gap: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Column runs [start, stop) of each row of the flat (H·W) array ``a`` covering every non-zero value; runs
+    closer than ``gap`` columns are merged. Returns (row pointers (H + 1,), runs (R, 2))."""
+    h = a.size // width
+    ptr = np.zeros(h + 1, np.int64)
+    runs = np.empty((max(a.size // 2, 1), 2), np.int64)
+    q = 0
+    for r in range(h):
+        row = a[r * width:(r + 1) * width]
+        i = 0
+        while i < width:
+            if row[i] == 0.0:
+                i += 1
+                continue
+            j = i + 1
+            last = i
+            while j < width and j - last < gap:
+                if row[j] != 0.0:
+                    last = j
+                j += 1
+            runs[q, 0] = i
+            runs[q, 1] = last + 1
+            q += 1
+            i = last + 1
+        ptr[r + 1] = q
+    return ptr, runs[:q].copy()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from saliency.baselines.jit import accumulate
+from saliency.baselines.sweep import ImageMaps, sweep_mode
 from saliency.maps.fusion import observer_splits
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
 from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import FUSED_METRICS, MapSource, Workspace, score_source
-from saliency.metrics.jit import LEAVE_OUT, LEAVE_OUT_MIX, OWN, OWN_MIX, block_sum
+from saliency.metrics.jit import block_sum
 
 OBSERVER_BASELINES = ("gold_standard", "one_human")
 
@@ -154,11 +155,16 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
         s_k = accumulate(total, count, mk)
         s_total += s_k
         own.append((mk, s_k))
-    runs = {}
+    im = ImageMaps(maps, [s_k for _, s_k in own], total, s_total, count, w)
+    g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
+    out = {}
+    direct = None
     for mode in modes:
+        gold = mode == "gold_standard"
         ms = ms_factories[mode]()
         for m in ms:
             m.check_inputs(density=density, baseline=base_log, neg_x_px=neg_idx)
+        names = frozenset(m.name for m in ms)
         mix = mixtures.get(mode)
         parts = None
         if mix is not None:    # w_o · (L / ΣL) + w_c · C + w_u / (H·W), in this order
@@ -166,42 +172,28 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
             c = np.ascontiguousarray(centre_part, dtype=np.float64).reshape(-1)
             u = weights[2] / n
             parts = (c, float(weights[0]), u, float(weights[0]) + block_sum(c) + n * u)
-        runs[mode] = (ms, frozenset(m.name for m in ms), parts, {m.name: [] for m in ms}, {m.name: [] for m in ms})
-    g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
-    for (_, others, mine), (mk, s_k) in zip(splits, own, strict=True):
-        if not others.any():
-            continue
-        s_others = s_total - s_k
-        direct = None
-        for mode, (_ms, names, parts, per_fix, per_map) in runs.items():
-            gold = mode == "gold_standard"
-            tgt = mine if gold else others
-            s_src = s_others if gold else s_k
-            if s_src <= 0 or s_others <= 0:
-                continue
-            t_idx = idx[tgt]
-            kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
-            if gold:
-                kw.update(density=g, density_stats=density_stats)
-            else:
-                kw.update(leave_out_density=True, density_stats=(s_others, 0.0))
-            res, exact = None, direct is None
-            if exact:
-                kind = (LEAVE_OUT if gold else OWN) if parts is None else (LEAVE_OUT_MIX if gold else OWN_MIX)
-                src = MapSource(kind=kind, t=total, mk=mk, count=count, s_src=s_src)
-                if parts is not None:
-                    src.c, src.w_obs, src.uniform = parts[0], parts[1], parts[2]
-                res, exact = score_source(src, t_idx, names, total=parts[3] if parts else s_src, mn=0.0, **kw)
-            if not exact:         # T − M_k lost another observer to rounding: that map blurred directly
-                if direct is None:
-                    direct = blur.blur(xi[others], yi[others], h, w, sw[others]).reshape(-1)
-                    s_direct = float(direct.sum())
-                res = _score_direct(direct, s_direct, mk, s_k, gold, parts, t_idx, names, kw, n)
+        sets = [(k, idx[mine if gold else others]) for k, (_, others, mine) in enumerate(splits)
+                if others.any() and s_total - own[k][1] > 0 and (gold or own[k][1] > 0)]
+        scored = sweep_mode(im, gold, sets, names, parts, g, density_stats, neg_idx, base_log, ws)
+        per_fix: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        per_map: dict[str, list[float]] = {name: [] for name in names}
+        for k, t_idx in sets:
+            res = scored.get(k)
+            if res is None:       # T − M_k lost another observer to rounding: that map blurred directly
+                others = splits[k][1]
+                if direct is None or direct[0] != k:
+                    d = blur.blur(xi[others], yi[others], h, w, sw[others]).reshape(-1)
+                    direct = (k, d, float(d.sum()))
+                kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
+                kw.update(density=g, density_stats=density_stats) if gold else kw.update(
+                    leave_out_density=True, density_stats=(s_total - own[k][1], 0.0))
+                res = _score_direct(direct[1], direct[2], own[k][0], own[k][1], gold, parts, t_idx, names, kw, n)
             for name, r in res.items():
                 if r[1] is not None:
                     per_fix[name].append(r[1])
                 per_map[name].append(r[0])
-    return {mode: (per_fix, per_map) for mode, (_, _, _, per_fix, per_map) in runs.items()}
+        out[mode] = (per_fix, per_map)
+    return out
 
 
 def _score_direct(others: np.ndarray, s_others: float, mk: np.ndarray, s_k: float, gold: bool, parts, t_idx,

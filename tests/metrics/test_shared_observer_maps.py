@@ -68,13 +68,16 @@ def test_shared_observer_maps_equal_the_direct_blur(osie_shards, regularize):
 
 
 def test_lost_contribution_falls_back_to_the_direct_blur(osie_shards, monkeypatch):
-    real = O.score_source
+    from saliency.baselines import sweep
 
-    def lossy(source, *args, **kwargs):      # every shared map reports a contribution lost to rounding
-        res, exact = real(source, *args, **kwargs)
-        return res, exact and source.kind == 0
+    real = sweep.observer_sweep
 
-    monkeypatch.setattr(O, "score_source", lossy)
+    def lossy(*args):      # every shared map reports a contribution lost to rounding
+        out = real(*args)
+        args[-1][:] = 1
+        return out
+
+    monkeypatch.setattr(sweep, "observer_sweep", lossy)
     shared, direct = _both(osie_shards, osie_shards.stimuli[2], True)
     _assert_close(shared, direct, 1e-10)
 
@@ -116,3 +119,18 @@ def test_images_whose_observer_maps_do_not_fit_take_the_direct_path(osie_shards,
     for b in ("gold_standard", "one_human"):
         for m in ("nss", "auc_judd"):
             assert direct[b].summary[m] == pytest.approx(shared[b].summary[m], rel=1e-10)
+
+
+@pytest.mark.parametrize("few", [0, 200])
+def test_shared_maps_rank_by_buckets_or_by_comparison_alike(osie_shards, monkeypatch, few):
+    """Every observer set ranked by buckets (few = 0) or by comparison with each fixated value (few = 200)."""
+    from saliency.baselines import sweep
+    from saliency.metrics import jit
+
+    monkeypatch.setattr(jit, "FEW", few)
+    monkeypatch.setattr(sweep, "FEW", max(few, 1))
+    shared, direct = _both(osie_shards, osie_shards.stimuli[1], True)
+    _assert_close(shared, direct, 1e-10)
+    for b in O.OBSERVER_BASELINES:
+        for name in ("auc_judd", "sauc"):
+            assert np.array_equal(np.concatenate(shared[b][0][name]), np.concatenate(direct[b][0][name]))
