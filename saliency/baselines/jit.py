@@ -1,17 +1,18 @@
 """Compiled (numba) pass behind the shared observer maps of :mod:`saliency.baselines.observers`.
 
 Every observer's own blurred map ``M_k`` is made once; their sum ``T`` (added in observer order) and the
-number of observers whose map is positive at each pixel (``count``) are kept (:func:`accumulate`). The map
-of all observers but ``k`` is then ``T − M_k`` (formed inside :func:`saliency.metrics.jit.map_pass`)
+number of observers whose map is positive at each pixel (``count``) are kept (:func:`sum_maps`). The map
+of all observers but ``k`` is then ``T − M_k`` (formed inside :func:`observer_sweep` or
+:func:`saliency.metrics.jit.map_pass`)
 instead of a blur of the other observers' fixations. With non-negative blur kernels this keeps the zeros exactly: where no other observer contributes, ``T`` was formed
 by adding exact zeros to ``M_k``, so ``T − M_k`` is exactly 0, as the direct blur is; and ``T ≥ M_k`` holds
 in floating point (rounding is monotone), so it is never negative. Where another observer does contribute
 but its part was absorbed in rounding (``T − M_k == 0`` with ``count − [M_k > 0] > 0``), the pass
 reports it and the caller blurs directly. Elsewhere values differ from the direct blur by rounding only.
 
-:func:`accumulate` works in blocks of 1024 pixels: ``T`` and ``count`` are updated element by element (IEEE
-order), then the block's sum is reduced with re-association allowed (vectorised; sums differ from numpy's by
-rounding, relative ≈ 1e-16).
+:func:`sum_maps` works in blocks of 1024 pixels (all maps' blocks while ``T``'s is in cache): ``T`` and
+``count`` are updated element by element (IEEE order), each map's block sum is reduced with re-association
+allowed (vectorised; sums differ from numpy's by rounding, relative ≈ 1e-16) and added up block by block.
 """
 
 from __future__ import annotations
@@ -33,17 +34,26 @@ def _sum(a: np.ndarray, start: int, stop: int) -> float:  # pragma: no cover - c
 
 
 @numba.njit(cache=True, nogil=True)
-def accumulate(total: np.ndarray, count: np.ndarray, m: np.ndarray) -> float:  # pragma: no cover - compiled
-    """``total += m`` and ``count += (m > 0)``, element by element (flat arrays); returns Σ m."""
-    s = 0.0
-    for start in range(0, m.size, _BLOCK):
-        stop = min(start + _BLOCK, m.size)
-        for i in range(start, stop):
-            v = m[i]
-            total[i] += v
-            count[i] += np.int32(v > 0.0)
-        s += _sum(m, start, stop)
-    return s
+def sum_maps(maps: np.ndarray, total: np.ndarray, count: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``total = Σ_k maps[k]`` (added in row order, element by element) and ``count = Σ_k (maps[k] > 0)``
+    (flat arrays), in one pass over all the maps, a block of pixels at a time; returns each map's sum
+    (blocked as described above)."""
+    n_maps, n = maps.shape
+    sums = np.zeros(n_maps)
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        tb = total[start:stop]
+        cb = count[start:stop]
+        tb[:] = 0.0
+        cb[:] = 0
+        for k in range(n_maps):
+            mb = maps[k, start:stop]
+            for i in range(stop - start):
+                v = mb[i]
+                tb[i] += v
+                cb[i] += np.int32(v > 0.0)
+            sums[k] += _sum(maps[k], start, stop)
+    return sums
 
 
 @numba.njit(cache=True, nogil=True)
@@ -117,15 +127,119 @@ def _sim_kl(p: np.ndarray, g: np.ndarray, p_inv: float, g_inv: float,
     return s, k
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _own_map(m: np.ndarray, c: np.ndarray, s: float, w_obs: float, uniform: float,
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out = ((m / s) · w_obs + c) + uniform, element by element in IEEE order (views of one length)."""
+    for i in range(m.size):
+        out[i] = ((m[i] / s) * w_obs + c[i]) + uniform
+
+
+@numba.njit(cache=True, nogil=True)
+def _leave_out(t: np.ndarray, m: np.ndarray, cnt: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover
+    """out = t − m; returns 1 where that is 0 while ``cnt`` counts another observer's positive map, else 0."""
+    lo = 0
+    for i in range(m.size):
+        mv = m[i]
+        v = t[i] - mv
+        out[i] = v
+        lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
+    return lo
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+def _sim(p: np.ndarray, g: np.ndarray, p_inv: float, g_inv: float) -> float:  # pragma: no cover - compiled
+    """Σ min(p · p_inv, g · g_inv) (vectorised)."""
+    s = 0.0
+    for i in range(p.size):
+        s += min(p[i] * p_inv, g[i] * g_inv)
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
+def _plain_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(a.size):
+        s += a[i]
+    return s
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def log_ratio_terms(t: np.ndarray, b: np.ndarray, p_inv: float, eps: float,
+                    out: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
+    """out = T · log(T / (b · p_inv + ε)) where T > 0, else 0; returns (Σ T, Σ out) (vectorised)."""
+    st = so = 0.0
+    for i in range(t.size):
+        tv = t[i]
+        v = tv * _log(tv / (b[i] * p_inv + eps)) if tv > 0.0 else 0.0
+        out[i] = v
+        st += tv
+        so += v
+    return st, so
+
+
+@numba.njit(cache=True, nogil=True)
+def support_runs(height: int, set_of: np.ndarray, y0: np.ndarray, y1: np.ndarray, x0: np.ndarray,
+                 x1: np.ndarray, n_sets: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Column runs [start, stop) per (set, row) covering every pixel where set ``k``'s map can be non-zero:
+    the union of the rectangles [y0, y1] × [x0, x1] (inclusive) of its fixations (``set_of[j] = k``; −1:
+    none). Returns (pointers (n_sets · height + 1,): runs of set k, row r at ``ptr[k·H + r]:ptr[k·H + r + 1]``,
+    runs (R, 2))."""
+    order = np.argsort(set_of, kind="mergesort")
+    first = np.searchsorted(set_of[order], np.arange(n_sets + 1))
+    ptr = np.zeros(n_sets * height + 1, np.int64)
+    cap = 1024
+    runs = np.empty((cap, 2), np.int64)
+    q = 0
+    lo = np.empty(set_of.size + 1, np.int64)
+    hi = np.empty(set_of.size + 1, np.int64)
+    for k in range(n_sets):
+        for r in range(height):
+            m = 0
+            for jj in range(first[k], first[k + 1]):
+                j = order[jj]
+                if y0[j] <= r <= y1[j]:
+                    a, e = x0[j], x1[j] + 1
+                    i = m                            # insertion by start
+                    while i > 0 and lo[i - 1] > a:
+                        lo[i] = lo[i - 1]
+                        hi[i] = hi[i - 1]
+                        i -= 1
+                    lo[i] = a
+                    hi[i] = e
+                    m += 1
+            i = 0
+            while i < m:
+                a, e = lo[i], hi[i]
+                i += 1
+                while i < m and lo[i] <= e:
+                    e = max(e, hi[i])
+                    i += 1
+                if q == cap:
+                    bigger = np.empty((2 * cap, 2), np.int64)
+                    bigger[:cap] = runs
+                    runs = bigger
+                    cap *= 2
+                runs[q, 0] = a
+                runs[q, 1] = e
+                q += 1
+            ptr[k * height + r + 1] = q
+    return ptr, runs[:q].copy()
+
+
 @numba.njit(cache=True, nogil=True)
 def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, nb: int, lanes: int,
             jb: np.ndarray, hist: np.ndarray, buf: np.ndarray, k: int) -> tuple[int, int]:  # pragma: no cover
     """Bucket the values ``v`` as :func:`saliency.metrics.jit.map_pass` does (``lanes`` interleaved
-    histograms of ``nb`` slots; keys of marked buckets appended to ``buf`` from ``k``). Returns
-    (#{key < klo}, new k)."""
-    below = _bucket_block(v, v.size, klo, shift, np.uint64(nb - 1), jb)
+    histograms of ``nb`` slots; keys of marked buckets appended to ``buf`` from ``k``), except that values in
+    the last slot (below ``klo``, or past the last bucket: above every positive) are not added to it: the
+    counts never read that slot. Returns (#{key < klo}, new k)."""
+    last = np.uint64(nb - 1)
+    below = _bucket_block(v, v.size, klo, shift, last, jb)
     for i in range(v.size):
         j = jb[i]
+        if j == last:         # below the lowest or past the last bucket: counted in ``below`` or never needed
+            continue
         hist[(i & (lanes - 1)) * nb + j] += 1
         if marks[j]:
             buf[k] = _key64(v[i])
@@ -142,7 +256,9 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
                    few_eq: np.ndarray, fneg_less: np.ndarray, fneg_eq: np.ndarray, klo: np.ndarray,
                    shift: np.ndarray, nbs: np.ndarray, marks: np.ndarray, hist_all: np.ndarray, buf_all: np.ndarray,
                    hist_neg: np.ndarray, buf_neg: np.ndarray, sums: np.ndarray, counts: np.ndarray,
-                   lost: np.ndarray) -> float:  # pragma: no cover - compiled
+                   lost: np.ndarray, use_s: bool, s_ptr: np.ndarray, s_runs: np.ndarray, bmap: np.ndarray,
+                   lt: np.ndarray, hist_b: np.ndarray, buf_b: np.ndarray, counts_b: np.ndarray,
+                   sums_s: np.ndarray) -> float:  # pragma: no cover - compiled
     """Every observer set ``k`` of one image (rows of ``maps``: the observers' own maps ``M_k``; ``active[k]``)
     scored in one sweep over the image, row by row: ``T``, ``C``, the ground truth and the negatives of a row
     are read once for all sets, while they are in cache. Returns Σ(g − ḡ)² of the gold-standard ground
@@ -160,6 +276,14 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
     ``buf_all`` and ``hist_neg`` / ``buf_neg``. Out (added to): ``sums[k]`` = (Σ(p−p̄)², Σ(g−ḡ)² (not
     gold), Σ(p−p̄)(g−ḡ), Σ min, KL), ``counts[k]`` = (below_all, k_all, below_neg, k_neg), ``lost[k]``: 1
     where ``T − M_k`` lost another observer's contribution to rounding (that set must be scored directly).
+
+    use_s (``one_human`` mixtures, sets ranked by buckets): outside set ``k``'s support runs (``s_ptr``,
+    ``s_runs``: :func:`support_runs`) ``M_k`` is exactly 0, so the map there is ``bmap`` (= ``C + uniform``)
+    and the ground truth ``T``: only the support is formed from ``M_k``. There KL is summed as usual, and
+    outside it follows from per-image sums: the sweep adds Σ T and Σ ``lt`` over the support to
+    ``sums_s[k]`` (the caller takes them from the image's totals); the ranks of the support's ``bmap``
+    values are bucketed into ``hist_b`` / ``buf_b`` / ``counts_b`` (to be taken from the ranks of the whole
+    ``bmap``). SIM, the centred sums and the negatives use the whole row as formed.
     """
     n = t.size
     h = n // width
@@ -202,18 +326,23 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
                         pb[i] = v
                         lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
             else:
-                if mix:
-                    for i in range(width):
-                        pb[i] = ((mkv[i] / s) * w_obs + cv[i]) + uniform
+                sk = use_s and few_n[k] == 0
+                if sk:              # outside the support M_k = 0: the map is C + u, the ground truth T
+                    pb[:] = bmap[start:stop]
+                    if want_pair:
+                        gb[:] = tv
+                    for q in range(s_ptr[k * h + r], s_ptr[k * h + r + 1]):
+                        a, e = s_runs[q, 0], s_runs[q, 1]
+                        _own_map(mkv[a:e], cv[a:e], s, w_obs, uniform, pb[a:e])
+                        if want_pair:
+                            lo |= _leave_out(tv[a:e], mkv[a:e], cnt[a:e], gb[a:e])
                 else:
-                    for i in range(width):
-                        pb[i] = mkv[i]
-                if want_pair:
-                    for i in range(width):
-                        mv = mkv[i]
-                        v = tv[i] - mv
-                        gb[i] = v
-                        lo |= np.int32(v == 0.0) & np.int32(cnt[i] > np.int32(mv > 0.0))
+                    if mix:
+                        _own_map(mkv, cv, s, w_obs, uniform, pb)
+                    else:
+                        pb[:] = mkv
+                    if want_pair:
+                        lo |= _leave_out(tv, mkv, cnt, gb)
                 gv = gb
             lost[k] |= lo
             if want_stats:
@@ -221,7 +350,17 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
                 sums[k, 0] += sp
                 sums[k, 1] += sg
                 sums[k, 2] += sc
-                if want_pair:
+                if want_pair and not gold and use_s and few_n[k] == 0:
+                    for q in range(runs_ptr[r], runs_ptr[r + 1]):
+                        a, b = runs[q, 0], runs[q, 1]
+                        sums[k, 3] += _sim(pb[a:b], gv[a:b], p_inv[k], g_inv[k])
+                    lv = lt[start:stop]
+                    for q in range(s_ptr[k * h + r], s_ptr[k * h + r + 1]):
+                        a, e = s_runs[q, 0], s_runs[q, 1]
+                        sums[k, 4] += _sim_kl(pb[a:e], gv[a:e], p_inv[k], g_inv[k], eps)[1]
+                        sums_s[k, 0] += _plain_sum(tv[a:e])
+                        sums_s[k, 1] += _plain_sum(lv[a:e])
+                elif want_pair:
                     for q in range(runs_ptr[r], runs_ptr[r + 1]):
                         a, b = runs[q, 0], runs[q, 1]
                         s2, k2 = _sim_kl(pb[a:b], gv[a:b], p_inv[k], g_inv[k], eps)
@@ -231,6 +370,15 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
             if rank_all:
                 if m:
                     _count_few(pb, width, few[k, :m], few_less[k], few_eq[k])
+                elif use_s and not gold:      # the support's map and C + u; the rest from the whole C + u
+                    for q in range(s_ptr[k * h + r], s_ptr[k * h + r + 1]):
+                        a, e = s_runs[q, 0], s_runs[q, 1]
+                        below, counts[k, 1] = _bucket(pb[a:e], klo[k], shift[k], marks[k], nbs[k], 4, jb,
+                                                      hist_all[k], buf_all[k], counts[k, 1])
+                        counts[k, 0] += below
+                        below, counts_b[k, 1] = _bucket(bmap[start + a:start + e], klo[k], shift[k], marks[k],
+                                                        nbs[k], 4, jb, hist_b[k], buf_b[k], counts_b[k, 1])
+                        counts_b[k, 0] += below
                 else:
                     below, counts[k, 1] = _bucket(pb, klo[k], shift[k], marks[k], nbs[k], 4, jb, hist_all[k],
                                                   buf_all[k], counts[k, 1])
@@ -249,29 +397,35 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
 
 
 @numba.njit(cache=True, nogil=True)
-def nonzero_runs(a: np.ndarray, width: int, gap: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
-    """Column runs [start, stop) of each row of the flat (H·W) array ``a`` covering every non-zero value; runs
-    closer than ``gap`` columns are merged. Returns (row pointers (H + 1,), runs (R, 2))."""
+def nonzero_runs(a: np.ndarray, width: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """Column runs [start, stop) of each row of the flat (H·W) array ``a`` covering every non-zero value, made
+    of whole ``chunk``-column pieces that hold one. Returns (row pointers (H + 1,), runs (R, 2))."""
     h = a.size // width
     ptr = np.zeros(h + 1, np.int64)
-    runs = np.empty((max(a.size // 2, 1), 2), np.int64)
+    runs = np.empty((h * ((width + chunk - 1) // chunk) + 1, 2), np.int64)
     q = 0
     for r in range(h):
         row = a[r * width:(r + 1) * width]
-        i = 0
-        while i < width:
-            if row[i] == 0.0:
-                i += 1
-                continue
-            j = i + 1
-            last = i
-            while j < width and j - last < gap:
-                if row[j] != 0.0:
-                    last = j
-                j += 1
-            runs[q, 0] = i
-            runs[q, 1] = last + 1
+        start = -1
+        stop = 0
+        for c0 in range(0, width, chunk):
+            c1 = min(c0 + chunk, width)
+            piece = row[c0:c1]
+            nz = False
+            for i in range(piece.size):
+                nz |= piece[i] != 0.0
+            if nz:
+                if start < 0:
+                    start = c0
+                stop = c1
+            elif start >= 0:
+                runs[q, 0] = start
+                runs[q, 1] = stop
+                q += 1
+                start = -1
+        if start >= 0:
+            runs[q, 0] = start
+            runs[q, 1] = stop
             q += 1
-            i = last + 1
         ptr[r + 1] = q
     return ptr, runs[:q].copy()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.jit import accumulate
-from saliency.baselines.sweep import ImageMaps, sweep_mode
+from saliency.baselines.jit import sum_maps
+from saliency.baselines.sweep import ImageMaps, mixture_parts, sweep_mode
 from saliency.maps.fusion import observer_splits
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
@@ -142,20 +142,20 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     sw = blur.source_weights(fx)
     splits = list(observer_splits(obs, leave_out=True))          # (observer, others, own), sorted
     total = ws.get("obs_total", n, np.float64)
-    total[:] = 0.0
     count = ws.get("obs_count", n, np.uint8 if len(splits) < 255 else np.int32)   # a byte a pixel when it can
-    count[:] = 0
-    own: list[tuple[np.ndarray, float]] = []
-    s_total = 0.0
     maps = ws.get("obs_own", len(splits) * n, np.float64).reshape(len(splits), n)
     ry, rx = blur.matrices(h, w)
-    for k, (_, _, mine) in enumerate(splits):
-        mk = maps[k]         # ShardBlur.blur's product (blur_deltas), written into a reused buffer: same bits
-        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=mk.reshape(h, w))
-        s_k = accumulate(total, count, mk)
+    for k, (_, _, mine) in enumerate(splits):   # ShardBlur.blur's product (blur_deltas) into a reused buffer: same bits
+        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=maps[k].reshape(h, w))
+    sums = sum_maps(maps, total, count)
+    own = [(maps[k], float(sums[k])) for k in range(len(splits))]
+    s_total = 0.0
+    for _, s_k in own:
         s_total += s_k
-        own.append((mk, s_k))
-    im = ImageMaps(maps, [s_k for _, s_k in own], total, s_total, count, w)
+    set_of = np.full(idx.size, -1, np.int64)
+    for k, (_, _, mine) in enumerate(splits):
+        set_of[mine] = k
+    im = ImageMaps(maps, [s_k for _, s_k in own], total, s_total, count, w, set_of, yi, xi, ry, rx)
     g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
     out = {}
     direct = None
@@ -166,12 +166,7 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
             m.check_inputs(density=density, baseline=base_log, neg_x_px=neg_idx)
         names = frozenset(m.name for m in ms)
         mix = mixtures.get(mode)
-        parts = None
-        if mix is not None:    # w_o · (L / ΣL) + w_c · C + w_u / (H·W), in this order
-            weights, centre_part = mix
-            c = np.ascontiguousarray(centre_part, dtype=np.float64).reshape(-1)
-            u = weights[2] / n
-            parts = (c, float(weights[0]), u, float(weights[0]) + block_sum(c) + n * u)
+        parts = None if mix is None else mixture_parts(*mix)     # (C part, w_o, u, the mixture's sum)
         sets = [(k, idx[mine if gold else others]) for k, (_, others, mine) in enumerate(splits)
                 if others.any() and s_total - own[k][1] > 0 and (gold or own[k][1] > 0)]
         scored = sweep_mode(im, gold, sets, names, parts, g, density_stats, neg_idx, base_log, ws)
@@ -201,7 +196,7 @@ def _score_direct(others: np.ndarray, s_others: float, mk: np.ndarray, s_k: floa
     """Score one observer set with the others' map given as an array (the exact fallback)."""
     m, s_m = (others, s_others) if gold else (mk, s_k)
     if parts is not None:
-        c, w_obs, u, _ = parts
+        c, w_obs, u = parts[:3]
         m = ((m / s_m) * w_obs + c) + u
         s_m = block_sum(m)
     if not gold:
