@@ -21,8 +21,22 @@ from saliency.maps.fusion import SeparableGaussian, _weights, pixel_indices
 @numba.njit(cache=True, nogil=True)
 def _scatter(ry: np.ndarray, rx: np.ndarray, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
              ylo: np.ndarray, yhi: np.ndarray, xlo: np.ndarray, xhi: np.ndarray,
-             out: np.ndarray) -> None:  # pragma: no cover - compiled
+             out: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Fill ``out`` (float32) with the blur; returns its maximum over the values ≥ 0 (0 for an empty map).
+    Each output row's maximum is taken as soon as the last fixation reaching it has been added (while the
+    row is still in cache), as the largest float32 bit pattern read as int32 (ordered like the floats
+    where ≥ 0, negative where they are negative)."""
+    h, wd = out.shape
     out[:] = 0.0
+    last = np.full(h, -1, np.int64)  # the last fixation that reaches each row
+    for k in range(rows.size):
+        last[ylo[rows[k]]:yhi[rows[k]] + 1] = k
+    order = np.argsort(last, kind="mergesort")  # rows by the fixation that completes them (stable)
+    bits = out.reshape(-1).view(np.int32)
+    top = np.int32(0)
+    nxt = 0
+    while nxt < h and last[order[nxt]] < 0:  # rows no fixation reaches stay 0
+        nxt += 1
     for k in range(rows.size):
         r, c, wk = rows[k], cols[k], w[k]
         x0, x1 = xlo[c], xhi[c] + 1
@@ -40,6 +54,12 @@ def _scatter(ry: np.ndarray, rx: np.ndarray, rows: np.ndarray, cols: np.ndarray,
             a, d0 = wk * ry[r, i], out[i, x0:x1]
             for j in range(x1 - x0):
                 d0[j] += a * bx[j]
+        while nxt < h and last[order[nxt]] == k:  # rows now complete: their maximum while in cache
+            row = bits[order[nxt] * wd:(order[nxt] + 1) * wd]
+            for j in range(wd):
+                top = row[j] if row[j] > top else top
+            nxt += 1
+    return np.array([top], np.int32).view(np.float32)[0]
 
 
 def compact_support(g: SeparableGaussian) -> bool:
@@ -56,10 +76,11 @@ def _blur_total(g: SeparableGaussian, rows: np.ndarray, cols: np.ndarray, w: np.
 
 
 def blur_points(g: SeparableGaussian, x_px: np.ndarray, y_px: np.ndarray, weights: np.ndarray | None = None,
-                out: np.ndarray | None = None) -> tuple[np.ndarray, float | None]:
-    """(map, total): the (H, W) float32 unnormalised blur of the fixations at stimulus pixels (x_px, y_px)
-    (0-based; pixel ``(floor(y), floor(x))``) weighted by ``weights`` (None: 1 each) — ``g.blur`` to float32
-    rounding — and its sum in float64 computed from the kernels (None where not scattered).
+                out: np.ndarray | None = None) -> tuple[np.ndarray, float | None, float | None]:
+    """(map, total, peak): the (H, W) float32 unnormalised blur of the fixations at stimulus pixels (x_px,
+    y_px) (0-based; pixel ``(floor(y), floor(x))``) weighted by ``weights`` (None: 1 each) — ``g.blur`` to
+    float32 rounding — its sum in float64 computed from the kernels, and ``max(map, 0)`` (both None where
+    not scattered).
 
     ``out``: an (H, W) float32 C-contiguous buffer to fill (reused between maps), else a new array. Falls
     back to ``g.blur`` where the supports are not compact (``mit_fft``). Raises :class:`SchemaError` for
@@ -72,8 +93,8 @@ def blur_points(g: SeparableGaussian, x_px: np.ndarray, y_px: np.ndarray, weight
         if out is not None:
             out[...] = m
             m = out
-        return m, None
+        return m, None, None
     if out is None:
         out = np.empty((g.height, g.width), np.float32)
-    _scatter(g.ry, g.rx, rows, cols, w.astype(np.float32), *g.support, out)
-    return out, _blur_total(g, rows, cols, w)
+    peak = _scatter(g.ry, g.rx, rows, cols, w.astype(np.float32), *g.support, out)
+    return out, _blur_total(g, rows, cols, w), float(peak)

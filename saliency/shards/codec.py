@@ -14,7 +14,14 @@ import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError
 from saliency.io import atomic_path, atomic_write
-from saliency.shards.schema import NPZ_DATE_TIME, PARQUET_MAP_SCHEMA, RAW, U16_CODEC, U16_PLANES_CODEC
+from saliency.shards.schema import (
+    NPZ_DATE_TIME,
+    PARQUET_MAP_SCHEMA,
+    RAW,
+    U16_CODEC,
+    U16_NIBBLES_CODEC,
+    U16_PLANES_CODEC,
+)
 from saliency.shards.u16codec import QuantizedMap, decode_u16
 
 
@@ -97,7 +104,7 @@ class ShardFile:
     def read(self, key: str, sha256: str | None = None) -> tuple[np.ndarray, float | None]:
         """(stored array, scale): scale is the sum-1 density's value at the peak (None where not stored:
         NPZ shards and schema-1 Parquet shards). ``sha256``: the map's ``map_sha256``, checked (of the coded
-        bytes for :data:`U16_CODEC`, before decoding; else of the array) — a mismatch is a ChecksumError."""
+        bytes for :data:`U16_CODEC` and :data:`U16_NIBBLES_CODEC`, before decoding; else of the array) — a mismatch is a ChecksumError."""
         try:
             if self.fmt == "npz":
                 arr, scale = self._npz[key], None
@@ -107,7 +114,7 @@ class ShardFile:
                 t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
-                if enc == U16_CODEC:
+                if enc in (U16_CODEC, U16_NIBBLES_CODEC):  # map_sha256 of the coded bytes
                     if sha256 is not None and hashlib.sha256(t["data"]).hexdigest() != sha256:
                         raise ChecksumError(f"{self.path}: map {key!r} does not match its map_sha256; "
                                             "the shard is corrupt")

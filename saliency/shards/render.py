@@ -132,11 +132,11 @@ def render_map(job: MapJob, blur: SeparableGaussian, dtype: np.dtype, buffers: _
     stored: np.ndarray | QuantizedMap
     if dtype == np.uint16:
         buf, scratch = buffers.get(job.height, job.width)
-        m, total = blur_points(blur, job.x, job.y, job.weights, out=buf)
-        stored = encode_u16(m, total, scratch)
+        m, total, peak = blur_points(blur, job.x, job.y, job.weights, out=buf)
+        stored = encode_u16(m, total, scratch, peak)
         scale = stored.scale
     else:
-        m, _ = blur_points(blur, job.x, job.y, job.weights)
+        m, _, _ = blur_points(blur, job.x, job.y, job.weights)
         stored, scale = _stored_float(m, dtype)
     row = {"stimulus": job.stimulus, "image_path": str(job.image), "image_sha256": image_sha,
            "height": job.height, "width": job.width, "n_fixations": job.n_fixations,

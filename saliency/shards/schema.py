@@ -21,8 +21,9 @@ Stored maps are peak-normalised (max = 1, ``stored_normalization = "max"``) in t
 ``uint16`` (default)
     ``q = rint(65535 · m / max(m))`` of the float32 map ``m``: max error 0.5/65535 ≈ 7.6e-6 of the peak
     (the bound promised is 1e-4). In Parquet ``data`` holds :data:`U16_CODEC` (2-D first differences
-    mod 2¹⁶, zigzag, 4-bit nibbles with 16-bit escapes, zstd level 1: lossless on ``q``; sets written
-    before hold :data:`U16_PLANES_CODEC`, still read; both in :mod:`saliency.shards.u16codec`),
+    mod 2¹⁶ minus those of the row above, zigzag, 4-bit nibbles with 16-bit escapes, zstd level 1:
+    lossless on ``q``; sets written before hold :data:`U16_NIBBLES_CODEC` or :data:`U16_PLANES_CODEC`,
+    still read; all in :mod:`saliency.shards.u16codec`),
     ``encoding`` names it and ``scale`` is the peak of the sum-1 density, so ``q · scale / 65535`` is
     the density (sum 1 to within the quantisation); :meth:`ShardSet.density` returns ``q / Σq`` in
     float32 (exactly sum 1).
@@ -30,7 +31,8 @@ Stored maps are peak-normalised (max = 1, ``stored_normalization = "max"``) in t
     the peak-normalised floats (float16 keeps its relative precision); Parquet ``data`` is the raw
     little-endian bytes (``encoding = "raw"``).
 
-``map_sha256`` is the SHA-256 of the coded ``data`` bytes for :data:`U16_CODEC` (checked before decoding;
+``map_sha256`` is the SHA-256 of the coded ``data`` bytes for :data:`U16_CODEC` and
+:data:`U16_NIBBLES_CODEC` (checked before decoding;
 the coding is lossless, so they determine q), and of the stored (decoded) array's C-order little-endian
 bytes otherwise (raw floats, NPZ, :data:`U16_PLANES_CODEC`); the shard file's SHA-256 (meta.json,
 sidecar) covers the encoded bytes, the scale and every other column.
@@ -48,8 +50,9 @@ DEFAULT_DTYPE = "uint16"
 DEFAULT_FORMAT = "parquet"
 QUANT_LEVELS = 65535
 RAW = "raw"
-U16_CODEC = "u16-delta2d-zigzag-nibbles-zstd"  # written (see saliency.shards.u16codec)
-U16_PLANES_CODEC = "u16-delta2d-zigzag-planes-zstd"  # written before; still read
+U16_CODEC = "u16-delta3-zigzag-nibbles-zstd"  # written (see saliency.shards.u16codec)
+U16_NIBBLES_CODEC = "u16-delta2d-zigzag-nibbles-zstd"  # written before; still read
+U16_PLANES_CODEC = "u16-delta2d-zigzag-planes-zstd"  # written first; still read
 META_FILE = "meta.json"
 MANIFEST_FILE = "manifest.parquet"
 FIXATIONS_FILE = "fixations.parquet"

@@ -17,7 +17,7 @@ from saliency.errors import ConfigError
 from saliency.maps import MapOptions
 from saliency.shards import build_shards, open_shards
 from saliency.shards.codec import ShardFile
-from saliency.shards.schema import U16_PLANES_CODEC
+from saliency.shards.schema import U16_CODEC, U16_NIBBLES_CODEC, U16_PLANES_CODEC
 from saliency.shards.u16codec import decode_u16, encode_u16
 
 OPTS = MapOptions(sigma=24.0)
@@ -41,16 +41,48 @@ def _planes_coding(q: np.ndarray) -> bytes:
     return pa.Codec("zstd", compression_level=1).compress(planes, asbytes=True)
 
 
+def _nibble_coding(q: np.ndarray, column: bool) -> bytes:
+    """The two nibble codecs, written independently in numpy: D = 2-D differences mod 2¹⁶ (minus the row
+    above's D for the column codec), zigzag, nibbles min(z, 15) two per byte (low first), escapes z − 15 as
+    uint16 LE in pixel order, zstd level 1 behind the escape count (uint32 LE)."""
+    p = np.pad(q.astype(np.int64), ((1, 0), (1, 0)))
+    d = (p[1:, 1:] - p[1:, :-1] - p[:-1, 1:] + p[:-1, :-1]) & 0xFFFF
+    if column:
+        d = (d - np.pad(d, ((1, 0), (0, 0)))[:-1]) & 0xFFFF
+    r = d.astype(np.uint16).view(np.int16).astype(np.int64).ravel()
+    z = ((r << 1) ^ (r >> 15)) & 0xFFFF
+    nib = np.minimum(z, 15).astype(np.uint8)
+    if nib.size % 2:
+        nib = np.append(nib, np.uint8(0))
+    esc = (z[z >= 15] - 15).astype("<u2")
+    body = (nib[0::2] | (nib[1::2] << 4)).astype(np.uint8).tobytes() + esc.tobytes()
+    return np.uint32(esc.size).astype("<u4").tobytes() + pa.Codec("zstd", compression_level=1).compress(
+        body, asbytes=True)
+
+
 @settings(max_examples=80, deadline=None)
 @given(arrays(np.uint16, st.tuples(st.integers(1, 9), st.integers(1, 9))))
-def test_codec_is_lossless_on_any_uint16_array_and_reads_the_older_planes_codec(q):
+def test_codec_is_lossless_on_any_uint16_array_and_reads_the_older_codecs(q):
     q[0, 0] = 65535                        # peak at full scale: quantising q itself is the identity
     coded = encode_u16(q.astype(np.float64))
     assert coded.shape == q.shape
+    assert coded.data == _nibble_coding(q, column=True)     # the documented layout, byte for byte
     out = decode_u16(coded.data, *q.shape)
     assert out.dtype == np.uint16
     np.testing.assert_array_equal(out, q)
+    np.testing.assert_array_equal(decode_u16(coded.data, *q.shape, U16_CODEC), q)
+    np.testing.assert_array_equal(decode_u16(_nibble_coding(q, column=False), *q.shape, U16_NIBBLES_CODEC), q)
     np.testing.assert_array_equal(decode_u16(_planes_coding(q), *q.shape, U16_PLANES_CODEC), q)
+
+
+def test_column_residuals_of_a_smooth_map_need_no_escapes():
+    yy, xx = np.mgrid[0:260, 0:340]        # σ = 24 px, 0 at the borders (as OSIE's maps)
+    m = np.exp(-((xx - 170.0) ** 2 + (yy - 130.0) ** 2) / (2 * 24.0 ** 2))
+    coded = encode_u16(m)
+    assert coded.data[:4] == bytes(4)                         # no escapes (the 2-D differences need some)
+    q = np.round(65535 * m).astype(np.uint16)
+    assert _nibble_coding(q, column=False)[:4] != bytes(4)
+    np.testing.assert_array_equal(decode_u16(coded.data, 260, 340), q)
 
 
 def test_damaged_coded_bytes_are_an_error_never_a_wrong_map():
@@ -123,6 +155,26 @@ def test_threads_write_the_same_bytes_as_one(pair, osie_small, tmp_path):
     for p in sorted((pair[1] / "maps").iterdir()):
         assert (tmp_path / "t3" / "maps" / p.name).read_bytes() == p.read_bytes(), p.name
     assert (tmp_path / "t3" / "meta.json").read_text() == (pair[1] / "meta.json").read_text()
+
+
+def test_nibble_coded_shards_of_earlier_builds_still_read_and_verify(tmp_path):
+    import hashlib
+
+    from saliency.errors import ChecksumError
+    from saliency.shards.schema import PARQUET_MAP_SCHEMA
+
+    q = (np.hypot(*np.mgrid[-20:20, -30:30]) * 900).astype(np.uint16)
+    data = _nibble_coding(q, column=False)
+    pq.write_table(pa.table({"key": ["00000"], "stimulus": ["s"], "height": pa.array([40], pa.int32()),
+                             "width": pa.array([60], pa.int32()), "dtype": ["<u2"], "data": [data],
+                             "encoding": [U16_NIBBLES_CODEC], "scale": [0.5]}, schema=PARQUET_MAP_SCHEMA),
+                   tmp_path / "old.parquet")
+    shard = ShardFile(tmp_path / "old.parquet", "parquet")
+    arr, scale = shard.read("00000", hashlib.sha256(data).hexdigest())   # map_sha256: of the coded bytes
+    np.testing.assert_array_equal(arr, q)
+    assert scale == 0.5
+    with pytest.raises(ChecksumError):
+        shard.read("00000", "0" * 64)
 
 
 def test_planes_coded_shards_of_earlier_builds_still_read_and_verify(tmp_path):
