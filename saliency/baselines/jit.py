@@ -1,7 +1,7 @@
 """Compiled (numba) pass behind the shared observer maps of :mod:`saliency.baselines.observers`.
 
 Every observer's own blurred map ``M_k`` is made once; their sum ``T`` (added in observer order) and the
-number of observers whose map is positive at each pixel (``count``) are kept (:func:`sum_maps`). The map
+number of observers whose map is positive at each pixel (``count``) are kept (:func:`observer_totals`). The map
 of all observers but ``k`` is then ``T − M_k`` (formed inside :func:`observer_sweep` or
 :func:`saliency.metrics.jit.map_pass`)
 instead of a blur of the other observers' fixations. With non-negative blur kernels this keeps the zeros exactly: where no other observer contributes, ``T`` was formed
@@ -10,9 +10,12 @@ in floating point (rounding is monotone), so it is never negative. Where another
 but its part was absorbed in rounding (``T − M_k == 0`` with ``count − [M_k > 0] > 0``), the pass
 reports it and the caller blurs directly. Elsewhere values differ from the direct blur by rounding only.
 
-:func:`sum_maps` works in blocks of 1024 pixels (all maps' blocks while ``T``'s is in cache): ``T`` and
-``count`` are updated element by element (IEEE order), each map's block sum is reduced with re-association
-allowed (vectorised; sums differ from numpy's by rounding, relative ≈ 1e-16) and added up block by block.
+The maps ``M_k`` are never stored: :func:`blur_row` makes a row of one when it is needed (in
+:func:`observer_totals` and in each sweep), with the bits of the BLAS product ``ShardBlur.blur`` uses, from
+the fixations' row and column responses (a few hundred kB per image instead of 15 maps of 3.8 MB written
+and read back three times). ``T`` and ``count`` are updated element by element (IEEE order); each map's sum
+is taken in blocks of 1024 pixels, reduced with re-association allowed (vectorised; sums differ from
+numpy's by rounding, relative ≈ 1e-16) and added up block by block.
 """
 
 from __future__ import annotations
@@ -33,26 +36,80 @@ def _sum(a: np.ndarray, start: int, stop: int) -> float:  # pragma: no cover - c
     return s
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def blur_row(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, j0: int, j1: int, r: int,
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out = row ``r`` of the observer map ``Σ_j a[j]ᵀ ⊗ b[j]`` over fixations ``j0 … j1 − 1`` (``a[j]``: the
+    row response times the fixation's weight, (H,); ``b[j]``: the column response, (W,)), made as BLAS's
+    ``matmul(aᵀ, b)`` makes it: per pixel a chain of fused multiply-adds over the fixations in order,
+    from 0. Fixations whose row response is 0 at ``r`` (outside ``lo[j] … hi[j]``) add exactly nothing
+    and are skipped. Bit-identical to ``numpy.matmul`` with OpenBLAS on all 10,500 OSIE observer maps."""
+    for c in range(out.size):
+        out[c] = 0.0
+    for j in range(j0, j1):
+        if lo[j] <= r and r <= hi[j]:
+            aj = a[j, r]
+            bj = b[j]
+            for c in range(out.size):
+                out[c] = out[c] + aj * bj[c]
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def blur_at(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, j0: int, j1: int, idx: np.ndarray,
+            width: int) -> np.ndarray:  # pragma: no cover - compiled
+    """The values of :func:`blur_row`'s map at flat pixels ``idx`` (the same chains)."""
+    out = np.empty(idx.size)
+    for q in range(idx.size):
+        r = idx[q] // width
+        c = idx[q] - r * width
+        acc = 0.0
+        for j in range(j0, j1):
+            if lo[j] <= r and r <= hi[j]:
+                acc = acc + a[j, r] * b[j, c]
+        out[q] = acc
+    return out
+
+
 @numba.njit(cache=True, nogil=True)
-def sum_maps(maps: np.ndarray, total: np.ndarray, count: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """``total = Σ_k maps[k]`` (added in row order, element by element) and ``count = Σ_k (maps[k] > 0)``
-    (flat arrays), in one pass over all the maps, a block of pixels at a time; returns each map's sum
-    (blocked as described above)."""
-    n_maps, n = maps.shape
-    sums = np.zeros(n_maps)
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        tb = total[start:stop]
-        cb = count[start:stop]
-        tb[:] = 0.0
-        cb[:] = 0
-        for k in range(n_maps):
-            mb = maps[k, start:stop]
-            for i in range(stop - start):
-                v = mb[i]
-                tb[i] += v
-                cb[i] += np.int32(v > 0.0)
-            sums[k] += _sum(maps[k], start, stop)
+def observer_totals(a: np.ndarray, b: np.ndarray, fptr: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    total: np.ndarray, count: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``total = Σ_k M_k`` (sets in order, element by element) and ``count = Σ_k (M_k > 0)`` (flat (H·W)
+    arrays) of the observer maps ``M_k`` of fixations ``fptr[k] … fptr[k + 1] − 1`` (:func:`blur_row`, made
+    row by row, never stored); returns each map's sum, blocked as described above (the values of each
+    1024-pixel block gathered, then reduced by :func:`_sum`)."""
+    n_sets = fptr.size - 1
+    width = b.shape[1]
+    h = total.size // width
+    sums = np.zeros(n_sets)
+    blk = np.empty((n_sets, _BLOCK))
+    row = np.empty(width)
+    fill = 0
+    for r in range(h):
+        tv = total[r * width:(r + 1) * width]
+        cv = count[r * width:(r + 1) * width]
+        tv[:] = 0.0
+        cv[:] = 0
+        f = fill
+        for k in range(n_sets):
+            blur_row(a, b, lo, hi, fptr[k], fptr[k + 1], r, row)
+            for i in range(width):
+                v = row[i]
+                tv[i] += v
+                cv[i] += np.int32(v > 0.0)
+            f = fill
+            pos = 0
+            while pos < width:
+                take = min(_BLOCK - f, width - pos)
+                blk[k, f:f + take] = row[pos:pos + take]
+                f += take
+                pos += take
+                if f == _BLOCK:
+                    sums[k] += _sum(blk[k], 0, _BLOCK)
+                    f = 0
+        fill = f
+    if fill:
+        for k in range(n_sets):
+            sums[k] += _sum(blk[k], 0, fill)
     return sums
 
 
@@ -248,8 +305,8 @@ def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, maps: np.ndarray,
-                   active: np.ndarray, s_src: np.ndarray, mix: bool, c: np.ndarray, w_obs: float, uniform: float,
+def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_resp: np.ndarray,
+                   b_resp: np.ndarray, fptr: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, active: np.ndarray, s_src: np.ndarray, mix: bool, c: np.ndarray, w_obs: float, uniform: float,
                    g: np.ndarray, p_mean: np.ndarray, p_inv: np.ndarray, g_mean: np.ndarray, g_inv: np.ndarray, eps: float,
                    want_stats: bool, want_pair: bool, runs_ptr: np.ndarray, runs: np.ndarray,
                    rank_all: bool, neg: np.ndarray, few_n: np.ndarray, few: np.ndarray, few_less: np.ndarray,
@@ -259,7 +316,9 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
                    lost: np.ndarray, use_s: bool, s_ptr: np.ndarray, s_runs: np.ndarray, bmap: np.ndarray,
                    lt: np.ndarray, hist_b: np.ndarray, buf_b: np.ndarray, counts_b: np.ndarray,
                    sums_s: np.ndarray) -> float:  # pragma: no cover - compiled
-    """Every observer set ``k`` of one image (rows of ``maps``: the observers' own maps ``M_k``; ``active[k]``)
+    """Every observer set ``k`` of one image (``active[k]``; its own map ``M_k`` made row by row by
+    :func:`blur_row` from ``a_resp``, ``b_resp``, fixations ``fptr[k] … fptr[k + 1] − 1``, ``row_lo``,
+    ``row_hi``)
     scored in one sweep over the image, row by row: ``T``, ``C``, the ground truth and the negatives of a row
     are read once for all sets, while they are in cache. Returns Σ(g − ḡ)² of the gold-standard ground
     truth (``gold`` with ``want_pair``; else 0).
@@ -287,7 +346,8 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
     """
     n = t.size
     h = n // width
-    n_sets = maps.shape[0]
+    n_sets = fptr.size - 1
+    mrow = np.empty(width)
     pb = np.empty(width)
     gb = np.empty(width)
     nv = np.empty(width)
@@ -309,7 +369,8 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, map
         for k in range(n_sets):
             if not active[k]:
                 continue
-            mkv = maps[k, start:stop]
+            blur_row(a_resp, b_resp, row_lo, row_hi, fptr[k], fptr[k + 1], r, mrow)
+            mkv = mrow
             s = s_src[k]
             lo = 0
             if gold:

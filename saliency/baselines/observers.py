@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.jit import sum_maps
-from saliency.baselines.sweep import ImageMaps, mixture_parts, sweep_mode
+from saliency.baselines.jit import observer_totals
+from saliency.baselines.sweep import ImageMaps, mixture_parts, row_extents, sweep_mode
 from saliency.maps.fusion import observer_splits
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
@@ -143,19 +143,24 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     splits = list(observer_splits(obs, leave_out=True))          # (observer, others, own), sorted
     total = ws.get("obs_total", n, np.float64)
     count = ws.get("obs_count", n, np.uint8 if len(splits) < 255 else np.int32)   # a byte a pixel when it can
-    maps = ws.get("obs_own", len(splits) * n, np.float64).reshape(len(splits), n)
     ry, rx = blur.matrices(h, w)
-    for k, (_, _, mine) in enumerate(splits):   # ShardBlur.blur's product (blur_deltas) into a reused buffer: same bits
-        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=maps[k].reshape(h, w))
-    sums = sum_maps(maps, total, count)
-    own = [(maps[k], float(sums[k])) for k in range(len(splits))]
+    order = np.concatenate([np.flatnonzero(mine) for _, _, mine in splits])      # fixations by set
+    fptr = np.zeros(len(splits) + 1, np.int64)
+    fptr[1:] = np.cumsum([int(mine.sum()) for _, _, mine in splits])
+    first, last = row_extents(ry)
+    # each set's rows of ShardBlur.blur's product (blur_deltas: matmul((ry[yi] · sw)ᵀ, rx[xi])), same bits
+    im = ImageMaps(ry[yi[order]] * sw[order][:, None], np.ascontiguousarray(rx[xi[order]]), fptr,
+                   first[yi[order]], last[yi[order]], [], total, 0.0, count, w)
+    sums = observer_totals(im.a_resp, im.b_resp, fptr, im.lo, im.hi, total, count)
+    im.sums = [float(v) for v in sums]
     s_total = 0.0
-    for _, s_k in own:
+    for s_k in im.sums:
         s_total += s_k
-    set_of = np.full(idx.size, -1, np.int64)
+    im.s_total = s_total
+    im.set_of = np.full(idx.size, -1, np.int64)
     for k, (_, _, mine) in enumerate(splits):
-        set_of[mine] = k
-    im = ImageMaps(maps, [s_k for _, s_k in own], total, s_total, count, w, set_of, yi, xi, ry, rx)
+        im.set_of[mine] = k
+    im.yi, im.xi, im.ry, im.rx = yi, xi, ry, rx
     g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
     out = {}
     direct = None
@@ -168,7 +173,7 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
         mix = mixtures.get(mode)
         parts = None if mix is None else mixture_parts(*mix)     # (C part, w_o, u, the mixture's sum)
         sets = [(k, idx[mine if gold else others]) for k, (_, others, mine) in enumerate(splits)
-                if others.any() and s_total - own[k][1] > 0 and (gold or own[k][1] > 0)]
+                if others.any() and s_total - im.sums[k] > 0 and (gold or im.sums[k] > 0)]
         scored = sweep_mode(im, gold, sets, names, parts, g, density_stats, neg_idx, base_log, ws)
         per_fix: dict[str, list[np.ndarray]] = {name: [] for name in names}
         per_map: dict[str, list[float]] = {name: [] for name in names}
@@ -181,8 +186,10 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
                     direct = (k, d, float(d.sum()))
                 kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
                 kw.update(density=g, density_stats=density_stats) if gold else kw.update(
-                    leave_out_density=True, density_stats=(s_total - own[k][1], 0.0))
-                res = _score_direct(direct[1], direct[2], own[k][0], own[k][1], gold, parts, t_idx, names, kw, n)
+                    leave_out_density=True, density_stats=(s_total - im.sums[k], 0.0))
+                mine = splits[k][2]
+                mk = blur.blur(xi[mine], yi[mine], h, w, sw[mine]).reshape(-1)
+                res = _score_direct(direct[1], direct[2], mk, im.sums[k], gold, parts, t_idx, names, kw, n)
             for name, r in res.items():
                 if r[1] is not None:
                     per_fix[name].append(r[1])

@@ -15,18 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from saliency.baselines.jit import log_ratio_terms, nonzero_runs, observer_sweep, support_runs
+from saliency.baselines.jit import blur_at, log_ratio_terms, nonzero_runs, observer_sweep, support_runs
 from saliency.metrics.conventions import PYSALIENCY_KL_EPS
 from saliency.metrics.fused import Workspace, finish_scores
 from saliency.metrics.jit import (
     FEW,
-    LEAVE_OUT,
-    LEAVE_OUT_MIX,
-    OWN,
-    OWN_MIX,
     RankBuckets,
     block_sum,
-    values_at,
 )
 
 _EMPTY = np.empty(0)
@@ -37,12 +32,19 @@ RUN_CHUNK = 32
 
 @dataclass
 class ImageMaps:
-    """One image's shared observer maps: ``maps[k]`` is observer set ``k``'s own map ``M_k`` (flat, float64),
-    ``sums[k]`` its sum; ``t`` = Σ_k M_k (observer order) with total ``s_total``; ``count``: observers whose
-    map is positive at each pixel; ``width``: the image width. ``set_of``, ``yi``, ``xi``: each fixation's
-    set and pixel, ``ry`` / ``rx``: the blur's response matrices (where each ``M_k`` can be non-zero)."""
+    """One image's shared observer maps, kept as their factors: set ``k``'s own map ``M_k`` is
+    ``Σ_j a_resp[j]ᵀ ⊗ b_resp[j]`` over its fixations ``fptr[k] … fptr[k + 1] − 1`` (row response times weight,
+    column response; ``lo[j] … hi[j]``: the rows where the row response is non-zero), made a row at a time by
+    :func:`saliency.baselines.jit.blur_row`; ``sums[k]`` = Σ M_k. ``t`` = Σ_k M_k (set order) with total
+    ``s_total``; ``count``: observers whose map is positive at each pixel; ``width``: the image width.
+    ``set_of``, ``yi``, ``xi``: each fixation's set (−1: none) and pixel in the image's order; ``ry`` / ``rx``:
+    the blur's response matrices."""
 
-    maps: np.ndarray
+    a_resp: np.ndarray
+    b_resp: np.ndarray
+    fptr: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
     sums: list[float]
     t: np.ndarray
     s_total: float
@@ -54,13 +56,22 @@ class ImageMaps:
     ry: np.ndarray | None = None
     rx: np.ndarray | None = None
 
+    @property
+    def n_sets(self) -> int:
+        return self.fptr.size - 1
+
+    def own_at(self, k: int, idx: np.ndarray) -> np.ndarray:
+        """``M_k`` at flat pixels ``idx`` (the values the sweep makes)."""
+        return blur_at(self.a_resp, self.b_resp, self.lo, self.hi, self.fptr[k], self.fptr[k + 1], idx,
+                       self.width)
+
     def support(self) -> tuple[np.ndarray, np.ndarray]:
         """:func:`~saliency.baselines.jit.support_runs` of every set: rectangles spanned by the non-zero
         responses of its fixations' rows and columns."""
-        y0, y1 = _extents(self.ry)
-        x0, x1 = _extents(self.rx)
+        y0, y1 = row_extents(self.ry)
+        x0, x1 = row_extents(self.rx)
         return support_runs(self.t.size // self.width, self.set_of, y0[self.yi], y1[self.yi], x0[self.xi],
-                            x1[self.xi], self.maps.shape[0])
+                            x1[self.xi], self.n_sets)
 
 
 _CACHE: dict[tuple, tuple] = {}       # keyed by id() of an array kept alive in the value
@@ -80,8 +91,9 @@ def _cached(key: tuple, keep: np.ndarray, make):
     return value
 
 
-def _extents(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, last) column of each row of a response matrix that is non-zero (first > last: none)."""
+def row_extents(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) column of each row of a response matrix that is non-zero (first > last: none); cached
+    per matrix."""
     def make():
         nz = r != 0
         first = np.where(nz.any(1), nz.argmax(1), r.shape[1])
@@ -114,7 +126,7 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
     values or None)}, the sets whose ``T − M_k`` lost another observer to rounding: to be scored directly).
     """
     n = im.t.size
-    n_all = im.maps.shape[0]
+    n_all = im.n_sets
     active = np.zeros(n_all, np.bool_)
     s_src = np.ones(n_all)
     g_mean = np.zeros(n_all)
@@ -125,7 +137,6 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
     want_sauc = "sauc" in names
     want_pair = bool(names & {"cc", "kl", "sim"})
     want_stats = want_pair or "nss" in names
-    kind = (LEAVE_OUT if gold else OWN) if parts is None else (LEAVE_OUT_MIX if gold else OWN_MIX)
     c, w_obs, u = (parts[0], parts[1], parts[2]) if parts is not None else (_EMPTY, 1.0, 0.0)
     few_n = np.zeros(n_all, np.int64)
     few = np.zeros((n_all, FEW))
@@ -133,7 +144,9 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
     for k, t_idx in sets:
         s_others = im.s_total - im.sums[k]
         src = s_others if gold else im.sums[k]
-        pos = values_at(kind, t_idx, _EMPTY, im.t, im.maps[k], c, im.count, src, w_obs, u)
+        m_at, t_at = im.own_at(k, t_idx), im.t[t_idx]
+        v = t_at - m_at if gold else m_at                   # the map at the fixations, as the sweep forms it
+        pos = ((v / src) * w_obs + c[t_idx]) + u if parts is not None else v
         total = parts[3] if parts is not None else src
         active[k] = True
         s_src[k] = src
@@ -190,7 +203,7 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
     lost = np.zeros(n_all, np.int32)
     runs_ptr, runs = nonzero_runs(g if gold else im.t, im.width, RUN_CHUNK) if want_pair else (
         np.zeros(n // im.width + 1, np.int64), np.zeros((0, 2), np.int64))
-    ssg_gold = observer_sweep(gold, im.width, im.t, im.count, im.maps, active, s_src, parts is not None, c, w_obs,
+    ssg_gold = observer_sweep(gold, im.width, im.t, im.count, im.a_resp, im.b_resp, im.fptr, im.lo, im.hi, active, s_src, parts is not None, c, w_obs,
                               u, g if gold else _EMPTY, p_mean, p_inv, g_mean, g_inv, PYSALIENCY_KL_EPS,
                               want_stats, want_pair, runs_ptr, runs, rank_all, neg if want_sauc else neg[:0], few_n,
                               few, few_less, few_eq, fneg_less, fneg_eq, klo, shift, nbs, marks, hist_all, buf_all,
