@@ -37,21 +37,23 @@ def _sum(a: np.ndarray, start: int, stop: int) -> float:  # pragma: no cover - c
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def blur_row(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, j0: int, j1: int, r: int,
-             out: np.ndarray) -> None:  # pragma: no cover - compiled
+def blur_row(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, clo: np.ndarray, chi: np.ndarray,
+             j0: int, j1: int, r: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """out = row ``r`` of the observer map ``Σ_j a[j]ᵀ ⊗ b[j]`` over fixations ``j0 … j1 − 1`` (``a[j]``: the
     row response times the fixation's weight, (H,); ``b[j]``: the column response, (W,)), made as BLAS's
     ``matmul(aᵀ, b)`` makes it: per pixel a chain of fused multiply-adds over the fixations in order,
-    from 0. Fixations whose row response is 0 at ``r`` (outside ``lo[j] … hi[j]``) add exactly nothing
-    and are skipped. Bit-identical to ``numpy.matmul`` with OpenBLAS on all 10,500 OSIE observer maps."""
+    from 0. Terms whose row response is 0 at ``r`` (outside ``lo[j] … hi[j]``) or whose column response is
+    0 (outside ``clo[j] … chi[j]``) add exactly nothing (every term is ≥ 0) and are skipped. Bit-identical
+    to ``numpy.matmul`` with OpenBLAS on all 10,500 OSIE observer maps."""
     for c in range(out.size):
         out[c] = 0.0
     for j in range(j0, j1):
         if lo[j] <= r and r <= hi[j]:
             aj = a[j, r]
-            bj = b[j]
-            for c in range(out.size):
-                out[c] = out[c] + aj * bj[c]
+            ov = out[clo[j]:chi[j] + 1]
+            bv = b[j, clo[j]:chi[j] + 1]
+            for c in range(ov.size):
+                ov[c] = ov[c] + aj * bv[c]
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
@@ -71,8 +73,23 @@ def blur_at(a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray, j0: in
 
 
 @numba.njit(cache=True, nogil=True)
+def subtract_clipped(total: np.ndarray, a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     clo: np.ndarray, chi: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """out = clip(total − Σ_j a[j]ᵀ ⊗ b[j], 0) (2-D (H, W)), the blur made row by row by :func:`blur_row`
+    and clipped as ``numpy.clip(·, 0, None)`` clips (negative → +0)."""
+    row = np.empty(out.shape[1])
+    for r in range(out.shape[0]):
+        blur_row(a, b, lo, hi, clo, chi, 0, a.shape[0], r, row)
+        tv = total[r]
+        ov = out[r]
+        for c in range(row.size):
+            v = tv[c] - row[c]
+            ov[c] = v if v > 0.0 else 0.0
+
+
+@numba.njit(cache=True, nogil=True)
 def observer_totals(a: np.ndarray, b: np.ndarray, fptr: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                    total: np.ndarray, count: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+                    clo: np.ndarray, chi: np.ndarray, total: np.ndarray, count: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """``total = Σ_k M_k`` (sets in order, element by element) and ``count = Σ_k (M_k > 0)`` (flat (H·W)
     arrays) of the observer maps ``M_k`` of fixations ``fptr[k] … fptr[k + 1] − 1`` (:func:`blur_row`, made
     row by row, never stored); returns each map's sum, blocked as described above (the values of each
@@ -91,7 +108,7 @@ def observer_totals(a: np.ndarray, b: np.ndarray, fptr: np.ndarray, lo: np.ndarr
         cv[:] = 0
         f = fill
         for k in range(n_sets):
-            blur_row(a, b, lo, hi, fptr[k], fptr[k + 1], r, row)
+            blur_row(a, b, lo, hi, clo, chi, fptr[k], fptr[k + 1], r, row)
             for i in range(width):
                 v = row[i]
                 tv[i] += v
@@ -306,7 +323,8 @@ def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_resp: np.ndarray,
-                   b_resp: np.ndarray, fptr: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray, active: np.ndarray, s_src: np.ndarray, mix: bool, c: np.ndarray, w_obs: float, uniform: float,
+                   b_resp: np.ndarray, fptr: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray,
+                   col_lo: np.ndarray, col_hi: np.ndarray, active: np.ndarray, s_src: np.ndarray, mix: bool, c: np.ndarray, w_obs: float, uniform: float,
                    g: np.ndarray, p_mean: np.ndarray, p_inv: np.ndarray, g_mean: np.ndarray, g_inv: np.ndarray, eps: float,
                    want_stats: bool, want_pair: bool, runs_ptr: np.ndarray, runs: np.ndarray,
                    rank_all: bool, neg: np.ndarray, few_n: np.ndarray, few: np.ndarray, few_less: np.ndarray,
@@ -318,7 +336,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
                    sums_s: np.ndarray) -> float:  # pragma: no cover - compiled
     """Every observer set ``k`` of one image (``active[k]``; its own map ``M_k`` made row by row by
     :func:`blur_row` from ``a_resp``, ``b_resp``, fixations ``fptr[k] … fptr[k + 1] − 1``, ``row_lo``,
-    ``row_hi``)
+    ``row_hi``, ``col_lo``, ``col_hi``)
     scored in one sweep over the image, row by row: ``T``, ``C``, the ground truth and the negatives of a row
     are read once for all sets, while they are in cache. Returns Σ(g − ḡ)² of the gold-standard ground
     truth (``gold`` with ``want_pair``; else 0).
@@ -369,7 +387,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
         for k in range(n_sets):
             if not active[k]:
                 continue
-            blur_row(a_resp, b_resp, row_lo, row_hi, fptr[k], fptr[k + 1], r, mrow)
+            blur_row(a_resp, b_resp, row_lo, row_hi, col_lo, col_hi, fptr[k], fptr[k + 1], r, mrow)
             mkv = mrow
             s = s_src[k]
             lo = 0

@@ -104,13 +104,14 @@ def shared_path_applies(ms, ry: np.ndarray, rx: np.ndarray) -> bool:
             and bool((ry >= 0).all()) and bool((rx >= 0).all()))
 
 
-#: Largest buffer of per-observer maps (float64, all observers of one image) the shared path may hold per
-#: thread; bigger images / observer counts take :func:`observer_baseline`.
+#: Largest rank-key buffer (float64-sized, one image's observers × pixels: the keys a sweep may keep for
+#: each observer set) the shared path may hold per thread; bigger images / observer counts take
+#: :func:`observer_baseline`.
 MAX_SHARED_BYTES = 1 << 30
 
 
 def shared_path_fits(gt) -> bool:
-    """Whether one image's observer maps fit :data:`MAX_SHARED_BYTES`."""
+    """Whether one image's rank-key buffers fit :data:`MAX_SHARED_BYTES`."""
     n_obs = gt.fixations["observer"].nunique()
     return n_obs * gt.height * gt.width * 8 <= MAX_SHARED_BYTES
 
@@ -148,10 +149,11 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     fptr = np.zeros(len(splits) + 1, np.int64)
     fptr[1:] = np.cumsum([int(mine.sum()) for _, _, mine in splits])
     first, last = row_extents(ry)
+    cfirst, clast = row_extents(rx)
     # each set's rows of ShardBlur.blur's product (blur_deltas: matmul((ry[yi] · sw)ᵀ, rx[xi])), same bits
     im = ImageMaps(ry[yi[order]] * sw[order][:, None], np.ascontiguousarray(rx[xi[order]]), fptr,
-                   first[yi[order]], last[yi[order]], [], total, 0.0, count, w)
-    sums = observer_totals(im.a_resp, im.b_resp, fptr, im.lo, im.hi, total, count)
+                   first[yi[order]], last[yi[order]], cfirst[xi[order]], clast[xi[order]], [], total, 0.0, count, w)
+    sums = observer_totals(im.a_resp, im.b_resp, fptr, im.lo, im.hi, im.clo, im.chi, total, count)
     im.sums = [float(v) for v in sums]
     s_total = 0.0
     for s_k in im.sums:

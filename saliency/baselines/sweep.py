@@ -34,7 +34,8 @@ RUN_CHUNK = 32
 class ImageMaps:
     """One image's shared observer maps, kept as their factors: set ``k``'s own map ``M_k`` is
     ``Σ_j a_resp[j]ᵀ ⊗ b_resp[j]`` over its fixations ``fptr[k] … fptr[k + 1] − 1`` (row response times weight,
-    column response; ``lo[j] … hi[j]``: the rows where the row response is non-zero), made a row at a time by
+    column response; ``lo[j] … hi[j]``, ``clo[j] … chi[j]``: the rows / columns where they are non-zero),
+    made a row at a time by
     :func:`saliency.baselines.jit.blur_row`; ``sums[k]`` = Σ M_k. ``t`` = Σ_k M_k (set order) with total
     ``s_total``; ``count``: observers whose map is positive at each pixel; ``width``: the image width.
     ``set_of``, ``yi``, ``xi``: each fixation's set (−1: none) and pixel in the image's order; ``ry`` / ``rx``:
@@ -45,6 +46,8 @@ class ImageMaps:
     fptr: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
+    clo: np.ndarray
+    chi: np.ndarray
     sums: list[float]
     t: np.ndarray
     s_total: float
@@ -203,7 +206,8 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
     lost = np.zeros(n_all, np.int32)
     runs_ptr, runs = nonzero_runs(g if gold else im.t, im.width, RUN_CHUNK) if want_pair else (
         np.zeros(n // im.width + 1, np.int64), np.zeros((0, 2), np.int64))
-    ssg_gold = observer_sweep(gold, im.width, im.t, im.count, im.a_resp, im.b_resp, im.fptr, im.lo, im.hi, active, s_src, parts is not None, c, w_obs,
+    ssg_gold = observer_sweep(gold, im.width, im.t, im.count, im.a_resp, im.b_resp, im.fptr, im.lo, im.hi,
+                              im.clo, im.chi, active, s_src, parts is not None, c, w_obs,
                               u, g if gold else _EMPTY, p_mean, p_inv, g_mean, g_inv, PYSALIENCY_KL_EPS,
                               want_stats, want_pair, runs_ptr, runs, rank_all, neg if want_sauc else neg[:0], few_n,
                               few, few_less, few_eq, fneg_less, fneg_eq, klo, shift, nbs, marks, hist_all, buf_all,

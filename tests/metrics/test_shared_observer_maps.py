@@ -137,3 +137,30 @@ def test_shared_maps_rank_by_buckets_or_by_comparison_alike(osie_shards, monkeyp
     for b in O.OBSERVER_BASELINES:
         for name in ("auc_judd", "sauc"):
             assert np.array_equal(np.concatenate(shared[b][0][name]), np.concatenate(direct[b][0][name]))
+
+
+def test_observer_map_rows_are_the_blur_product(osie_shards):
+    """The rows the sweep makes (FMA chains over the fixations) are ShardBlur.blur's BLAS product (bit for bit
+    with OpenBLAS here; to rounding wherever a BLAS sums in another order)."""
+    from saliency.baselines.jit import blur_row
+    from saliency.baselines.sweep import row_extents
+    from saliency.maps.fusion import observer_splits
+    from saliency.metrics.fixation import fixation_indices
+
+    blur = ShardBlur(osie_shards.meta)
+    gt = osie_shards.load(osie_shards.stimuli[0])
+    fx = gt.fixations
+    h, w = gt.height, gt.width
+    idx = fixation_indices(fx["x"].to_numpy(np.float64), fx["y"].to_numpy(np.float64), (h, w))
+    xi, yi = idx % w, idx // w
+    sw = blur.source_weights(fx)
+    ry, rx = blur.matrices(h, w)
+    (lo, hi), (clo, chi) = row_extents(ry), row_extents(rx)
+    for _, _, mine in list(observer_splits(fx["observer"].astype(str).to_numpy(), leave_out=True))[:4]:
+        ref = blur.blur(xi[mine], yi[mine], h, w, sw[mine])
+        a, b = ry[yi[mine]] * sw[mine][:, None], np.ascontiguousarray(rx[xi[mine]])
+        rows = np.empty((h, w))
+        for r in range(h):
+            blur_row(a, b, lo[yi[mine]], hi[yi[mine]], clo[xi[mine]], chi[xi[mine]], 0, int(mine.sum()), r, rows[r])
+        np.testing.assert_allclose(rows, ref, rtol=1e-15, atol=0)
+        assert np.array_equal(rows == 0, ref == 0)
