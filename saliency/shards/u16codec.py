@@ -139,51 +139,65 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
 
 
 @numba.njit(cache=True, nogil=True)
-def _from_nibbles(raw: np.ndarray, h: int, w: int, column: bool) -> tuple[np.ndarray, int]:  # pragma: no cover
-    """q from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes; ``column``: the residual is D minus the row
-    above's D); also the number of escapes the nibbles call for (the caller checks it against E; −1 where
-    they call for more than there are). Row by row, in passes that vectorise except the escapes and the
-    row's prefix sum (one add per pixel)."""
+def _from_nibbles(raw: np.ndarray, q: np.ndarray, column: bool) -> int:  # pragma: no cover - compiled
+    """q (an (h, w) uint16 array, filled) from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes; ``column``: the
+    residual is D minus the row above's D); returns the number of escapes the nibbles call for (the caller
+    checks it against E; −1 where they call for more than there are). Row by row, all in uint16 arithmetic (everything is mod 2¹⁶, so
+    wrapping is the arithmetic wanted, and 16-bit lanes vectorise twice as wide), in passes that vectorise
+    except the escapes (skipped for rows without any) and the row's prefix sum (one add per pixel, kept in a
+    register)."""
+    h, w = q.shape
     n = h * w
     nb = (n + 1) // 2
     n_esc = (raw.size - nb) // 2
-    q = np.empty((h, w), np.uint16)
-    row = np.empty(w, np.int32)
-    d_prev = np.zeros(w, np.int32)
+    row = np.empty(w, np.uint16)
+    d_prev = np.zeros(w, np.uint16)
     e = 0
     for i in range(h):
+        top = np.uint16(0)
         if w % 2 == 0:
-            src = raw[i * w // 2:(i + 1) * w // 2]
-            for k in range(w // 2):
-                row[2 * k] = src[k] & 0xF
-                row[2 * k + 1] = src[k] >> 4
+            half = w // 2
+            src = raw[i * half:(i + 1) * half]
+            for k in range(half):
+                b = np.uint16(src[k])
+                lo, hi = b & np.uint16(0xF), b >> np.uint16(4)
+                row[2 * k] = lo
+                row[2 * k + 1] = hi
+                top = max(top, max(lo, hi))
         else:
             for j in range(w):
                 p = i * w + j
-                row[j] = (raw[p >> 1] >> ((p & 1) * 4)) & 0xF
-        for j in range(w):
-            if row[j] == NIBBLE_MAX:
-                if e >= n_esc:
-                    return q, -1
-                row[j] += np.int32(raw[nb + 2 * e]) | (np.int32(raw[nb + 2 * e + 1]) << 8)
-                e += 1
-        for j in range(w):
-            row[j] = (row[j] >> 1) ^ (-(row[j] & 1))
-        if column:  # D = E + D above, mod 2¹⁶ (kept as int16)
+                v = np.uint16((raw[p >> 1] >> ((p & 1) * 4)) & 0xF)
+                row[j] = v
+                top = max(top, v)
+        if top == NIBBLE_MAX:
             for j in range(w):
-                d = np.int32(np.int16(row[j] + d_prev[j]))
+                if row[j] == NIBBLE_MAX:
+                    if e >= n_esc:
+                        return -1
+                    row[j] = np.uint16(NIBBLE_MAX + (np.int32(raw[nb + 2 * e]) | (np.int32(raw[nb + 2 * e + 1]) << 8)))
+                    e += 1
+        for j in range(w):  # unzigzag mod 2¹⁶
+            r = row[j]
+            row[j] = np.uint16((r >> np.uint16(1)) ^ np.uint16(np.uint16(0) - (r & np.uint16(1))))
+        if column:  # D = E + D above
+            for j in range(w):
+                d = np.uint16(row[j] + d_prev[j])
                 row[j] = d
                 d_prev[j] = d
-        for j in range(1, w):
-            row[j] += row[j - 1]
+        s = np.uint16(0)
+        for j in range(w):
+            s = np.uint16(s + row[j])
+            row[j] = s
+        qi = q[i]
         if i == 0:
             for j in range(w):
-                q[0, j] = row[j] & 0xFFFF
+                qi[j] = row[j]
         else:
             qp = q[i - 1]
             for j in range(w):
-                q[i, j] = (np.int32(qp[j]) + row[j]) & 0xFFFF
-    return q, e
+                qi[j] = np.uint16(qp[j] + row[j])
+    return e
 
 
 @numba.njit(cache=True, nogil=True)
@@ -248,15 +262,24 @@ def encode_u16(m: np.ndarray, total: float | None = None, scratch: U16Scratch | 
     return QuantizedMap(data, (h, w), peak / total if total > 0 else 0.0)
 
 
-def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC) -> np.ndarray:
-    """Inverse of :func:`encode_u16` (or of the older planes codec): a fresh (height, width) uint16 array.
-    Raises ValueError where the bytes are not a valid coding of that size."""
+def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC,
+               out: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`encode_u16` (or of the older codecs): a (height, width) uint16 array, fresh or
+    ``out`` (a C-contiguous uint16 array of that shape, overwritten: a buffer reused between maps spares the
+    page faults of a fresh megabyte, ≈ 0.3 ms per 800×600 map). Raises ValueError where the bytes are not a
+    valid coding of that size."""
     h, w = int(height), int(width)
     n = h * w
+    if out is not None and (out.shape != (h, w) or out.dtype != np.uint16 or not out.flags.c_contiguous):
+        raise TypeError(f"out must be a C-contiguous ({h}, {w}) uint16 array")
     zstd = pa.Codec("zstd")
     if encoding == U16_PLANES_CODEC:
         raw = zstd.decompress(buf, decompressed_size=2 * n, asbytes=True)
-        return _from_planes(np.frombuffer(raw, dtype=np.uint8), h, w)
+        q = _from_planes(np.frombuffer(raw, dtype=np.uint8), h, w)
+        if out is None:
+            return q
+        out[...] = q
+        return out
     if encoding not in (U16_CODEC, U16_NIBBLES_CODEC):
         raise ValueError(f"not a uint16 codec: {encoding!r}")
     if len(buf) < _HEADER:
@@ -265,11 +288,12 @@ def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC) -
     if n_esc > n:
         raise ValueError(f"{n_esc} escapes for {n} pixels")
     try:
-        raw = zstd.decompress(memoryview(buf)[_HEADER:], decompressed_size=(n + 1) // 2 + 2 * n_esc,
-                              asbytes=True)
+        raw = zstd.decompress(memoryview(buf)[_HEADER:], decompressed_size=(n + 1) // 2 + 2 * n_esc)
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"zstd: {exc}") from exc
-    q, read = _from_nibbles(np.frombuffer(raw, np.uint8), h, w, encoding == U16_CODEC)
+    if out is None:
+        out = np.empty((h, w), np.uint16)
+    read = _from_nibbles(np.frombuffer(raw, np.uint8), out, encoding == U16_CODEC)
     if read != n_esc:
         raise ValueError(f"coded map has {n_esc} escapes, its nibbles call for {read}")
-    return q
+    return out
