@@ -23,7 +23,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from saliency.metrics.jit import _bucket_block, _count_few, _key64, _log
+from saliency.metrics.jit import G_NONE, G_PLAIN, _bucket_block, _count_few, _key64, _log, _pair_block
 
 _BLOCK = 1024
 
@@ -163,29 +163,13 @@ def em_responsibility_sums(c: np.ndarray, w: np.ndarray, mix: np.ndarray) -> np.
 
 
 # --------------------------------------------------------------------- all observer sets of one image, one sweep
-@numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz"})
+@numba.njit(cache=True, nogil=True)
 def _dev_sums(p: np.ndarray, g: np.ndarray, pm: float, gm: float,
-              pair: bool, own_g: bool) -> tuple[float, float, float]:  # pragma: no cover - compiled
-    """(Σ(p − pm)², Σ(g − gm)² (only with ``own_g``), Σ(p − pm)(g − gm)) of two equal-length views
-    (vectorised; without ``pair`` only the first)."""
-    sp = sg = sc = 0.0
-    if not pair:
-        for i in range(p.size):
-            d = p[i] - pm
-            sp += d * d
-    elif own_g:
-        for i in range(p.size):
-            d = p[i] - pm
-            e = g[i] - gm
-            sp += d * d
-            sg += e * e
-            sc += d * e
-    else:
-        for i in range(p.size):
-            d = p[i] - pm
-            sp += d * d
-            sc += d * (g[i] - gm)
-    return sp, sg, sc
+              pair: bool) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """(Σ(p − pm)², Σ(g − gm)², Σ(p − pm)(g − gm)) of two equal-length views (vectorised, by
+    :func:`saliency.metrics.jit._pair_block`; without ``pair`` only the first, ``g`` not read)."""
+    r = _pair_block(p, g, p.size, pm, 0.0, 1.0, 0.0, gm, 0.0, 1.0, 0.0, G_PLAIN if pair else G_NONE, False, 0.0)
+    return r[0], r[1], r[2]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
@@ -383,7 +367,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
         while jn < neg.size and neg[jn] < stop:
             jn += 1
         if gold and want_pair:
-            ssg_gold += _dev_sums(gv, gv, g_mean[0], 0.0, False, False)[0]
+            ssg_gold += _dev_sums(gv, gv, g_mean[0], 0.0, False)[0]
         for k in range(n_sets):
             if not active[k]:
                 continue
@@ -425,7 +409,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
                 gv = gb
             lost[k] |= lo
             if want_stats:
-                sp, sg, sc = _dev_sums(pb, gv, p_mean[k], g_mean[0] if gold else g_mean[k], want_pair, not gold)
+                sp, sg, sc = _dev_sums(pb, gv, p_mean[k], g_mean[0] if gold else g_mean[k], want_pair)
                 sums[k, 0] += sp
                 sums[k, 1] += sg
                 sums[k, 2] += sc
