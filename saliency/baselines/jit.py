@@ -185,6 +185,31 @@ def _sim_kl(p: np.ndarray, g: np.ndarray, p_inv: float, g_inv: float,
     return s, k
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _sim_log_p(p: np.ndarray, gd: np.ndarray, p_inv: float,
+               eps: float) -> tuple[float, float]:  # pragma: no cover - compiled
+    """(Σ min(pd, gd), Σ gd·log(pd + ε)) with ``pd = p · p_inv`` (vectorised): KL's sum is then
+    Σ gd·log gd − the second (:func:`_g_log_g`), the ground truth's part made once for all maps."""
+    s = k = 0.0
+    for i in range(p.size):
+        pd = p[i] * p_inv
+        g = gd[i]
+        s += min(pd, g)
+        k += g * _log(pd + eps)
+    return s, k
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _g_log_g(g: np.ndarray, g_inv: float, gd: np.ndarray) -> float:  # pragma: no cover - compiled
+    """gd = g · g_inv; returns Σ gd·log gd (0 where gd is 0) (vectorised)."""
+    s = 0.0
+    for i in range(g.size):
+        v = g[i] * g_inv
+        gd[i] = v
+        s += v * _log(v) if v > 0.0 else 0.0
+    return s
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _own_map(m: np.ndarray, c: np.ndarray, s: float, w_obs: float, uniform: float,
              out: np.ndarray) -> None:  # pragma: no cover - compiled
@@ -352,6 +377,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
     mrow = np.empty(width)
     pb = np.empty(width)
     gb = np.empty(width)
+    gdr = np.zeros(width)
     nv = np.empty(width)
     jb = np.empty(width, np.uint64)
     ssg_gold = 0.0
@@ -366,8 +392,12 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
         j0 = jn
         while jn < neg.size and neg[jn] < stop:
             jn += 1
+        glg = 0.0
         if gold and want_pair:
             ssg_gold += _dev_sums(gv, gv, g_mean[0], 0.0, False)[0]
+            for q in range(runs_ptr[r], runs_ptr[r + 1]):      # the ground truth's Σ gd·log gd, once per row
+                a, b = runs[q, 0], runs[q, 1]
+                glg += _g_log_g(gv[a:b], g_inv[0], gdr[a:b])
         for k in range(n_sets):
             if not active[k]:
                 continue
@@ -423,6 +453,14 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
                         sums[k, 4] += _sim_kl(pb[a:e], gv[a:e], p_inv[k], g_inv[k], eps)[1]
                         sums_s[k, 0] += _plain_sum(tv[a:e])
                         sums_s[k, 1] += _plain_sum(lv[a:e])
+                elif want_pair and gold:     # KL = Σ gd·log gd − Σ gd·log(pd + ε) (the ε added to the ratio dropped)
+                    k2 = 0.0
+                    for q in range(runs_ptr[r], runs_ptr[r + 1]):
+                        a, b = runs[q, 0], runs[q, 1]
+                        s2, lp = _sim_log_p(pb[a:b], gdr[a:b], p_inv[k], eps)
+                        sums[k, 3] += s2
+                        k2 += lp
+                    sums[k, 4] += glg - k2
                 elif want_pair:
                     for q in range(runs_ptr[r], runs_ptr[r + 1]):
                         a, b = runs[q, 0], runs[q, 1]

@@ -163,7 +163,8 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
             few_n[k] = rb.few.size
             few[k, :rb.few.size] = rb.few
         setup[k] = (pos, total, rb)
-    g_mean[0] = g_stats[0] / n if gold else g_mean[0]
+    if gold:
+        g_mean[:], g_inv[:] = g_stats[0] / n, 1.0 / g_stats[0]
     bucketed = [k for k, (_, _, rb) in setup.items() if rb is not None and not few_n[k]]
     nb = max((setup[k][2].nb for k in bucketed), default=1)
     klo = np.zeros(n_all, np.uint64)
