@@ -311,22 +311,26 @@ def support_runs(height: int, set_of: np.ndarray, y0: np.ndarray, y1: np.ndarray
 
 
 @numba.njit(cache=True, nogil=True)
-def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, nb: int, lanes: int,
+def _bucket(v: np.ndarray, klo: np.uint64, shift: np.uint64, marks: np.ndarray, nb: int,
             jb: np.ndarray, hist: np.ndarray, buf: np.ndarray, k: int) -> tuple[int, int]:  # pragma: no cover
-    """Bucket the values ``v`` as :func:`saliency.metrics.jit.map_pass` does (``lanes`` interleaved
-    histograms of ``nb`` slots; keys of marked buckets appended to ``buf`` from ``k``), except that values in
-    the last slot (below ``klo``, or past the last bucket: above every positive) are not added to it: the
-    counts never read that slot. Returns (#{key < klo}, new k)."""
+    """Bucket the values ``v`` as :func:`saliency.metrics.jit.map_pass` does (a histogram of ``nb`` slots;
+    keys of marked buckets appended to ``buf`` from ``k``), runs of one bucket (smooth maps) counted in a
+    register. Returns (#{key < klo}, new k)."""
     last = np.uint64(nb - 1)
     below = _bucket_block(v, v.size, klo, shift, last, jb)
+    cur = last
+    run = 0
     for i in range(v.size):
         j = jb[i]
-        if j == last:         # below the lowest or past the last bucket: counted in ``below`` or never needed
-            continue
-        hist[(i & (lanes - 1)) * nb + j] += 1
+        if j != cur:          # runs of one bucket (smooth maps) counted in a register
+            hist[cur] += run
+            cur = j
+            run = 0
+        run += 1
         if marks[j]:
             buf[k] = _key64(v[i])
             k += 1
+    hist[cur] += run
     return below, k
 
 
@@ -358,7 +362,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
     ground truth may be non-zero: elsewhere both terms are exactly 0. Sums are re-associated within a row.
     Ranks as :func:`map_pass`: with ``few_n[k] > 0`` by comparison with ``few[k, :few_n[k]]`` into
     ``few_less`` / ``few_eq`` (every pixel) and ``fneg_less`` / ``fneg_eq`` (the ascending negatives ``neg``),
-    else bucketed (``klo``, ``shift``, ``nbs``, ``marks`` of :class:`RankBuckets`) into ``hist_all`` (4 lanes) /
+    else bucketed (``klo``, ``shift``, ``nbs``, ``marks`` of :class:`RankBuckets`) into ``hist_all`` /
     ``buf_all`` and ``hist_neg`` / ``buf_neg``. Out (added to): ``sums[k]`` = (Σ(p−p̄)², Σ(g−ḡ)² (not
     gold), Σ(p−p̄)(g−ḡ), Σ min, KL), ``counts[k]`` = (below_all, k_all, below_neg, k_neg), ``lost[k]``: 1
     where ``T − M_k`` lost another observer's contribution to rounding (that set must be scored directly).
@@ -474,14 +478,14 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
                 elif use_s and not gold:      # the support's map and C + u; the rest from the whole C + u
                     for q in range(s_ptr[k * h + r], s_ptr[k * h + r + 1]):
                         a, e = s_runs[q, 0], s_runs[q, 1]
-                        below, counts[k, 1] = _bucket(pb[a:e], klo[k], shift[k], marks[k], nbs[k], 4, jb,
+                        below, counts[k, 1] = _bucket(pb[a:e], klo[k], shift[k], marks[k], nbs[k], jb,
                                                       hist_all[k], buf_all[k], counts[k, 1])
                         counts[k, 0] += below
                         below, counts_b[k, 1] = _bucket(bmap[start + a:start + e], klo[k], shift[k], marks[k],
-                                                        nbs[k], 4, jb, hist_b[k], buf_b[k], counts_b[k, 1])
+                                                        nbs[k], jb, hist_b[k], buf_b[k], counts_b[k, 1])
                         counts_b[k, 0] += below
                 else:
-                    below, counts[k, 1] = _bucket(pb, klo[k], shift[k], marks[k], nbs[k], 4, jb, hist_all[k],
+                    below, counts[k, 1] = _bucket(pb, klo[k], shift[k], marks[k], nbs[k], jb, hist_all[k],
                                                   buf_all[k], counts[k, 1])
                     counts[k, 0] += below
             for c0 in range(j0, jn, width):          # the row's negatives, a row's length at a time
@@ -491,7 +495,7 @@ def observer_sweep(gold: bool, width: int, t: np.ndarray, count: np.ndarray, a_r
                 if m:
                     _count_few(nv, c1 - c0, few[k, :m], fneg_less[k], fneg_eq[k])
                 else:
-                    below, counts[k, 3] = _bucket(nv[:c1 - c0], klo[k], shift[k], marks[k], nbs[k], 1, jb,
+                    below, counts[k, 3] = _bucket(nv[:c1 - c0], klo[k], shift[k], marks[k], nbs[k], jb,
                                                   hist_neg[k], buf_neg[k], counts[k, 3])
                     counts[k, 2] += below
     return ssg_gold

@@ -187,12 +187,12 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
         t_all = lt_all = 0.0
     n_b = n_all if bucketed else 0
     n_s = n_all if use_s else 0
-    hist_b = ws.get("sweep_hist_b", n_s * 4 * nb, np.int64).reshape(n_s, 4 * nb)
+    hist_b = ws.get("sweep_hist_b", n_s * nb, np.int64).reshape(n_s, nb)
     hist_b[:] = 0
     buf_b = ws.get("sweep_buf_b", n_s * n if rank_all else 0, np.uint64).reshape(n_s if rank_all else 0, n)
     counts_b = np.zeros((n_all, 2), np.int64)
     sums_s = np.zeros((n_all, 2))
-    hist_all = ws.get("sweep_hist_all", n_b * 4 * nb, np.int64).reshape(n_b, 4 * nb)
+    hist_all = ws.get("sweep_hist_all", n_b * nb, np.int64).reshape(n_b, nb)
     hist_neg = ws.get("sweep_hist_neg", n_b * nb, np.int64).reshape(n_b, nb)
     hist_all[:] = 0
     hist_neg[:] = 0
@@ -226,9 +226,9 @@ def sweep_mode(im: ImageMaps, gold: bool, sets: list[tuple[int, np.ndarray]], na
         elif rb is not None:
             m = rb.nb
             if rank_all:
-                auc = rb.finish(int(counts[k, 0]), hist_all[k, :4 * m], buf_all[k], int(counts[k, 1]))
+                auc = rb.finish(int(counts[k, 0]), hist_all[k, :m], buf_all[k], int(counts[k, 1]))
                 if use_s:           # + ranks of the whole C + u − those of its support part
-                    less_b, eq_b = rb.finish(int(counts_b[k, 0]), hist_b[k, :4 * m], buf_b[k], int(counts_b[k, 1]))
+                    less_b, eq_b = rb.finish(int(counts_b[k, 0]), hist_b[k, :m], buf_b[k], int(counts_b[k, 1]))
                     lo_all = np.searchsorted(b_sorted, pos, "left")
                     eq_all = np.searchsorted(b_sorted, pos, "right") - lo_all
                     auc = (auc[0] + lo_all - less_b, auc[1] + eq_all - eq_b)
