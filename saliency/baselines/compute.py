@@ -235,8 +235,11 @@ def _fit_mixtures(frame: pd.DataFrame, sizes: dict[str, tuple[int, int]], stimul
         gt = SimpleNamespace(fixations=frame.iloc[rows], height=shape[0], width=shape[1])
         for b, c in components_by_mode(gt, tuple(baselines), blur, centre_maps[shape]).items():
             comps[b].append(c)
-    out: dict[str, np.ndarray | None] = {}
-    for b in baselines:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fit(b: str) -> np.ndarray | None:
         c = np.concatenate(comps[b]) if comps[b] else np.empty((0, 3))
-        out[b] = fit_mixture_weights(c) if len(c) else None
-    return out
+        return fit_mixture_weights(c) if len(c) else None
+
+    with ThreadPoolExecutor(len(baselines)) as ex:     # independent fits; numpy and the EM kernel release the GIL
+        return dict(zip(baselines, ex.map(fit, baselines), strict=True))
