@@ -4,12 +4,11 @@ image and blurred like the ground truth."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from saliency.baselines.jit import subtract_clipped
 from saliency.baselines.sweep import row_extents
 from saliency.maps.shard_blur import ShardBlur
-from saliency.metrics.evaluation import FixationPool
+from saliency.metrics.evaluation import FixationPool, rows_by_stimulus
 
 
 class LeaveOneImageOut:
@@ -51,10 +50,7 @@ class LeaveOneImageOut:
     def _rows(self) -> dict[str, np.ndarray]:
         """Pooled fixation rows of each stimulus (ascending), built once."""
         if self._by_stimulus is None:
-            codes, names = pd.factorize(np.asarray(self.pool.stimulus), sort=False)
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-            self._by_stimulus = {str(nm): order[bounds[i]:bounds[i + 1]] for i, nm in enumerate(names)}
+            self._by_stimulus = rows_by_stimulus(self.pool.stimulus)
         return self._by_stimulus
 
 

@@ -98,6 +98,9 @@ def register(app: typer.Typer) -> None:
             from saliency.metrics.streaming import DEFAULT_METRICS
 
             names = [*DEFAULT_METRICS, "ll"]
+        import gc
+
+        gc.freeze()    # the objects of start-up (modules, tables) are not traced again by every collection
         with progress(transient=True, disable=json_out) as bar:
             task = bar.add_task("evaluate", total=len(stimuli), rate="")
             result = evaluate(preds, shard_set, metrics=names, convention=convention,

@@ -29,6 +29,14 @@ class CentreGaussian:
         return d / d.sum()
 
 
+def row_sizes(stimulus: pd.Series | np.ndarray, sizes: Mapping[str, tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(height, width) of each row's stimulus as float64 arrays: one look-up per distinct stimulus (a
+    factorisation of the column), not per row. A stimulus without a size is a KeyError."""
+    codes, names = pd.factorize(stimulus, sort=False)
+    hw = np.array([sizes[str(n)] for n in names], dtype=np.float64).reshape(-1, 2)
+    return hw[codes, 0], hw[codes, 1]
+
+
 def fit_centre_gaussian(frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]],
                         stimuli: list[str] | None = None) -> CentreGaussian:
     """Fit mean and covariance of the fixations (columns stimulus, x, y) in normalised coordinates.
@@ -38,9 +46,7 @@ def fit_centre_gaussian(frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]
     f = frame if stimuli is None else frame[frame["stimulus"].isin(set(stimuli))]
     if len(f) < 3:
         raise SchemaError(f"need at least 3 fixations to fit a centre-bias Gaussian, got {len(f)}")
-    st = f["stimulus"].astype(str).to_numpy()
-    h = np.array([sizes[s][0] for s in st], dtype=np.float64)
-    w = np.array([sizes[s][1] for s in st], dtype=np.float64)
+    h, w = row_sizes(f["stimulus"], sizes)
     uv = np.stack([f["x"].to_numpy(np.float64) / w, f["y"].to_numpy(np.float64) / h])
     mean = uv.mean(axis=1)
     cov = np.cov(uv)

@@ -71,6 +71,15 @@ def gap_closed(model_nss: float, centre_nss: float, gold_nss: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------ shared inputs
+def rows_by_stimulus(stimulus: np.ndarray | pd.Series) -> dict[str, np.ndarray]:
+    """Stimulus name → its row positions in a fixation table's ``stimulus`` column (ascending), from one
+    factorisation of the whole column."""
+    codes, names = pd.factorize(pd.Series(np.asarray(stimulus)), sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(n): order[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+
+
 class FixationPool:
     """All fixations of a dataset with their stimulus sizes, for shuffled-AUC negatives.
 
@@ -85,22 +94,20 @@ class FixationPool:
         self.y_px = np.asarray(y_px, dtype=np.float64)
         self.width_px = np.asarray(width_px, dtype=np.float64)
         self.height_px = np.asarray(height_px, dtype=np.float64)
-        codes, names = pd.factorize(pd.Series(self.stimulus), sort=False)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-        self._rows = {str(n): order[bounds[i]:bounds[i + 1]] for i, n in enumerate(names)}
+        self._rows = rows_by_stimulus(self.stimulus)
         self._flat: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, sizes: Mapping[str, tuple[int, int]]) -> FixationPool:
         """frame: columns stimulus, x, y; sizes: stimulus → (height, width)."""
+        from saliency.metrics.centre_bias import row_sizes
+
         st = frame["stimulus"].astype(str).to_numpy()
-        missing = sorted(set(st) - set(sizes))
+        missing = sorted(set(pd.unique(st)) - set(sizes))
         if missing:
             raise SchemaError(f"fixations refer to stimuli without a size: {missing[:5]}")
-        h = np.array([sizes[s][0] for s in st], dtype=np.float64)
-        w = np.array([sizes[s][1] for s in st], dtype=np.float64)
+        h, w = row_sizes(st, sizes)
         return cls(st, frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64), w, h)
 
     def mit_negative_indices(self, stimulus: str, shape: tuple[int, int], rng: np.random.Generator,
@@ -121,9 +128,8 @@ class FixationPool:
             parts.append((self.x_px[r], self.y_px[r], hw))
         return mit_other_map(parts, shape)
 
-    def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
-        """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
-        in ascending order (the gather of map values at them then walks the map forwards)."""
+    def _sorted_flat(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(every pooled fixation's flat index in ``shape``, ascending; each row's position in it), cached."""
         from saliency.metrics.fixation import fixation_indices, shuffled_negatives
 
         key = (int(shape[0]), int(shape[1]))
@@ -136,9 +142,30 @@ class FixationPool:
                 rank = np.empty_like(perm)
                 rank[perm] = np.arange(perm.size)
                 cached = self._flat[key] = (flat[perm], rank)
-        flat_sorted, rank = cached
+        return cached
+
+    def negative_indices(self, stimulus: str, shape: tuple[int, int]) -> np.ndarray:
+        """Flat pixel indices ``int(y·H/H_o)·W + int(x·W/W_o)`` of every other stimulus's fixations in ``shape``,
+        in ascending order (the gather of map values at them then walks the map forwards)."""
+        flat_sorted, rank = self._sorted_flat(shape)
         own = self._rows.get(str(stimulus))
         return np.delete(flat_sorted, rank[own]) if own is not None and own.size else flat_sorted
+
+    def negative_split(self, stimulus: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(every pooled fixation's flat index in ``shape``, ascending — one cached array for all images of
+        that shape —, the flat indices of ``stimulus``'s own fixations among them): :meth:`negative_indices`
+        without the copy; the fused sAUC subtracts the own fixations' counts instead."""
+        flat_sorted, rank = self._sorted_flat(shape)
+        own = self._rows.get(str(stimulus))
+        return flat_sorted, (flat_sorted[rank[own]] if own is not None and own.size else _NO_ROWS)
+
+
+def without_each(sorted_idx: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """``sorted_idx`` (ascending) with one occurrence removed per entry of ``exclude`` (all present)."""
+    ex = np.sort(np.asarray(exclude, dtype=np.int64))
+    first = np.searchsorted(sorted_idx, ex, side="left")
+    nth = np.arange(ex.size) - np.searchsorted(ex, ex, side="left")     # repeated entries: the next occurrence
+    return np.delete(sorted_idx, first + nth)
 
 
 def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
@@ -147,30 +174,37 @@ def sizes_from_manifest(manifest: pd.DataFrame) -> dict[str, tuple[int, int]]:
 
 
 Result = tuple[float, np.ndarray | None] | None   # (image score, per-fixation values), None = skipped
+_NO_ROWS = np.empty(0, np.int64)
+_BATCH = 4  # images per task of evaluate's direct path
 
 
 def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, *, x_px: np.ndarray,
-                  y_px: np.ndarray, density: np.ndarray | None, neg: tuple[np.ndarray, np.ndarray] | None = None,
+                  y_px: np.ndarray, density: np.ndarray | Any | None,
+                  neg: tuple[np.ndarray, np.ndarray] | None = None,
                   baseline: np.ndarray | None = None, log_density: bool = False,
                   neg_idx: np.ndarray | None = None, baseline_log: np.ndarray | None = None,
+                  neg_exclude: np.ndarray | None = None, fix_idx: np.ndarray | None = None,
                   shape: tuple[int, int] | None = None, workspace: Any = None,
                   map_stats: tuple[float, float] | None = None,
                   density_stats: tuple[float, float] | None = None) -> dict[str, Result]:
     """Score one image with every metric WITHOUT recording it (thread-safe); metric name → result.
 
-    ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
+    ``density``: the (H, W) ground truth, or a :class:`saliency.metrics.fused.QuantizedDensity` standing for
+    it. ``pysaliency``-convention metrics go through :func:`saliency.metrics.fused.score_pysaliency` (one pass);
     the others through their own ``_score``. Negatives may be given as coordinates (``neg``) or flat
-    indices (``neg_idx``), the IG baseline as a map (``baseline``) or as its log-density at the fixations
+    indices (``neg_idx``; ``neg_exclude``: indices among them that do not count, e.g. the image's own fixations
+    from :meth:`FixationPool.negative_split`; ``fix_idx``: the fixations' flat indices in ``shape`` when the
+    caller has them), the IG baseline as a map (``baseline``) or as its log-density at the fixations
     (``baseline_log``). ``workspace``: a :class:`saliency.metrics.fused.Workspace` reused across images
     (one per thread). ``map_stats`` / ``density_stats``: (sum, min) of the map / ground truth if known
     (:func:`~saliency.metrics.fused.score_pysaliency`; ignored when the map is resized).
     """
     from saliency.metrics.fixation import _fit, fixation_indices
-    from saliency.metrics.fused import FUSED_METRICS, log_density_at, score_pysaliency
+    from saliency.metrics.fused import FUSED_METRICS, QuantizedDensity, log_density_at, score_pysaliency
 
     metrics = list(metrics)
     if shape is None and density is not None:
-        shape = tuple(np.shape(density)[-2:])
+        shape = tuple(density.shape[-2:] if isinstance(density, QuantizedDensity) else np.shape(density)[-2:])
     out: dict[str, Result] = {}
     active = []
     for m in metrics:
@@ -192,17 +226,22 @@ def image_results(metrics: Iterable[StreamingMetric], saliency_map: np.ndarray, 
             map_stats = None
         names = {m.name for m in fused}
         n_fix = 0 if x_px is None else len(x_px)
-        fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
+        if fix_idx is None or shape is None or fix_idx.size != n_fix or tuple(m2.shape) != tuple(shape):
+            fix_idx = fixation_indices(x_px, y_px, m2.shape) if n_fix else np.empty(0, np.int64)
         if "sauc" in names and neg_idx is None:
             neg_idx = fixation_indices(neg[0], neg[1], m2.shape)
         if "ig" in names and n_fix and baseline_log is None:
             b = _fit(np.asarray(baseline, dtype=np.float64), m2.shape, conv,
                      any(bool(m.resize) for m in fused), "baseline map")
             baseline_log = log_density_at(b, fix_idx)
-        out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx,
+        out.update(score_pysaliency(m2, fix_idx, names, density=density, neg_idx=neg_idx, neg_exclude=neg_exclude,
                                     baseline_log=baseline_log, log_density=log_density,
                                     workspace=workspace, map_stats=map_stats, density_stats=density_stats))
     if rest:
+        if isinstance(density, QuantizedDensity):
+            density = density.array()
+        if neg_exclude is not None and neg_idx is not None and len(neg_exclude):
+            neg_idx = without_each(neg_idx, neg_exclude)
         if neg is None and neg_idx is not None and shape is not None:
             neg = (neg_idx % shape[1], neg_idx // shape[1])
         for m in rest:
@@ -248,7 +287,7 @@ def check_finite_results(stimulus: str, smap: np.ndarray, results: Mapping[str, 
     silent row of the table."""
     bad = []
     for name, r in results.items():
-        if r is None:
+        if r is None or (isinstance(r[0], float) and math.isfinite(r[0])):     # the usual case, without numpy
             continue
         value = np.asarray(r[0], dtype=np.float64)
         if not np.isfinite(value).all():
@@ -431,8 +470,11 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
     :class:`saliency.maps.shard_blur.ShardBlur`).
     stimuli: score only these (default: all of ``shards.stimuli``); sAUC negatives still come from all images.
     on_image: called with each stimulus name after it is scored (progress bars).
-    workers: threads scoring images concurrently (numpy releases the GIL in sorts and array arithmetic);
-    predictions and ground truth are still read in order on the calling thread, results recorded in order.
+    workers: threads scoring images concurrently (the compiled kernels, file reads and zstd release the GIL);
+    with a ``ShardSet`` and a mapping of predictions each worker reads its own images (batches of a few, in
+    shard order; the uint16 ground truth scored as stored, :class:`~saliency.metrics.fused.QuantizedDensity`),
+    otherwise predictions and ground truth are read in order on the calling thread; results are recorded in
+    order either way.
     Under the ``mit`` convention with a random metric (AUC-Judd jitter, AUC-Borji, sAUC) images are scored
     one after the other: each metric's random stream runs on across images in order.
     keep_per_fixation: also return every fixation's value of the fixation metrics (``per_fixation``).
@@ -472,25 +514,24 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
               if probabilistic and sauc_baseline == "model" and any(m.name == "sauc" for m in ms) else None)
     prob = _ProbabilisticMaps(ms, shards, centre, blur, others) if probabilistic else None
 
-    def inputs(gt) -> dict[str, Any]:
+    def inputs(stimulus: str, shape: tuple[int, int], x: np.ndarray, y: np.ndarray, density: Any,
+               gt: Any = None) -> dict[str, Any]:
         from saliency.metrics.fixation import fixation_indices, to_density
 
-        shape = (int(gt.height), int(gt.width))
-        fx = gt.fixations
-        x = fx["x"].to_numpy(np.float64)
-        y = fx["y"].to_numpy(np.float64)
-        kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": np.asarray(gt.density), "shape": shape,
+        kw: dict[str, Any] = {"x_px": x, "y_px": y, "density": density, "shape": shape,
                               "log_density": log_density}
-        if pool is not None:
-            kw["neg_idx"] = (pool.mit_negative_indices(gt.stimulus, shape, mit_sauc.rng) if mit_sauc is not None
-                             else pool.negative_indices(gt.stimulus, shape))
+        if pool is not None and mit_sauc is not None:
+            kw["neg_idx"] = pool.mit_negative_indices(stimulus, shape, mit_sauc.rng)
+        elif pool is not None:
+            kw["neg_idx"], kw["neg_exclude"] = pool.negative_split(stimulus, shape)
         if _needs(ms, "needs_baseline"):
             if baseline is not None:
-                kw["baseline"] = np.asarray(baseline(gt))
+                kw["baseline"] = np.asarray(baseline(gt if gt is not None else shards.load(stimulus)))
             elif pys:
                 if shape not in base_logs:
                     base_logs[shape] = np.log(to_density(centre.density(*shape))).ravel()
-                kw["baseline_log"] = base_logs[shape][fixation_indices(x, y, shape)] if x.size else None
+                kw["fix_idx"] = fixation_indices(x, y, shape)
+                kw["baseline_log"] = base_logs[shape][kw["fix_idx"]] if x.size else None
             else:
                 if shape not in base_maps:
                     base_maps[shape] = centre.density(*shape)
@@ -510,8 +551,15 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         if on_image is not None:
             on_image(stimulus)
 
-    from saliency.metrics.fused import Workspace
+    from saliency.metrics.fused import QuantizedDensity, Workspace
+    from saliency.shards.reader import ShardSet
 
+    # a ShardSet with map predictions: each image read where it is scored (worker threads), fixations by row
+    direct = isinstance(shards, ShardSet) and isinstance(predict, Mapping)
+    pair_fused = prob is None and pys and any(m.name in ("cc", "kl", "sim") for m in ms)
+    if direct:
+        fix_rows = pool._rows if pool is not None else rows_by_stimulus(frame["stimulus"].astype(str).to_numpy())
+        fix_x, fix_y = frame["x"].to_numpy(np.float64), frame["y"].to_numpy(np.float64)
     local = threading.local()
 
     def work(smap: np.ndarray, kw: dict[str, Any], stimulus: str = "") -> dict[str, Result]:
@@ -531,21 +579,53 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
         check_finite_results(stimulus, smap, results)
         return results
 
+    def counted(n_fix: int, smap: np.ndarray, kw: dict[str, Any], stimulus: str) -> tuple[int, dict[str, Result]]:
+        return n_fix, work(smap, kw, stimulus)
+
+    def job(stimulus: str) -> tuple[int, dict[str, Result]]:
+        """Read one image's ground truth and prediction and score it (a worker thread, ``direct`` only)."""
+        rows = fix_rows.get(stimulus, _NO_ROWS)
+        density = QuantizedDensity(*shards.density_parts(stimulus))
+        kw = inputs(stimulus, sizes[stimulus], fix_x[rows], fix_y[rows], density)
+        if pair_fused and density.q.dtype == np.uint16:
+            kw["density_stats"] = density.stats()    # while the decoded map is still in cache
+        return int(rows.size), work(predict[stimulus], kw, stimulus)
+
     with threadpool_limits(1), ThreadPoolExecutor(max(1, workers)) as ex:
-        pending: list[tuple[str, int, Any]] = []
-        for gt in shards.iter_ground_truth(names):
-            smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
-            kw = inputs(gt)
-            n_fix = int(kw["x_px"].size)
+        pending: list[tuple[str, Any]] = []
+        if direct:   # each worker reads its own images (shards read concurrently, no per-image pandas)
+            order = shards.read_order(names)
             if workers <= 1:
-                record(gt.stimulus, n_fix, work(smap, kw, gt.stimulus))
-                continue
-            pending.append((gt.stimulus, n_fix, ex.submit(work, smap, kw, gt.stimulus)))
-            while len(pending) > 2 * workers:
-                st, nf, fut = pending.pop(0)
-                record(st, nf, fut.result())
-        for st, nf, fut in pending:
-            record(st, nf, fut.result())
+                for st in order:
+                    record(st, *job(st))
+            # a few images per task: one hand-over between threads (a notified future) per batch, not per image
+            for b in range(0, len(order) if workers > 1 else 0, _BATCH):
+                batch = order[b:b + _BATCH]
+                pending.append((batch, ex.submit(lambda sts: [job(st) for st in sts], batch)))
+                while len(pending) > 2 * workers:
+                    sts, fut = pending.pop(0)
+                    for st0, res in zip(sts, fut.result(), strict=True):
+                        record(st0, *res)
+            for sts, fut in pending:
+                for st0, res in zip(sts, fut.result(), strict=True):
+                    record(st0, *res)
+            pending = []
+        else:
+            for gt in shards.iter_ground_truth(names):
+                smap = predict[gt.stimulus] if isinstance(predict, Mapping) else predict(gt)
+                fx = gt.fixations
+                kw = inputs(gt.stimulus, (int(gt.height), int(gt.width)), fx["x"].to_numpy(np.float64),
+                            fx["y"].to_numpy(np.float64), np.asarray(gt.density), gt)
+                n_fix = int(kw["x_px"].size)
+                if workers <= 1:
+                    record(gt.stimulus, n_fix, work(smap, kw, gt.stimulus))
+                    continue
+                pending.append((gt.stimulus, ex.submit(counted, n_fix, smap, kw, gt.stimulus)))
+                while len(pending) > 2 * workers:
+                    st0, fut = pending.pop(0)
+                    record(st0, *fut.result())
+        for st0, fut in pending:
+            record(st0, *fut.result())
     per_image = pd.DataFrame(rows, columns=["stimulus", "n_fixations", *[m.name for m in ms]])
     extra: dict[str, Any] = {}
     if prob is not None:

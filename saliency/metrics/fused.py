@@ -30,19 +30,22 @@ from saliency.metrics.jit import (
     G_LEAVE_OUT,
     G_NONE,
     G_PLAIN,
+    G_U16,
     LEAVE_OUT,
     LEAVE_OUT_MIX,
     OWN,
     OWN_MIX,
     PLAIN,
     RankBuckets,
+    block_sum_u16,
+    is_sorted,
     map_pass,
     sum_min,
     values_at,
 )
 
-__all__ = ["FUSED_METRICS", "MapSource", "Workspace", "finish_scores", "log_density_at", "score_pysaliency",
-           "score_source"]
+__all__ = ["FUSED_METRICS", "MapSource", "QuantizedDensity", "Workspace", "finish_scores", "log_density_at",
+           "score_pysaliency", "score_source"]
 
 #: Metrics the fused path computes (the ``pysaliency`` convention; EMD and ``mit`` use the general path).
 FUSED_METRICS = frozenset({"auc_judd", "auc_borji", "sauc", "nss", "ig", "cc", "kl", "sim"})
@@ -68,6 +71,32 @@ class Workspace:
         if buf is None or buf.size < n:
             buf = self._bufs[key] = np.empty(max(n, 1), dtype=dtype)
         return buf[:n]
+
+
+@dataclass(frozen=True)
+class QuantizedDensity:
+    """A ground-truth density kept as a shard map stores it: the density is ``float32(float32(q) · factor)``
+    pixel by pixel (``q``: the (H, W) stored map, ``factor``: float32; :meth:`saliency.shards.ShardSet.density_parts`).
+    The pass reads a uint16 ``q`` directly (half the bytes of the float32 density, and no copy is made); other
+    dtypes, and the metrics that need the density itself, get :meth:`array`."""
+
+    q: np.ndarray
+    factor: np.float32
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.q.shape
+
+    def array(self) -> np.ndarray:
+        """The (H, W) float32 density (bit-identical to ``ShardSet.density``)."""
+        m = self.q.astype(np.float32)
+        m *= self.factor
+        return m
+
+    def stats(self) -> tuple[float, float]:
+        """(Σ, min) of the density as :func:`~saliency.metrics.jit.sum_min` gives them for :meth:`array` (the
+        minimum as 0.0: only its sign is used and the values are ≥ 0)."""
+        return block_sum_u16(np.ascontiguousarray(self.q).reshape(-1), self.factor), 0.0
 
 
 def _map(a: np.ndarray, what: str) -> np.ndarray:
@@ -136,7 +165,8 @@ class MapSource:
 
 
 def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *,
-                     density: np.ndarray | None = None, neg_idx: np.ndarray | None = None,
+                     density: np.ndarray | QuantizedDensity | None = None, neg_idx: np.ndarray | None = None,
+                     neg_exclude: np.ndarray | None = None,
                      baseline_log: np.ndarray | None = None, log_density: bool = False,
                      workspace: Workspace | None = None, map_stats: tuple[float, float] | None = None,
                      density_stats: tuple[float, float] | None = None
@@ -146,7 +176,9 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     saliency_map: (H, W) prediction (a log-density if ``log_density``: IG uses it as is, NSS/CC/KL/SIM use
     ``exp``, AUC/sAUC rank it as is). fix_idx: (N,) flat pixel indices of the fixations (validated, e.g.
     :func:`saliency.metrics.fixation.fixation_indices`; N may be 0: fixation metrics are then left out).
-    density: (H, W) ground truth (CC, KL, SIM). neg_idx: flat indices of the shuffled negatives (sAUC).
+    density: (H, W) ground truth (CC, KL, SIM; an array or a :class:`QuantizedDensity`). neg_idx: flat
+    indices of the shuffled negatives (sAUC); neg_exclude: flat indices among them that do not count (the
+    image's own fixations: their values' counts are subtracted instead of the array being copied without them).
     baseline_log: (N,) natural log of the baseline density at the fixations (IG; :func:`log_density_at`).
     workspace: buffers reused across calls (one per thread; a fresh one if None).
     map_stats, density_stats: (sum, min) of the float64 map / ground truth when the caller already has them
@@ -185,13 +217,19 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     if metrics & {"cc", "kl", "sim"}:
         if density is None:
             raise SchemaError("cc, kl and sim need the ground-truth density")
-        gm = _map(density, "ground-truth map")
+        if isinstance(density, QuantizedDensity) and density.q.dtype != np.uint16:
+            density = density.array()           # the pass reads uint16 maps; anything else as the density
+        quantised = isinstance(density, QuantizedDensity)
+        gm = density if quantised else _map(density, "ground-truth map")
         if gm.shape != m.shape:
             raise SchemaError(f"saliency map has shape {m.shape} but the ground truth is {gm.shape}; the "
                               "'pysaliency' convention does not resize implicitly (pass resize=True)")
-        density = gm.ravel()
+        if not quantised:
+            density = gm.ravel()
         if density_stats is not None:
             g_stats = (float(density_stats[0]), float(density_stats[1]))
+        elif quantised:
+            g_stats = density.stats()            # finite: uint16 values times a finite factor
         else:
             g_stats = sum_min(density)
             if not np.isfinite(g_stats[0]) and not np.isfinite(density).all():
@@ -201,7 +239,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
         rank_metrics = metrics & {"auc_judd", "auc_borji", "sauc"}
         if has_fix and rank_metrics:
             out.update(score_source(MapSource(a=flat), fix_idx, rank_metrics, total=0.0, mn=0.0,
-                                    neg_idx=neg_idx, workspace=ws)[0])
+                                    neg_idx=neg_idx, neg_exclude=neg_exclude, workspace=ws)[0])
         if has_fix and "ig" in metrics:
             out["ig"] = _ig(flat[fix_idx].astype(f64), baseline_log)
         rest = metrics & {"nss", "cc", "kl", "sim"}
@@ -210,20 +248,22 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
                                     density_stats=g_stats, workspace=ws)[0])
         return out
     return score_source(MapSource(a=flat), fix_idx, metrics, total=total, mn=mn, density=density,
-                        density_stats=g_stats, neg_idx=neg_idx, baseline_log=baseline_log, workspace=ws)[0]
+                        density_stats=g_stats, neg_idx=neg_idx, neg_exclude=neg_exclude, baseline_log=baseline_log,
+                        workspace=ws)[0]
 
 
 def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str] | set[str], *, total: float,
-                 mn: float, density: np.ndarray | None = None, density_stats: tuple[float, float] | None = None,
+                 mn: float, density: np.ndarray | QuantizedDensity | None = None, density_stats: tuple[float, float] | None = None,
                  leave_out_density: bool = False, neg_idx: np.ndarray | None = None,
+                 neg_exclude: np.ndarray | None = None,
                  baseline_log: np.ndarray | None = None,
                  workspace: Workspace | None = None) -> tuple[dict[str, tuple[float, np.ndarray | None]], bool]:
     """The ``pysaliency`` metrics of one map in one :func:`~saliency.metrics.jit.map_pass`; returns (metric →
     (image score, per-fixation values or None), exact).
 
     source: the map; total, mn: its sum and minimum (only the sign of ``mn`` is used; validated finite by
-    the caller). density (flat) and density_stats (sum, min): the ground truth of CC/KL/SIM, or
-    ``leave_out_density``: the source's ``T − M`` is the ground truth (``density_stats`` its sum and 0).
+    the caller). density (flat, or a :class:`QuantizedDensity`) and density_stats (sum, min): the ground
+    truth of CC/KL/SIM, or ``leave_out_density``: the source's ``T − M`` is the ground truth (``density_stats`` its sum and 0).
     exact: False when a leave-out map lost another observer's contribution to rounding (the caller must
     build that map directly; the scores are then not to be used).
     """
@@ -242,10 +282,15 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         if neg_idx is None or len(neg_idx) == 0:
             raise SchemaError("sauc needs fixations of other images as negatives")
         neg = np.asarray(neg_idx, dtype=np.int64)
-        if neg.size > 1 and not (neg[1:] >= neg[:-1]).all():
+        if not is_sorted(neg):
             neg = np.sort(neg)
         if neg[0] < 0 or neg[-1] >= n:
             raise SchemaError(f"shuffled negatives index pixels outside the map ({neg[0]}, {neg[-1]} of {n})")
+        excl = _EMPTY_IDX if neg_exclude is None else np.asarray(neg_exclude, dtype=np.int64)
+        if excl.size >= neg.size:
+            raise SchemaError("sauc needs fixations of other images as negatives")
+        if excl.size and (excl.min() < 0 or excl.max() >= n):
+            raise SchemaError("excluded negatives index pixels outside the map")
     few, few_less, few_eq = _EMPTY, _EMPTY_IDX, _EMPTY_IDX
     if rank_all or want_sauc:
         rb = RankBuckets(pos, ws)
@@ -260,7 +305,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         klo, shift, marks = np.uint64(0), np.uint64(0), np.zeros(1, np.bool_)
     pair = bool(metrics & {"cc", "kl", "sim"})
     need_stats = pair or bool(metrics & {"nss"})
-    g_kind, g, g_mean, g_shift, g_total = G_NONE, _EMPTY, 0.0, 0.0, 1.0
+    g_kind, g, g_mean, g_shift, g_total, g_factor = G_NONE, _EMPTY, 0.0, 0.0, 1.0, np.float32(1.0)
     if pair:
         if leave_out_density:
             g_kind = G_LEAVE_OUT
@@ -268,21 +313,34 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         else:
             if density is None:
                 raise SchemaError("cc, kl and sim need the ground-truth density")
-            g_kind, g = G_PLAIN, np.ascontiguousarray(density).ravel()
             g_mean = density_stats[0] / n
-            g_shift, g_total = _density_scale(g, *density_stats)
+            if isinstance(density, QuantizedDensity) and density.q.dtype != np.uint16:
+                density = density.array()
+            if isinstance(density, QuantizedDensity):   # values ≥ 0: to_density divides by the sum
+                g_kind, g, g_factor = G_U16, np.ascontiguousarray(density.q).reshape(-1), density.factor
+                g_shift, g_total = 0.0, float(density_stats[0])
+            else:
+                g_kind, g = G_PLAIN, np.ascontiguousarray(density).ravel()
+                g_shift, g_total = _density_scale(g, *density_stats)
     p_shift, p_total = _density_scale(source.a, total, mn) if pair else (0.0, 1.0)
     mean = total / n
     ss, ssg, cross, sim, kl, below_all, k_all, below_neg, k_neg, lost = map_pass(
         source.kind, source.a, source.t, source.mk, source.c, source.count, source.s_src, source.w_obs,
         source.uniform, g_kind, g, mean, p_shift, p_total, g_mean, g_shift, g_total, pair, PYSALIENCY_KL_EPS,
-        rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, few, few_less, few_eq, need_stats)
+        rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, few, few_less, few_eq, need_stats,
+        g_factor)
     auc = sauc = None
+    n_neg = neg.size
     if rank_all:
         auc = (rb.finish_few(few_less, few_eq) if few.size else rb.finish(below_all, hist_all, buf_all, k_all))
     if want_sauc:
-        sauc = rb.finish(below_neg, hist_neg, buf_neg, k_neg)
-    out = finish_scores(metrics, n, pos, total, mn, (ss, ssg, cross, sim, kl), auc, sauc, neg.size, baseline_log)
+        less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg)
+        if excl.size:        # the excluded negatives' own counts, from their values (exact integers)
+            ex = np.sort(source.at(excl))
+            lo = np.searchsorted(ex, pos, side="left")
+            less, eq = less - lo, eq - (np.searchsorted(ex, pos, side="right") - lo)
+        sauc, n_neg = (less, eq), neg.size - excl.size
+    out = finish_scores(metrics, n, pos, total, mn, (ss, ssg, cross, sim, kl), auc, sauc, n_neg, baseline_log)
     return out, not lost
 
 

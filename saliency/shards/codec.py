@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 
 from saliency.errors import ChecksumError, SchemaError
 from saliency.io import atomic_path, atomic_write
+from saliency.shards.parquet_raw import chunk_locations, read_payload
 from saliency.shards.schema import (
     NPZ_DATE_TIME,
     PARQUET_MAP_SCHEMA,
@@ -79,18 +81,27 @@ def write_parquet_maps(path: Path, entries: Sequence[tuple[str, str, np.ndarray 
 
 
 class ShardFile:
-    """A lazily opened shard: :meth:`get` reads one map; never unpickles (``allow_pickle=False``)."""
+    """A lazily opened shard: :meth:`get` reads one map; never unpickles (``allow_pickle=False``). Safe to
+    read from several threads."""
 
     def __init__(self, path: Path, fmt: str) -> None:
         self.path, self.fmt = path, fmt
+        self._lock = threading.Lock()  # one read of the file at a time; checking and decoding run outside it
         try:
             if fmt == "npz":
                 self._npz = np.load(path, allow_pickle=False)
             else:
-                self._pq = pq.ParquetFile(path)
-                keys = self._pq.read(columns=["key"]).column("key").to_pylist()
-                self._rows = {k: i for i, k in enumerate(keys)}
+                self._pq = pq.ParquetFile(path, pre_buffer=False)  # no read-ahead tasks on the IO thread pool
                 self._coded = "encoding" in self._pq.schema_arrow.names  # schema 1 files: raw bytes only
+                # the columns a map read needs besides the bytes (the key/stimulus strings are not read again)
+                self._columns = ["height", "width", "dtype"] + (["encoding", "scale"] if self._coded else [])
+                small = self._pq.read(columns=["key", *self._columns]).to_pydict()
+                self._rows = {k: i for i, k in enumerate(small["key"])}
+                self._small = [dict(zip(self._columns, v, strict=True))
+                               for v in zip(*(small[c] for c in self._columns), strict=True)]
+                # the map bytes by one pread where the file has the writer's plain layout (else pyarrow)
+                self._chunks = chunk_locations(self._pq, "data")
+                self._file = open(path, "rb") if self._chunks is not None else None   # closed by close() or GC
         except FileNotFoundError:
             raise
         except Exception as exc:  # zipfile.BadZipFile, ArrowInvalid, ValueError ...
@@ -107,11 +118,21 @@ class ShardFile:
         bytes for :data:`U16_CODEC` and :data:`U16_NIBBLES_CODEC`, before decoding; else of the array) — a mismatch is a ChecksumError."""
         try:
             if self.fmt == "npz":
-                arr, scale = self._npz[key], None
+                with self._lock:
+                    arr, scale = self._npz[key], None
             else:
-                if key not in self._rows:
-                    raise KeyError(key)
-                t = self._pq.read_row_group(self._rows[key]).to_pylist()[0]
+                row = self._rows[key]
+                t = dict(self._small[row])
+                file, chunks, data = self._file, self._chunks, None
+                if chunks is not None and file is not None:
+                    try:
+                        data = read_payload(file.fileno(), chunks[row])
+                    except (OSError, ValueError):      # closed meanwhile: read through pyarrow below
+                        data = None
+                if data is None:
+                    with self._lock:
+                        data = self._pq.read_row_group(row, columns=["data"], use_threads=False).column(0)[0].as_py()
+                t["data"] = data
                 enc = t["encoding"] if self._coded else RAW
                 scale = t["scale"] if self._coded else None
                 if enc in (U16_CODEC, U16_NIBBLES_CODEC):  # map_sha256 of the coded bytes
@@ -137,6 +158,14 @@ class ShardFile:
             raise ChecksumError(f"{self.path}: map {key!r} does not match its map_sha256; the shard is corrupt")
         return arr, scale
 
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
     def close(self) -> None:
         if self.fmt == "npz":
             self._npz.close()
+        elif self._file is not None:
+            self._file.close()
+            self._file, self._chunks = None, None

@@ -30,6 +30,7 @@ from saliency.shards.schema import (
     sidecar_file,
 )
 from saliency.shards.seal import REBUILD_HINT, SEAL_KEY, binding_problems, load_manifest, load_meta
+from saliency.shards.u16codec import u16_total
 
 OPEN_SHARDS = 8  # shard files a ShardSet keeps open at once
 _HANDLES_LOCK = threading.Lock()  # guards every ShardSet's open-file table (held only to look up or open)
@@ -83,6 +84,7 @@ class ShardSet:
         self._fixations: FixationTable | None = None
         self._all_fixations: FixationTable | None = None
         self._fix_groups: dict[str, np.ndarray] | None = None
+        self._map_records: dict[str, tuple[str, str, str, int, int]] | None = None
         self._handles: dict[str, ShardFile] = {}  # open shard files, least recently used first
         self._handles_pid: int | None = None
 
@@ -149,23 +151,47 @@ class ShardSet:
     def image_path(self, stimulus: str) -> Path:
         return Path(self._record(stimulus)["image_path"])
 
+    def _map_record(self, stimulus: str) -> tuple[str, str, str, int, int]:
+        """(shard, key, map_sha256, height, width) of a stimulus, from a table made once (no pandas row
+        per map)."""
+        if self._map_records is None:
+            cols = [self._manifest[c].tolist() for c in ("stimulus", "shard", "key", "map_sha256", "height", "width")]
+            self._map_records = {r[0]: (r[1], r[2], r[3], int(r[4]), int(r[5])) for r in zip(*cols, strict=True)}
+        rec = self._map_records.get(stimulus)
+        if rec is None:
+            self._record(stimulus)      # raises UnknownNameError
+        return rec
+
     def stored_map(self, stimulus: str) -> np.ndarray:
         """The map as stored: (H, W) in the stored dtype, peak-normalised (max 1)."""
-        rec = self._record(stimulus)
+        shard, key, sha, h, w = self._map_record(stimulus)
         try:
-            arr = self._shard(rec["shard"]).get(rec["key"], rec["map_sha256"] if self.verify_maps else None)
+            arr = self._shard(shard).get(key, sha if self.verify_maps else None)
         except ChecksumError as exc:
             raise ChecksumError(f"{exc} (map of {stimulus!r})") from exc
-        if arr.shape != (rec["height"], rec["width"]):
-            raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says "
-                                f"{(rec['height'], rec['width'])}")
+        if arr.shape != (h, w):
+            raise ChecksumError(f"{self.root}: map of {stimulus!r} has shape {arr.shape}, manifest says {(h, w)}")
         return arr
 
     def density(self, stimulus: str) -> np.ndarray:
         """(H, W) float32 probability map, sums to 1."""
-        m = self.stored_map(stimulus).astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
-        m *= np.float32(1.0 / m.sum(dtype=np.float64))
+        stored, factor = self.density_parts(stimulus)
+        m = stored.astype(np.float32)  # a fresh array (npz/parquet decode into new memory)
+        m *= factor
         return m
+
+    def density_parts(self, stimulus: str) -> tuple[np.ndarray, np.float32]:
+        """(stored map, factor) with :meth:`density` = ``stored.astype(float32) · factor`` (a float32 product,
+        pixel by pixel): a quantised (uint16) map can be scored without making the float32 copy
+        (:class:`saliency.metrics.fused.QuantizedDensity`). ``factor`` is 1 / the float64 sum of the float32
+        values (for uint16 maps the exact integer sum, which that float64 sum equals)."""
+        stored = self.stored_map(stimulus)
+        if stored.dtype == np.uint16:
+            total = np.float64(u16_total(stored))
+        else:
+            total = stored.astype(np.float32).sum(dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            return stored, np.float32(np.float64(1.0) / total)
 
     def peak_density(self, stimulus: str) -> float | None:
         """The sum-1 density's value at the map's peak as stored with it (Parquet schema 2), else None:
@@ -188,13 +214,18 @@ class ShardSet:
 
     def iter_ground_truth(self, stimuli: Iterable[str] | None = None) -> Iterator[GroundTruth]:
         """Ground truth in shard order (each shard opened once), streaming."""
-        names = self.stimuli if stimuli is None else list(stimuli)
+        for s in self.read_order(self.stimuli if stimuli is None else stimuli):
+            yield self.load(s)
+
+    def read_order(self, stimuli: Iterable[str]) -> list[str]:
+        """``stimuli`` in shard order (shard, then key): the order :meth:`iter_ground_truth` reads them in.
+        An unknown name is an :class:`UnknownNameError`."""
+        names = list(stimuli)
         for s in names:
             self._record(s)
-        order = sorted(names, key=lambda s: (self._manifest.at[self._row[s], "shard"],
-                                             self._manifest.at[self._row[s], "key"]))
-        for s in order:
-            yield self.load(s)
+        shard = self._manifest["shard"].to_numpy()
+        key = self._manifest["key"].to_numpy()
+        return sorted(names, key=lambda s: (shard[self._row[s]], key[self._row[s]]))
 
     def leave_one_observer_out(self, stimulus: str) -> dict[str, np.ndarray]:
         """Leave-one-observer-out maps (sum 1, float32) built with this set's σ and options."""
@@ -222,8 +253,8 @@ class ShardSet:
             if handle is None:
                 handle = self._open_shard(name)
             self._handles[name] = handle
-            while len(self._handles) > OPEN_SHARDS:
-                self._handles.pop(next(iter(self._handles))).close()
+            while len(self._handles) > OPEN_SHARDS:   # dropped, not closed: another thread may be reading
+                self._handles.pop(next(iter(self._handles)))   # it; it closes with its last reference
             return handle
 
     def _open_shard(self, name: str) -> ShardFile:

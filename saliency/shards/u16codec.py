@@ -53,6 +53,19 @@ def _total(m: np.ndarray) -> float:  # pragma: no cover - compiled
     return total
 
 
+@numba.njit(cache=True, nogil=True)
+def _u16_sum(q: np.ndarray) -> int:  # pragma: no cover - compiled
+    total = 0
+    for i in range(q.size):
+        total += np.int64(q[i])
+    return total
+
+
+def u16_total(q: np.ndarray) -> int:
+    """Σ q of a uint16 array, exact (one vectorised compiled pass; numpy's widening sum is ≈ 5× slower)."""
+    return int(_u16_sum(np.ascontiguousarray(q).reshape(-1)))
+
+
 def _peak_and_total(m: np.ndarray, total: float | None, peak: float | None) -> tuple[float, float]:
     """(max(m, 0), Σ max(m, 0)) of a finite C-contiguous float32/64 map (``total``, ``peak`` when given).
     The peak is the max of the bit patterns read as signed integers: ordered like the floats where ≥ 0,
@@ -142,10 +155,9 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
 def _from_nibbles(raw: np.ndarray, q: np.ndarray, column: bool) -> int:  # pragma: no cover - compiled
     """q (an (h, w) uint16 array, filled) from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes; ``column``: the
     residual is D minus the row above's D); returns the number of escapes the nibbles call for (the caller
-    checks it against E; −1 where they call for more than there are). Row by row, all in uint16 arithmetic (everything is mod 2¹⁶, so
-    wrapping is the arithmetic wanted, and 16-bit lanes vectorise twice as wide), in passes that vectorise
-    except the escapes (skipped for rows without any) and the row's prefix sum (one add per pixel, kept in a
-    register)."""
+    checks it against E; −1 where they call for more than there are). Row by row, in uint16 arithmetic (everything is mod 2¹⁶, so wrapping
+    is the arithmetic wanted), in passes that vectorise except the escapes (skipped for rows without any)
+    and the row's prefix sum (one add per pixel, kept in a register)."""
     h, w = q.shape
     n = h * w
     nb = (n + 1) // 2
@@ -262,24 +274,15 @@ def encode_u16(m: np.ndarray, total: float | None = None, scratch: U16Scratch | 
     return QuantizedMap(data, (h, w), peak / total if total > 0 else 0.0)
 
 
-def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC,
-               out: np.ndarray | None = None) -> np.ndarray:
-    """Inverse of :func:`encode_u16` (or of the older codecs): a (height, width) uint16 array, fresh or
-    ``out`` (a C-contiguous uint16 array of that shape, overwritten: a buffer reused between maps spares the
-    page faults of a fresh megabyte, ≈ 0.3 ms per 800×600 map). Raises ValueError where the bytes are not a
-    valid coding of that size."""
+def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC) -> np.ndarray:
+    """Inverse of :func:`encode_u16` (or of the older codecs): a fresh (height, width) uint16 array.
+    Raises ValueError where the bytes are not a valid coding of that size."""
     h, w = int(height), int(width)
     n = h * w
-    if out is not None and (out.shape != (h, w) or out.dtype != np.uint16 or not out.flags.c_contiguous):
-        raise TypeError(f"out must be a C-contiguous ({h}, {w}) uint16 array")
     zstd = pa.Codec("zstd")
     if encoding == U16_PLANES_CODEC:
         raw = zstd.decompress(buf, decompressed_size=2 * n, asbytes=True)
-        q = _from_planes(np.frombuffer(raw, dtype=np.uint8), h, w)
-        if out is None:
-            return q
-        out[...] = q
-        return out
+        return _from_planes(np.frombuffer(raw, dtype=np.uint8), h, w)
     if encoding not in (U16_CODEC, U16_NIBBLES_CODEC):
         raise ValueError(f"not a uint16 codec: {encoding!r}")
     if len(buf) < _HEADER:
@@ -291,9 +294,8 @@ def decode_u16(buf: bytes, height: int, width: int, encoding: str = U16_CODEC,
         raw = zstd.decompress(memoryview(buf)[_HEADER:], decompressed_size=(n + 1) // 2 + 2 * n_esc)
     except (OSError, pa.ArrowException) as exc:
         raise ValueError(f"zstd: {exc}") from exc
-    if out is None:
-        out = np.empty((h, w), np.uint16)
-    read = _from_nibbles(np.frombuffer(raw, np.uint8), out, encoding == U16_CODEC)
+    q = np.empty((h, w), np.uint16)
+    read = _from_nibbles(np.frombuffer(raw, np.uint8), q, encoding == U16_CODEC)
     if read != n_esc:
         raise ValueError(f"coded map has {n_esc} escapes, its nibbles call for {read}")
-    return out
+    return q

@@ -65,3 +65,25 @@ def test_a_folder_of_maps_is_read_once_and_without_torch(tmp_path):
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_npy_maps_read_like_numpy_with_the_header_parsed_once(tmp_path):
+    """The .npy reader that caches headers gives np.load's arrays (C and Fortran order, byte order, empty) and
+    refuses what np.load refuses: short files, object arrays (never unpickled)."""
+    from saliency.metrics.predictions import _read_npy
+
+    for a in (np.random.default_rng(0).random((3, 4)).astype(np.float32), np.asfortranarray(np.ones((5, 6))),
+              np.arange(6, dtype=">f8").reshape(2, 3), np.zeros((0, 3))):
+        np.save(tmp_path / "a.npy", a)
+        for _ in range(2):      # parsed, then from the cache
+            b = _read_npy(tmp_path / "a.npy")
+            assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+    np.save(tmp_path / "b.npy", np.ones((30, 40)))
+    (tmp_path / "short.npy").write_bytes((tmp_path / "b.npy").read_bytes()[:-100])
+    with pytest.raises(ValueError):
+        _read_npy(tmp_path / "short.npy")
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError):
+        _read_npy(tmp_path / "o.npy")
+    with pytest.raises(SchemaError):
+        FolderPredictions(tmp_path, ["short.jpg"])["short.jpg"]

@@ -70,9 +70,7 @@ def test_codec_is_lossless_on_any_uint16_array_and_reads_the_older_codecs(q):
     out = decode_u16(coded.data, *q.shape)
     assert out.dtype == np.uint16
     np.testing.assert_array_equal(out, q)
-    buf = np.full(q.shape, 7, np.uint16)                     # a reused buffer is overwritten, whatever it held
-    assert decode_u16(coded.data, *q.shape, U16_CODEC, out=buf) is buf
-    np.testing.assert_array_equal(buf, q)
+    np.testing.assert_array_equal(decode_u16(coded.data, *q.shape, U16_CODEC), q)
     np.testing.assert_array_equal(decode_u16(_nibble_coding(q, column=False), *q.shape, U16_NIBBLES_CODEC), q)
     np.testing.assert_array_equal(decode_u16(_planes_coding(q), *q.shape, U16_PLANES_CODEC), q)
 
@@ -85,13 +83,6 @@ def test_column_residuals_of_a_smooth_map_need_no_escapes():
     q = np.round(65535 * m).astype(np.uint16)
     assert _nibble_coding(q, column=False)[:4] != bytes(4)
     np.testing.assert_array_equal(decode_u16(coded.data, 260, 340), q)
-
-
-def test_decoding_into_a_buffer_of_the_wrong_shape_or_dtype_is_refused():
-    data = encode_u16(np.ones((4, 6))).data
-    for bad in (np.empty((6, 4), np.uint16), np.empty((4, 6), np.int32), np.empty((4, 12), np.uint16)[:, ::2]):
-        with pytest.raises(TypeError, match="out must be"):
-            decode_u16(data, 4, 6, out=bad)
 
 
 def test_damaged_coded_bytes_are_an_error_never_a_wrong_map():
