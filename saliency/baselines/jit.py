@@ -1,10 +1,12 @@
-"""Compiled (numba) pass behind the shared observer maps of :mod:`saliency.baselines.observers`.
+"""Compiled (numba) kernels of the baselines: the shared observer maps of :mod:`saliency.baselines.observers`
+scored by :func:`observer_sweep`, the ``centre_loo`` map (:func:`subtract_clipped`) and the EM step of the
+mixture fit (:func:`em_responsibility_sums`).
 
-Every observer's own blurred map ``M_k`` is made once; their sum ``T`` (added in observer order) and the
-number of observers whose map is positive at each pixel (``count``) are kept (:func:`observer_totals`). The map
-of all observers but ``k`` is then ``T − M_k`` (formed inside :func:`observer_sweep` or
-:func:`saliency.metrics.jit.map_pass`)
-instead of a blur of the other observers' fixations. With non-negative blur kernels this keeps the zeros exactly: where no other observer contributes, ``T`` was formed
+The sum ``T`` of the observers' own blurred maps ``M_k`` (added in observer order) and the number of
+observers whose map is positive at each pixel (``count``) are kept (:func:`observer_totals`). The map of all
+observers but ``k`` is then ``T − M_k``, formed inside :func:`observer_sweep`, instead of a blur of the other
+observers' fixations. With non-negative blur kernels this keeps the zeros exactly: where no other observer
+contributes, ``T`` was formed
 by adding exact zeros to ``M_k``, so ``T − M_k`` is exactly 0, as the direct blur is; and ``T ≥ M_k`` holds
 in floating point (rounding is monotone), so it is never negative. Where another observer does contribute
 but its part was absorbed in rounding (``T − M_k == 0`` with ``count − [M_k > 0] > 0``), the pass

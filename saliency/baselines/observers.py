@@ -123,9 +123,10 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     """Every observer baseline in ``modes`` of one image from shared observer maps; mode → what
     :func:`observer_baseline` returns, the same values up to rounding (see :mod:`saliency.baselines.jit`).
 
-    Each observer's own map ``M_k`` is blurred once (the ``one_human`` map, exactly as before); the map of the
-    others, ``T − M_k`` (the ``gold_standard`` map and the ``one_human`` ground truth), and the mixtures are
-    never stored: :func:`saliency.metrics.fused.score_source` forms them pixel by pixel in its one pass. Sums
+    Each observer's own map ``M_k`` (the ``one_human`` map, with the bits of the blur before) is made a row at
+    a time when needed, never stored; the map of the others, ``T − M_k`` (the ``gold_standard`` map and the
+    ``one_human`` ground truth), and the mixtures are formed pixel by pixel by the sweep
+    (:func:`saliency.baselines.sweep.sweep_mode`: all observer sets of one mode in one pass). Sums
     the pass needs up front are taken from the parts (``Σ(T − M_k) = ΣT − ΣM_k``, a mixture's sum
     ``w_o + ΣC + H·W·u``): equal to the summed map up to rounding (relative ≈ 1e-16). Where rounding lost
     another observer's contribution to ``T − M_k`` the map is blurred directly. Only for
