@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from saliency.baselines.centre_loo import LeaveOneImageOut
-from saliency.baselines.mixture import components_at_fixations, fit_mixture_weights
+from saliency.baselines.mixture import components_by_mode, fit_mixture_weights
 from saliency.baselines.observers import (
     OBSERVER_BASELINES,
     ObserverPool,
@@ -32,8 +32,9 @@ from saliency.metrics.evaluation import (
     sizes_from_manifest,
     summarise,
 )
-from saliency.metrics.fixation import to_density
-from saliency.metrics.fused import Workspace
+from saliency.metrics.fixation import fixation_indices, to_density
+from saliency.metrics.fused import Workspace, log_density_at
+from saliency.metrics.jit import sum_min
 from saliency.metrics.streaming import DEFAULT_METRICS, build_metrics
 
 BASELINES = ("chance", "centre_gaussian", "centre_loo", "gold_standard", "one_human")
@@ -82,6 +83,8 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
     mixture = _fit_mixtures(frame, sizes, eval_stimuli, obs_baselines, blur, centre) if regularize else {}
     centre_parts: dict[tuple[str, tuple[int, int]], tuple[np.ndarray, np.ndarray]] = {}
     shared: dict[tuple[int, int], bool] = {}     # per size: observer maps shared (T − M_k) or blurred each
+    # per size: the chance map, (sum, min) of it and of the centre map, the centre's log-density (flat)
+    map_parts: dict[tuple[int, int], tuple] = {}
 
     def prepare(shape: tuple[int, int]) -> None:   # per-size caches, filled on the calling thread only
         if shape not in centre_maps:
@@ -90,6 +93,10 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
             for b, w in mixture.items():
                 if w is not None:
                     centre_parts[(b, shape)] = (w, w[1] * centre_maps[shape])
+        if map_baselines and shape not in map_parts:   # maps the same for every image of a size, and their sums
+            ones, base = np.ones(shape), centre_maps[shape]
+            map_parts[shape] = (ones, sum_min(ones.reshape(-1)), sum_min(base.reshape(-1)),
+                                log_density_at(base, np.arange(base.size)))
         if "centre_loo" in map_baselines:
             loo.prepare(shape)
         if obs_baselines and shape not in shared:
@@ -127,11 +134,18 @@ def compute_baselines(shards: Any, *, convention: str = "pysaliency", metrics: l
         d_stats = (d_sum, d_min) if np.isfinite(d_sum) and np.isfinite(d_min) else None
         base = centre_maps[shape]
         out: dict[str, Any] = {}
+        if map_baselines:
+            ones, ones_stats, base_stats, base_log = map_parts[shape]
+            fix_log = (base_log[fixation_indices(x, y, shape)]    # what image_results would take from ``base``
+                       if conv.name == "pysaliency" else None)
         for b in map_baselines:
-            m = np.ones(shape) if b == "chance" else base if b == "centre_gaussian" else loo.map(gt.stimulus, shape)
+            m, stats = ((ones, ones_stats) if b == "chance" else (base, base_stats) if b == "centre_gaussian"
+                        else (loo.map(gt.stimulus, shape), None))
             out[b] = image_results(streams[b], m, x_px=x, y_px=y, density=density, neg_idx=neg_idx,
-                                   baseline=base, shape=shape, workspace=local.ws, density_stats=d_stats)
-        if obs_baselines and x.size and shared[shape] and d_stats is not None and shared_path_fits(gt):
+                                   baseline=base, baseline_log=fix_log, shape=shape, workspace=local.ws,
+                                   map_stats=stats, density_stats=d_stats)
+        if (obs_baselines and x.size and shared[shape] and d_stats is not None and d_stats[0] > 0
+                and d_stats[1] >= 0 and shared_path_fits(gt)):
             out.update(shared_observer_baselines(
                 gt, tuple(obs_baselines), {b: (lambda b=b: running(obs_rngs[b])) for b in obs_baselines}, blur,
                 density, d_stats, neg_idx, centre_logs[shape], {b: centre_parts.get((b, shape)) for b in obs_baselines},
@@ -219,10 +233,13 @@ def _fit_mixtures(frame: pd.DataFrame, sizes: dict[str, tuple[int, int]], stimul
         if shape not in centre_maps:
             centre_maps[shape] = centre.density(*shape)
         gt = SimpleNamespace(fixations=frame.iloc[rows], height=shape[0], width=shape[1])
-        for b in baselines:
-            comps[b].append(components_at_fixations(gt, b, blur, centre_maps[shape]))
-    out: dict[str, np.ndarray | None] = {}
-    for b in baselines:
+        for b, c in components_by_mode(gt, tuple(baselines), blur, centre_maps[shape]).items():
+            comps[b].append(c)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fit(b: str) -> np.ndarray | None:
         c = np.concatenate(comps[b]) if comps[b] else np.empty((0, 3))
-        out[b] = fit_mixture_weights(c) if len(c) else None
-    return out
+        return fit_mixture_weights(c) if len(c) else None
+
+    with ThreadPoolExecutor(len(baselines)) as ex:     # independent fits; numpy and the EM kernel release the GIL
+        return dict(zip(baselines, ex.map(fit, baselines), strict=True))

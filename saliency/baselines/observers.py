@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from saliency.baselines.jit import accumulate
+from saliency.baselines.jit import observer_totals
+from saliency.baselines.sweep import ImageMaps, mixture_parts, row_extents, sweep_mode
 from saliency.maps.fusion import observer_splits
 from saliency.maps.shard_blur import ShardBlur
 from saliency.metrics.evaluation import image_results
 from saliency.metrics.fixation import fixation_indices
 from saliency.metrics.fused import FUSED_METRICS, MapSource, Workspace, score_source
-from saliency.metrics.jit import LEAVE_OUT, LEAVE_OUT_MIX, OWN, OWN_MIX, block_sum
+from saliency.metrics.jit import block_sum
 
 OBSERVER_BASELINES = ("gold_standard", "one_human")
 
@@ -103,13 +104,14 @@ def shared_path_applies(ms, ry: np.ndarray, rx: np.ndarray) -> bool:
             and bool((ry >= 0).all()) and bool((rx >= 0).all()))
 
 
-#: Largest buffer of per-observer maps (float64, all observers of one image) the shared path may hold per
-#: thread; bigger images / observer counts take :func:`observer_baseline`.
+#: Largest rank-key buffer (float64-sized, one image's observers × pixels: the keys a sweep may keep for
+#: each observer set) the shared path may hold per thread; bigger images / observer counts take
+#: :func:`observer_baseline`.
 MAX_SHARED_BYTES = 1 << 30
 
 
 def shared_path_fits(gt) -> bool:
-    """Whether one image's observer maps fit :data:`MAX_SHARED_BYTES`."""
+    """Whether one image's rank-key buffers fit :data:`MAX_SHARED_BYTES`."""
     n_obs = gt.fixations["observer"].nunique()
     return n_obs * gt.height * gt.width * 8 <= MAX_SHARED_BYTES
 
@@ -121,9 +123,10 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     """Every observer baseline in ``modes`` of one image from shared observer maps; mode → what
     :func:`observer_baseline` returns, the same values up to rounding (see :mod:`saliency.baselines.jit`).
 
-    Each observer's own map ``M_k`` is blurred once (the ``one_human`` map, exactly as before); the map of the
-    others, ``T − M_k`` (the ``gold_standard`` map and the ``one_human`` ground truth), and the mixtures are
-    never stored: :func:`saliency.metrics.fused.score_source` forms them pixel by pixel in its one pass. Sums
+    Each observer's own map ``M_k`` (the ``one_human`` map, with the bits of the blur before) is made a row at
+    a time when needed, never stored; the map of the others, ``T − M_k`` (the ``gold_standard`` map and the
+    ``one_human`` ground truth), and the mixtures are formed pixel by pixel by the sweep
+    (:func:`saliency.baselines.sweep.sweep_mode`: all observer sets of one mode in one pass). Sums
     the pass needs up front are taken from the parts (``Σ(T − M_k) = ΣT − ΣM_k``, a mixture's sum
     ``w_o + ΣC + H·W·u``): equal to the summed map up to rounding (relative ≈ 1e-16). Where rounding lost
     another observer's contribution to ``T − M_k`` the map is blurred directly. Only for
@@ -141,67 +144,61 @@ def shared_observer_baselines(gt, modes: tuple[str, ...], ms_factories: dict, bl
     sw = blur.source_weights(fx)
     splits = list(observer_splits(obs, leave_out=True))          # (observer, others, own), sorted
     total = ws.get("obs_total", n, np.float64)
-    total[:] = 0.0
     count = ws.get("obs_count", n, np.uint8 if len(splits) < 255 else np.int32)   # a byte a pixel when it can
-    count[:] = 0
-    own: list[tuple[np.ndarray, float]] = []
-    s_total = 0.0
-    maps = ws.get("obs_own", len(splits) * n, np.float64).reshape(len(splits), n)
     ry, rx = blur.matrices(h, w)
-    for k, (_, _, mine) in enumerate(splits):
-        mk = maps[k]         # ShardBlur.blur's product (blur_deltas), written into a reused buffer: same bits
-        np.matmul((ry[yi[mine]] * sw[mine][:, None]).T, rx[xi[mine]], out=mk.reshape(h, w))
-        s_k = accumulate(total, count, mk)
+    order = np.concatenate([np.flatnonzero(mine) for _, _, mine in splits])      # fixations by set
+    fptr = np.zeros(len(splits) + 1, np.int64)
+    fptr[1:] = np.cumsum([int(mine.sum()) for _, _, mine in splits])
+    first, last = row_extents(ry)
+    cfirst, clast = row_extents(rx)
+    # each set's rows of ShardBlur.blur's product (blur_deltas: matmul((ry[yi] · sw)ᵀ, rx[xi])), same bits
+    im = ImageMaps(ry[yi[order]] * sw[order][:, None], np.ascontiguousarray(rx[xi[order]]), fptr,
+                   first[yi[order]], last[yi[order]], cfirst[xi[order]], clast[xi[order]], [], total, 0.0, count, w)
+    sums = observer_totals(im.a_resp, im.b_resp, fptr, im.lo, im.hi, im.clo, im.chi, total, count)
+    im.sums = [float(v) for v in sums]
+    s_total = 0.0
+    for s_k in im.sums:
         s_total += s_k
-        own.append((mk, s_k))
-    runs = {}
+    im.s_total = s_total
+    im.set_of = np.full(idx.size, -1, np.int64)
+    for k, (_, _, mine) in enumerate(splits):
+        im.set_of[mine] = k
+    im.yi, im.xi, im.ry, im.rx = yi, xi, ry, rx
+    g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
+    out = {}
+    direct = None
     for mode in modes:
+        gold = mode == "gold_standard"
         ms = ms_factories[mode]()
         for m in ms:
             m.check_inputs(density=density, baseline=base_log, neg_x_px=neg_idx)
+        names = frozenset(m.name for m in ms)
         mix = mixtures.get(mode)
-        parts = None
-        if mix is not None:    # w_o · (L / ΣL) + w_c · C + w_u / (H·W), in this order
-            weights, centre_part = mix
-            c = np.ascontiguousarray(centre_part, dtype=np.float64).reshape(-1)
-            u = weights[2] / n
-            parts = (c, float(weights[0]), u, float(weights[0]) + block_sum(c) + n * u)
-        runs[mode] = (ms, frozenset(m.name for m in ms), parts, {m.name: [] for m in ms}, {m.name: [] for m in ms})
-    g = np.ascontiguousarray(density, dtype=np.float64).reshape(-1)
-    for (_, others, mine), (mk, s_k) in zip(splits, own, strict=True):
-        if not others.any():
-            continue
-        s_others = s_total - s_k
-        direct = None
-        for mode, (_ms, names, parts, per_fix, per_map) in runs.items():
-            gold = mode == "gold_standard"
-            tgt = mine if gold else others
-            s_src = s_others if gold else s_k
-            if s_src <= 0 or s_others <= 0:
-                continue
-            t_idx = idx[tgt]
-            kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
-            if gold:
-                kw.update(density=g, density_stats=density_stats)
-            else:
-                kw.update(leave_out_density=True, density_stats=(s_others, 0.0))
-            res, exact = None, direct is None
-            if exact:
-                kind = (LEAVE_OUT if gold else OWN) if parts is None else (LEAVE_OUT_MIX if gold else OWN_MIX)
-                src = MapSource(kind=kind, t=total, mk=mk, count=count, s_src=s_src)
-                if parts is not None:
-                    src.c, src.w_obs, src.uniform = parts[0], parts[1], parts[2]
-                res, exact = score_source(src, t_idx, names, total=parts[3] if parts else s_src, mn=0.0, **kw)
-            if not exact:         # T − M_k lost another observer to rounding: that map blurred directly
-                if direct is None:
-                    direct = blur.blur(xi[others], yi[others], h, w, sw[others]).reshape(-1)
-                    s_direct = float(direct.sum())
-                res = _score_direct(direct, s_direct, mk, s_k, gold, parts, t_idx, names, kw, n)
+        parts = None if mix is None else mixture_parts(*mix)     # (C part, w_o, u, the mixture's sum)
+        sets = [(k, idx[mine if gold else others]) for k, (_, others, mine) in enumerate(splits)
+                if others.any() and s_total - im.sums[k] > 0 and (gold or im.sums[k] > 0)]
+        scored = sweep_mode(im, gold, sets, names, parts, g, density_stats, neg_idx, base_log, ws)
+        per_fix: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        per_map: dict[str, list[float]] = {name: [] for name in names}
+        for k, t_idx in sets:
+            res = scored.get(k)
+            if res is None:       # T − M_k lost another observer to rounding: that map blurred directly
+                others = splits[k][1]
+                if direct is None or direct[0] != k:
+                    d = blur.blur(xi[others], yi[others], h, w, sw[others]).reshape(-1)
+                    direct = (k, d, float(d.sum()))
+                kw = {"neg_idx": neg_idx, "baseline_log": base_log[t_idx], "workspace": ws}
+                kw.update(density=g, density_stats=density_stats) if gold else kw.update(
+                    leave_out_density=True, density_stats=(s_total - im.sums[k], 0.0))
+                mine = splits[k][2]
+                mk = blur.blur(xi[mine], yi[mine], h, w, sw[mine]).reshape(-1)
+                res = _score_direct(direct[1], direct[2], mk, im.sums[k], gold, parts, t_idx, names, kw, n)
             for name, r in res.items():
                 if r[1] is not None:
                     per_fix[name].append(r[1])
                 per_map[name].append(r[0])
-    return {mode: (per_fix, per_map) for mode, (_, _, _, per_fix, per_map) in runs.items()}
+        out[mode] = (per_fix, per_map)
+    return out
 
 
 def _score_direct(others: np.ndarray, s_others: float, mk: np.ndarray, s_k: float, gold: bool, parts, t_idx,
@@ -209,7 +206,7 @@ def _score_direct(others: np.ndarray, s_others: float, mk: np.ndarray, s_k: floa
     """Score one observer set with the others' map given as an array (the exact fallback)."""
     m, s_m = (others, s_others) if gold else (mk, s_k)
     if parts is not None:
-        c, w_obs, u, _ = parts
+        c, w_obs, u = parts[:3]
         m = ((m / s_m) * w_obs + c) + u
         s_m = block_sum(m)
     if not gold:

@@ -43,8 +43,8 @@ from saliency.metrics.jit import (
     values_at,
 )
 
-__all__ = ["FUSED_METRICS", "MapSource", "QuantizedDensity", "Workspace", "log_density_at", "score_pysaliency",
-           "score_source"]
+__all__ = ["FUSED_METRICS", "MapSource", "QuantizedDensity", "Workspace", "finish_scores", "log_density_at",
+           "score_pysaliency", "score_source"]
 
 #: Metrics the fused path computes (the ``pysaliency`` convention; EMD and ``mit`` use the general path).
 FUSED_METRICS = frozenset({"auc_judd", "auc_borji", "sauc", "nss", "ig", "cc", "kl", "sim"})
@@ -273,7 +273,6 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
     has_fix = fix_idx.size > 0
     if has_fix and (fix_idx.min() < 0 or fix_idx.max() >= n):
         raise SchemaError(f"fixation indices outside the map ({fix_idx.min()}, {fix_idx.max()} of {n} pixels)")
-    out: dict[str, tuple[float, np.ndarray | None]] = {}
     pos = source.at(fix_idx) if has_fix else _EMPTY
     rank_all = has_fix and bool(metrics & {"auc_judd", "auc_borji"})
     want_sauc = has_fix and "sauc" in metrics
@@ -329,17 +328,37 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         source.uniform, g_kind, g, mean, p_shift, p_total, g_mean, g_shift, g_total, pair, PYSALIENCY_KL_EPS,
         rank_all, neg, klo, shift, marks, hist_all, buf_all, hist_neg, buf_neg, few, few_less, few_eq, need_stats,
         g_factor)
+    auc = sauc = None
+    n_neg = neg.size
     if rank_all:
-        less, eq = (rb.finish_few(few_less, few_eq) if few.size
-                    else rb.finish(below_all, hist_all, buf_all, k_all))
-        v = (less + 0.5 * eq) / n
+        auc = (rb.finish_few(few_less, few_eq) if few.size else rb.finish(below_all, hist_all, buf_all, k_all))
+    if want_sauc:
+        # the excluded negatives' own counts are subtracted, from their values (exact integers)
+        sauc = rb.finish(below_neg, hist_neg, buf_neg, k_neg, source.at(excl) if excl.size else _EMPTY)
+        n_neg = neg.size - excl.size
+    out = finish_scores(metrics, n, pos, total, mn, (ss, ssg, cross, sim, kl), auc, sauc, n_neg, baseline_log)
+    return out, not lost
+
+
+def finish_scores(metrics: frozenset[str] | set[str], n: int, pos: np.ndarray, total: float, mn: float,
+                  sums: tuple[float, float, float, float, float], auc: tuple[np.ndarray, np.ndarray] | None,
+                  sauc: tuple[np.ndarray, np.ndarray] | None, n_neg: int,
+                  baseline_log: np.ndarray | None) -> dict[str, tuple[float, np.ndarray | None]]:
+    """The scores of one map of ``n`` pixels from what a pass gathered: ``pos`` (its values at the fixations),
+    ``total`` / ``mn`` (its sum and minimum), ``sums`` (Σ(p−p̄)², Σ(g−ḡ)², Σ(p−p̄)(g−ḡ), Σ min, KL sum),
+    ``auc`` / ``sauc``: (#{values < p}, #{values = p}) per fixation among all pixels / the ``n_neg`` negatives
+    (None: not computed)."""
+    ss, ssg, cross, sim, kl = sums
+    has_fix = pos.size > 0
+    mean = total / n
+    out: dict[str, tuple[float, np.ndarray | None]] = {}
+    if auc is not None:
+        v = (auc[0] + 0.5 * auc[1]) / n
         for k in ("auc_judd", "auc_borji"):
             if k in metrics:
                 out[k] = (float(v.mean()), v)
-    if want_sauc:
-        # the excluded negatives' own counts are subtracted, from their values (exact integers)
-        less, eq = rb.finish(below_neg, hist_neg, buf_neg, k_neg, source.at(excl) if excl.size else _EMPTY)
-        v = (less + 0.5 * eq) / (neg.size - excl.size)
+    if sauc is not None:
+        v = (sauc[0] + 0.5 * sauc[1]) / n_neg
         out["sauc"] = (float(v.mean()), v)
     if has_fix and "nss" in metrics:
         std = math.sqrt(ss / n)
@@ -351,7 +370,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         shift_ = mn if mn < 0 else 0.0
         tot = total - shift_ * n
         with np.errstate(divide="ignore"):
-            lp = np.log((pos - shift_) / tot) if tot else np.full(fix_idx.size, -np.log(n))
+            lp = np.log((pos - shift_) / tot) if tot else np.full(pos.size, -np.log(n))
         out["ig"] = _ig(lp, baseline_log)
     if "cc" in metrics:
         den = math.sqrt(ss * ssg)
@@ -360,7 +379,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
         out["sim"] = (sim, None)
     if "kl" in metrics:
         out["kl"] = (kl, None)
-    return out, not lost
+    return out
 
 
 def _check_source(source: MapSource, leave_out_density: bool) -> None:

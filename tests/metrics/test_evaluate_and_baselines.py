@@ -136,3 +136,15 @@ def test_mixture_weights_recover_the_generating_weights():
     w = fit_mixture_weights(comps * boost)
     assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
     assert w[2] < w[0]
+
+
+@pytest.mark.parametrize("k", [3, 2])
+def test_em_step_sums_are_numpys_bits(k):
+    from saliency.baselines.jit import em_responsibility_sums
+
+    rng = np.random.default_rng(k)
+    c = rng.random((5000, k)) ** 4
+    w = rng.random(k)
+    w /= w.sum()
+    mix = c @ w
+    assert em_responsibility_sums(c, w, mix).tobytes() == (c * (w / mix[:, None])).sum(axis=0).tobytes()

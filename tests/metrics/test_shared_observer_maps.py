@@ -3,6 +3,8 @@ observer set, the exact zeros included; the fallback for a lost contribution sco
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -68,13 +70,17 @@ def test_shared_observer_maps_equal_the_direct_blur(osie_shards, regularize):
 
 
 def test_lost_contribution_falls_back_to_the_direct_blur(osie_shards, monkeypatch):
-    real = O.score_source
+    from saliency.baselines import sweep
 
-    def lossy(source, *args, **kwargs):      # every shared map reports a contribution lost to rounding
-        res, exact = real(source, *args, **kwargs)
-        return res, exact and source.kind == 0
+    real = sweep.observer_sweep
+    lost = list(inspect.signature(real.py_func).parameters).index("lost")
 
-    monkeypatch.setattr(O, "score_source", lossy)
+    def lossy(*args):      # every shared map reports a contribution lost to rounding
+        out = real(*args)
+        args[lost][:] = 1
+        return out
+
+    monkeypatch.setattr(sweep, "observer_sweep", lossy)
     shared, direct = _both(osie_shards, osie_shards.stimuli[2], True)
     _assert_close(shared, direct, 1e-10)
 
@@ -116,3 +122,45 @@ def test_images_whose_observer_maps_do_not_fit_take_the_direct_path(osie_shards,
     for b in ("gold_standard", "one_human"):
         for m in ("nss", "auc_judd"):
             assert direct[b].summary[m] == pytest.approx(shared[b].summary[m], rel=1e-10)
+
+
+@pytest.mark.parametrize("few", [0, 200])
+def test_shared_maps_rank_by_buckets_or_by_comparison_alike(osie_shards, monkeypatch, few):
+    """Every observer set ranked by buckets (few = 0) or by comparison with each fixated value (few = 200)."""
+    from saliency.baselines import sweep
+    from saliency.metrics import jit
+
+    monkeypatch.setattr(jit, "FEW", few)
+    monkeypatch.setattr(sweep, "FEW", max(few, 1))
+    shared, direct = _both(osie_shards, osie_shards.stimuli[1], True)
+    _assert_close(shared, direct, 1e-10)
+    for b in O.OBSERVER_BASELINES:
+        for name in ("auc_judd", "sauc"):
+            assert np.array_equal(np.concatenate(shared[b][0][name]), np.concatenate(direct[b][0][name]))
+
+
+def test_observer_map_rows_are_the_blur_product(osie_shards):
+    """The rows the sweep makes (FMA chains over the fixations) are ShardBlur.blur's BLAS product (bit for bit
+    with OpenBLAS here; to rounding wherever a BLAS sums in another order)."""
+    from saliency.baselines.jit import blur_row
+    from saliency.baselines.sweep import row_extents
+    from saliency.maps.fusion import observer_splits
+    from saliency.metrics.fixation import fixation_indices
+
+    blur = ShardBlur(osie_shards.meta)
+    gt = osie_shards.load(osie_shards.stimuli[0])
+    fx = gt.fixations
+    h, w = gt.height, gt.width
+    idx = fixation_indices(fx["x"].to_numpy(np.float64), fx["y"].to_numpy(np.float64), (h, w))
+    xi, yi = idx % w, idx // w
+    sw = blur.source_weights(fx)
+    ry, rx = blur.matrices(h, w)
+    (lo, hi), (clo, chi) = row_extents(ry), row_extents(rx)
+    for _, _, mine in list(observer_splits(fx["observer"].astype(str).to_numpy(), leave_out=True))[:4]:
+        ref = blur.blur(xi[mine], yi[mine], h, w, sw[mine])
+        a, b = ry[yi[mine]] * sw[mine][:, None], np.ascontiguousarray(rx[xi[mine]])
+        rows = np.empty((h, w))
+        for r in range(h):
+            blur_row(a, b, lo[yi[mine]], hi[yi[mine]], clo[xi[mine]], chi[xi[mine]], 0, int(mine.sum()), r, rows[r])
+        np.testing.assert_allclose(rows, ref, rtol=1e-15, atol=0)
+        assert np.array_equal(rows == 0, ref == 0)
