@@ -485,10 +485,10 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     from saliency.metrics.jit import start_numba
 
-    # numba starts here, before the worker threads (each would start it on its first compiled call); meanwhile
-    # a helper thread reads the fixation table (Parquet decoding releases the GIL; numba's start holds it)
     conv = get_convention(convention)
     ms = build_metrics(metrics, conv, resize=resize, seed=seed)
+    # numba starts here, before the worker threads (each would start it on its first compiled call); meanwhile
+    # a helper thread reads the fixation table (Parquet decoding releases the GIL; numba's start holds it)
     with ThreadPoolExecutor(1) as early:
         fixations = early.submit(lambda: shards.fixations.data)
         start_numba()
