@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app()
     try:
         app(args=argv, prog_name="saliency")
+    except SystemExit as exc:
+        from saliency.cli.common import end_process, quick_exit_allowed
+
+        if argv is None and exc.code in (None, 0) and quick_exit_allowed():
+            end_process()           # a program run of a command that allows it: no module teardown
+        raise
     except SaliencyError as exc:
         err_console().print(f"error: {exc}", soft_wrap=True)
         sys.exit(exc.exit_code)

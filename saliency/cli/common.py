@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -25,3 +25,33 @@ def print_json(obj: Any) -> None:
     from saliency.io import _json_default
 
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+_QUICK_EXIT = {"allowed": False}
+
+
+def allow_quick_exit() -> None:
+    """Called by a command whose every output is written and closed when it returns (``saliency evaluate``):
+    run as a program, the process then ends by :func:`end_process` (:func:`saliency.cli.app.main`)."""
+    _QUICK_EXIT["allowed"] = True
+
+
+def quick_exit_allowed() -> bool:
+    return _QUICK_EXIT["allowed"]
+
+
+def end_process() -> NoReturn:
+    """Exit 0 without the interpreter's teardown of every module (≈ 0.06 s after ``saliency evaluate``, with
+    numba, pandas and pyarrow loaded): other non-daemon threads are joined, the ``atexit`` handlers run
+    (logging, temporary directories, process pools) and stdout/stderr are flushed first."""
+    import atexit
+    import os
+    import threading
+
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and not t.daemon:
+            t.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
             "MIT/Tübingen benchmark's choice; one extra pass over the predictions)."),
     ) -> None:
         """Score predictions with every fixation metric; print a table, write per-image and summary files."""
-        from saliency.cli.common import console, print_json
+        from saliency.cli.common import allow_quick_exit, console, print_json
         from saliency.cli.tables import print_results
         from saliency.evaluation.predictions import load_predictions
         from saliency.metrics.evaluation import evaluate
@@ -109,6 +109,7 @@ def register(app: typer.Typer) -> None:
                               probabilistic=bool(probabilistic), sauc_baseline=sauc_baseline)
         if out is not None:
             result.save(out)
+        allow_quick_exit()      # the files are written and closed: a program run may skip module teardown
         if json_out:
             print_json(result.summary)
             return

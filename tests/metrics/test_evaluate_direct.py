@@ -158,3 +158,29 @@ def test_negatives_in_any_order_score_alike_and_out_of_range_ones_are_refused() 
     for bad in (np.append(neg, m.size), np.insert(neg, 7, -1)):
         with pytest.raises(SchemaError, match="outside the map"):
             score_pysaliency(m, idx, {"sauc"}, neg_idx=bad, **kw)
+
+
+def test_the_evaluate_program_ends_early_with_every_output_written(u16_shards, tmp_path) -> None:
+    """`python -m saliency evaluate` ends without module teardown (saliency.cli.common.end_process) once its
+    files are written: the JSON on stdout and the files are complete, the exit code 0."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    ss = open_shards(u16_shards)
+    folder = tmp_path / "preds"
+    folder.mkdir()
+    for s, m in _predictions(ss).items():
+        np.save(folder / f"{Path(s).stem}.npy", m)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    res = subprocess.run([sys.executable, "-m", "saliency", "evaluate", str(folder), "--shards", str(u16_shards),
+                          "--out", str(out), "--json", "-m", "nss", "-m", "auc_judd"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["n_images"] == len(ss.stimuli) and summary["metrics"] == ["nss", "auc_judd"]
+    table = pd.read_csv(out / "per_image.csv")
+    assert len(table) == len(ss.stimuli)
+    assert table["nss"].mean() == pytest.approx(summary["nss"], rel=1e-9)
