@@ -52,6 +52,9 @@ def end_process() -> NoReturn:
         if t is not threading.current_thread() and not t.daemon:
             t.join()
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):    # a closed pipe (`| head`) or stream: nothing more can be written
+            pass
     os._exit(0)
