@@ -74,7 +74,7 @@ def maps(
     import dataclasses
     import time
 
-    from saliency.cli.common import console, print_json
+    from saliency.cli.common import allow_quick_exit, console, print_json
     from saliency.errors import ConfigError
     from saliency.fixations.table import FixationTable
     from saliency.maps.options import MapOptions
@@ -122,6 +122,7 @@ def maps(
                               shard_size=shard_size, workers=workers, shard_index=shard_index,
                               shard_count=shard_count, on_progress=on_progress, on_plan=on_plan)
     elapsed = time.perf_counter() - t0
+    allow_quick_exit()      # the shards, manifest and meta are written and closed: no module teardown needed
     summary = {"root": str(result.root), "built": result.built, "skipped": result.skipped,
                "finalized": result.finalized, "missing": result.missing, "maps_built": result.n_maps_built,
                "selection": options.effective_selection.describe(), "seconds": round(elapsed, 3)}

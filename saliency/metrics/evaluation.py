@@ -483,7 +483,7 @@ def evaluate(predict: Callable[[Any], np.ndarray] | Mapping[str, np.ndarray], sh
 
     from threadpoolctl import threadpool_limits
 
-    from saliency.metrics.jit import start_numba
+    from saliency.compiled import start_numba
 
     conv = get_convention(convention)
     ms = build_metrics(metrics, conv, resize=resize, seed=seed)

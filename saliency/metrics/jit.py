@@ -38,48 +38,6 @@ _RUN = 32  # pixels of a SIM/KL run that is skipped where the ground truth is 0 
 _LOG2_BUCKETS = 12
 
 
-_BLAS_CHECK = ("scipy.linalg", "scipy.linalg.cython_blas")
-
-
-class _SkipBlasCheck:
-    """An import finder that fails ``scipy.linalg`` (and its ``cython_blas``) for one thread only."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._thread = threading.get_ident()
-
-    def find_spec(self, fullname: str, path=None, target=None) -> None:
-        import threading
-
-        if fullname in _BLAS_CHECK and threading.get_ident() == self._thread:
-            raise ModuleNotFoundError(f"{fullname} is not imported while numba starts", name=fullname)
-        return None
-
-
-def start_numba() -> None:
-    """Start numba's CPU target now, on the calling thread, and without importing scipy.linalg.
-
-    The first compiled call in a process (even one loaded from the cache) loads every numba implementation
-    module (≈ 0.12 s), and one of them imports ``scipy.linalg`` (≈ 0.1 s more) only to learn whether
-    ``np.correlate`` / ``np.convolve`` in compiled code may call BLAS; no kernel of this project uses them
-    (with the import skipped they use numba's own loop; ``np.dot`` and ``np.linalg`` still find BLAS, they
-    import it themselves). The import fails only on the calling thread while numba starts (an import finder
-    keyed to the thread): other threads may import anything meanwhile. Call it before starting the threads
-    that run compiled code (:func:`saliency.metrics.evaluation.evaluate` does). Once numba has started it only
-    makes a cached call."""
-    import sys
-
-    skip = None if _BLAS_CHECK[1] in sys.modules else _SkipBlasCheck()
-    if skip is not None:
-        sys.meta_path.insert(0, skip)
-    try:
-        block_sum(np.zeros(1))
-    finally:
-        if skip is not None:
-            sys.meta_path.remove(skip)
-
-
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "nsz"})
 def block_sum(a: np.ndarray) -> float:  # pragma: no cover - compiled
     """Σ a of a flat float32/float64 array in float64, blocked like the pair pass (vectorised; a NaN or ±inf

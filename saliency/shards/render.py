@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saliency.compiled import start_numba
 from saliency.errors import ReaderError, SchemaError
 from saliency.fixations.table import FixationTable
 from saliency.maps.fusion import SeparableGaussian, normalize_map
@@ -152,6 +153,7 @@ def render_maps(jobs: list[MapJob], blurs: dict[tuple[int, int], SeparableGaussi
     first error raised by a job is raised here."""
     dt = np.dtype(dtype)
     buffers = _Buffers()
+    start_numba()       # on this thread, before the workers (and without numba's scipy.linalg import)
     if workers <= 1:
         for job in jobs:
             yield render_map(job, blurs[(job.height, job.width)], dt, buffers)

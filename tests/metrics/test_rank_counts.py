@@ -86,7 +86,8 @@ def test_start_numba_skips_scipy_linalg_and_leaves_it_importable() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from saliency.metrics.jit import start_numba, block_sum; import numpy as np; "
+    code = ("import sys; from saliency.compiled import start_numba; from saliency.metrics.jit import block_sum; "
+            "import numpy as np; "
             "start_numba(); print('scipy.linalg' in sys.modules, block_sum(np.ones(3))); "
             "import scipy.linalg.cython_blas; print('importable')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -96,7 +97,7 @@ def test_start_numba_skips_scipy_linalg_and_leaves_it_importable() -> None:
 def test_the_blas_check_is_skipped_on_the_starting_thread_only() -> None:
     import threading
 
-    from saliency.metrics.jit import _SkipBlasCheck
+    from saliency.compiled import _SkipBlasCheck
 
     finder = _SkipBlasCheck()
     with pytest.raises(ModuleNotFoundError, match=r"scipy\.linalg"):

@@ -240,3 +240,25 @@ def test_a_coded_map_changed_inside_its_shard_is_caught_by_its_map_sha256(pair, 
     assert not report.ok and path.name in " ".join(report.problems)   # the file's checksum first
     with pytest.raises(ChecksumError, match="map_sha256"):
         ss.stored_map(stim)
+
+
+def test_the_maps_program_ends_early_with_every_output_written(osie_small, pair, tmp_path):
+    """`python -m saliency maps` ends without module teardown (saliency.cli.common.end_process) once the set is
+    sealed: exit code 0, complete JSON, and shards byte-identical to the library's build."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fix = tmp_path / "fixations.parquet"
+    osie_small.write_parquet(fix)
+    out = tmp_path / "shards"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    res = subprocess.run([sys.executable, "-m", "saliency", "maps", str(fix), "--out", str(out), "--sigma", "24",
+                          "--shard-size", "4", "--workers", "2", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["maps_built"] == len(osie_small.stimuli())
+    for p in sorted((pair[1] / "maps").glob("*.parquet")):
+        assert (out / "maps" / p.name).read_bytes() == p.read_bytes(), p.name
+    assert open_shards(out).verify(deep=True).ok
