@@ -154,3 +154,19 @@ def test_atomic_write_gives_files_the_umask_permissions(tmp_path):
         assert (p.stat().st_mode & 0o777) == 0o644
     finally:
         os.umask(umask)
+
+
+def test_the_quick_exit_is_not_taken_under_a_profiler_or_tracer():
+    """`python -m cProfile -m saliency …` and coverage tools write their results after the program returns."""
+    import sys
+
+    from saliency.cli import common
+
+    common.allow_quick_exit()
+    try:
+        assert common.quick_exit_allowed() == (sys.gettrace() is None and sys.getprofile() is None)
+        sys.setprofile(lambda *a: None)
+        assert not common.quick_exit_allowed()
+    finally:
+        sys.setprofile(None)
+        common._QUICK_EXIT["allowed"] = False

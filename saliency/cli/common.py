@@ -38,7 +38,9 @@ def allow_quick_exit() -> None:
 
 
 def quick_exit_allowed() -> bool:
-    return _QUICK_EXIT["allowed"]
+    """Whether the command allowed it and no profiler or tracer runs (``python -m cProfile``, debuggers and
+    coverage tools write their results after the program returns: they get the ordinary exit)."""
+    return _QUICK_EXIT["allowed"] and sys.getprofile() is None and sys.gettrace() is None
 
 
 def end_process() -> NoReturn:
