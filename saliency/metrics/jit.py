@@ -425,20 +425,14 @@ def _pair_block(mb: np.ndarray, gb: np.ndarray, n: int, p_mean: float, p_shift: 
         for i in range(n):
             dp = mb[i] - p_mean
             bp += dp * dp
-    elif not want_densities:
-        for i in range(n):
-            dp = mb[i] - p_mean
-            dg = gb[i] - g_mean
-            bp += dp * dp
-            bg += dg * dg
-            bc += dp * dg
-    else:
-        for i in range(n):
-            dp = mb[i] - p_mean
-            dg = gb[i] - g_mean
-            bp += dp * dp
-            bg += dg * dg
-            bc += dp * dg
+        return bp, bg, bc, bs, bk
+    for i in range(n):
+        dp = mb[i] - p_mean
+        dg = gb[i] - g_mean
+        bp += dp * dp
+        bg += dg * dg
+        bc += dp * dg
+    if want_densities:
         # SIM and KL in runs of _RUN pixels; a run where gd = 0 throughout adds exactly 0 to both (min(pd, 0) = 0
         # with pd ≥ 0; 0 · log ε = 0) and is skipped (≈ 30 % of an OSIE map lies beyond the blurred fixations)
         skip = g_add == 0.0

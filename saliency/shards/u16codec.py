@@ -107,19 +107,15 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
         mi = m[i]
         for j in range(w):
             q_row[j] = np.uint16(np.int32(min(max(mi[j] * scale, 0.0), 65535.0) + 0.5))
+        d = np.int32(q_row[0]) - np.int32(q_prev[0])
+        z[0] = _zigzag16(d - d_prev[0])      # d_prev stays 0 unless ``column``
         if column:
-            d = np.int32(q_row[0]) - np.int32(q_prev[0])
-            z[0] = _zigzag16(d - d_prev[0])
             d_prev[0] = d
-            for j in range(1, w):
-                d = np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j]) + np.int32(q_prev[j - 1])
-                z[j] = _zigzag16(d - d_prev[j])
+        for j in range(1, w):
+            d = np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j]) + np.int32(q_prev[j - 1])
+            z[j] = _zigzag16(d - d_prev[j])
+            if column:
                 d_prev[j] = d
-        else:
-            z[0] = _zigzag16(np.int32(q_row[0]) - np.int32(q_prev[0]))
-            for j in range(1, w):
-                z[j] = _zigzag16(np.int32(q_row[j]) - np.int32(q_row[j - 1]) - np.int32(q_prev[j])
-                                 + np.int32(q_prev[j - 1]))
         if w % 2 == 0:
             for j in range(w):
                 nib[j] = min(z[j], NIBBLE_MAX)
@@ -138,15 +134,13 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
         top = 0
         for j in range(w):
             top = max(top, z[j])
-        if top < NIBBLE_MAX:
-            q_prev, q_row = q_row, q_prev
-            continue
-        for j in range(w):
-            if z[j] >= NIBBLE_MAX:
-                v = z[j] - NIBBLE_MAX
-                out[nb + 2 * e] = v & 0xFF
-                out[nb + 2 * e + 1] = v >> 8
-                e += 1
+        if top >= NIBBLE_MAX:
+            for j in range(w):
+                if z[j] >= NIBBLE_MAX:
+                    v = z[j] - NIBBLE_MAX
+                    out[nb + 2 * e] = v & 0xFF
+                    out[nb + 2 * e + 1] = v >> 8
+                    e += 1
         q_prev, q_row = q_row, q_prev
     return e
 
@@ -155,8 +149,8 @@ def _code_nibbles(m: np.ndarray, scale: float, q_prev: np.ndarray, q_row: np.nda
 def _from_nibbles(raw: np.ndarray, q: np.ndarray, column: bool) -> int:  # pragma: no cover - compiled
     """q (an (h, w) uint16 array, filled) from nibbles ‖ escapes (``raw``: ⌈n/2⌉ + 2E bytes; ``column``: the
     residual is D minus the row above's D); returns the number of escapes the nibbles call for (the caller
-    checks it against E; −1 where they call for more than there are). Row by row, in uint16 arithmetic (everything is mod 2¹⁶, so wrapping
-    is the arithmetic wanted), in passes that vectorise except the escapes (skipped for rows without any)
+    checks it against E; −1 where they call for more than there are). Row by row, in uint16 arithmetic
+    (everything is mod 2¹⁶, so wrapping is the arithmetic wanted), in passes that vectorise except the escapes (skipped for rows without any)
     and the row's prefix sum (one add per pixel, kept in a register)."""
     h, w = q.shape
     n = h * w
