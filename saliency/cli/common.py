@@ -32,8 +32,8 @@ _QUICK_EXIT = {"allowed": False}
 
 def allow_quick_exit() -> None:
     """Called by a command whose every output is written and closed when it returns (``saliency evaluate``,
-    ``saliency maps``):
-    run as a program, the process then ends by :func:`end_process` (:func:`saliency.cli.app.main`)."""
+    ``saliency maps``): run as a program, the process then ends by :func:`end_process`
+    (:func:`saliency.cli.app.main`)."""
     _QUICK_EXIT["allowed"] = True
 
 

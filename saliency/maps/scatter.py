@@ -54,7 +54,9 @@ def _scatter(ry: np.ndarray, rx: np.ndarray, rows: np.ndarray, cols: np.ndarray,
             a, d0 = wk * ry[r, i], out[i, x0:x1]
             for j in range(x1 - x0):
                 d0[j] += a * bx[j]
-        while nxt < h and last[order[nxt]] == k:  # rows now complete: their maximum while in cache
+        # rows now complete: their maximum while in cache (the loop of u16codec._max_bits written out here:
+        # calling it per row measured ≈ 15 % slower for the whole blur)
+        while nxt < h and last[order[nxt]] == k:
             row = bits[order[nxt] * wd:(order[nxt] + 1) * wd]
             for j in range(wd):
                 top = row[j] if row[j] > top else top
