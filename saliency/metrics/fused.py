@@ -53,6 +53,7 @@ _EMPTY = np.empty(0)
 _EMPTY_IDX = np.empty(0, np.int64)
 
 
+
 class Workspace:
     """Reusable buffers for :func:`score_pysaliency`, one per thread.
 
@@ -97,6 +98,12 @@ class QuantizedDensity:
         minimum as 0.0: only its sign is used and the values are ≥ 0)."""
         return block_sum_u16(np.ascontiguousarray(self.q).reshape(-1), self.factor), 0.0
 
+
+def _pass_density(density: np.ndarray | QuantizedDensity) -> np.ndarray | QuantizedDensity:
+    """The ground truth as the pass reads it: a quantised uint16 map as stored, any other dtype as its density."""
+    if isinstance(density, QuantizedDensity) and density.q.dtype != np.uint16:
+        return density.array()
+    return density
 
 def _map(a: np.ndarray, what: str) -> np.ndarray:
     m = np.asarray(a)
@@ -216,8 +223,7 @@ def score_pysaliency(saliency_map: np.ndarray, fix_idx: np.ndarray, metrics: fro
     if metrics & {"cc", "kl", "sim"}:
         if density is None:
             raise SchemaError("cc, kl and sim need the ground-truth density")
-        if isinstance(density, QuantizedDensity) and density.q.dtype != np.uint16:
-            density = density.array()           # the pass reads uint16 maps; anything else as the density
+        density = _pass_density(density)
         quantised = isinstance(density, QuantizedDensity)
         gm = density if quantised else _map(density, "ground-truth map")
         if gm.shape != m.shape:
@@ -313,8 +319,7 @@ def score_source(source: MapSource, fix_idx: np.ndarray, metrics: frozenset[str]
             if density is None:
                 raise SchemaError("cc, kl and sim need the ground-truth density")
             g_mean = density_stats[0] / n
-            if isinstance(density, QuantizedDensity) and density.q.dtype != np.uint16:
-                density = density.array()
+            density = _pass_density(density)
             if isinstance(density, QuantizedDensity):   # values ≥ 0: to_density divides by the sum
                 g_kind, g, g_factor = G_U16, np.ascontiguousarray(density.q).reshape(-1), density.factor
                 g_shift, g_total = 0.0, float(density_stats[0])

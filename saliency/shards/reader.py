@@ -189,7 +189,7 @@ class ShardSet:
         if stored.dtype == np.uint16:
             total = np.float64(u16_total(stored))
         else:
-            total = stored.astype(np.float32).sum(dtype=np.float64)
+            total = stored.astype(np.float32, copy=False).sum(dtype=np.float64)   # no copy of float32 maps
         with np.errstate(divide="ignore"):
             return stored, np.float32(np.float64(1.0) / total)
 
