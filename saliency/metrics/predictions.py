@@ -68,7 +68,9 @@ def _read_npy(path: Path) -> np.ndarray:
     Object arrays are refused, never unpickled; a short file is a ValueError."""
     with open(path, "rb") as f:
         start = f.read(10)
-        if len(start) < 10 or start[:6] != _NPY_MAGIC or start[6] not in (1, 2):
+        if start[:6] != _NPY_MAGIC:   # numpy would call it "pickled data": say what it is not
+            raise ValueError("not a .npy file: it does not start with the \\x93NUMPY magic")
+        if len(start) < 10 or start[6] not in (1, 2):
             return np.load(path, allow_pickle=False)          # anything unusual: numpy's own reader
         n = 2 if start[6] == 1 else 4
         start += f.read(n - 2)

@@ -87,3 +87,6 @@ def test_npy_maps_read_like_numpy_with_the_header_parsed_once(tmp_path):
         _read_npy(tmp_path / "o.npy")
     with pytest.raises(SchemaError):
         FolderPredictions(tmp_path, ["short.jpg"])["short.jpg"]
+    (tmp_path / "junk.npy").write_bytes(b"garbage")
+    with pytest.raises(SchemaError, match=r"junk\.npy: not a readable saliency map .*not a \.npy file"):
+        FolderPredictions(tmp_path, ["junk.jpg"])["junk.jpg"]
